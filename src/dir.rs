@@ -1,0 +1,156 @@
+//! `base_dir`: the handle every name is resolved against, and the one protocol
+//! by which a name is ever removed or replaced.
+//!
+//! Rules that keep live files safe:
+//! - A live worker holds an exclusive `flock` on its file for its lifetime; a
+//!   file on which a shared `flock` can be taken is dead, and stays dead: an
+//!   exclusive lock is only ever taken on a fresh temporary before it is named.
+//! - Only the owner removes a live file's name (on drop, *before* it unlocks).
+//! - Anyone else removes or replaces a name only through [`BaseDir::claim`]: it
+//!   takes the dead inode's removal lock (an OFD lock, independent of `flock`)
+//!   and then checks that the name still points to that inode. While the
+//!   removal lock is held nobody else can remove or replace that name, and a
+//!   newcomer cannot link over an existing one, so the check stays true until
+//!   the claimant's unlink or rename. A process id never enters into it.
+
+use std::fs::{DirBuilder, File, TryLockError};
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::fork::Registration;
+use crate::id::TMP_PREFIX;
+use crate::sys::{self, FileId};
+
+/// `base_dir`, opened.
+#[derive(Debug)]
+pub(crate) struct BaseDir {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+/// A dead file whose name this process may now remove or replace.
+#[derive(Debug)]
+pub(crate) struct Claim {
+    // Unregistered before the file is closed (field order).
+    _reg: Registration,
+    _file: File,
+}
+
+impl BaseDir {
+    /// Opens `path`, creating it (and missing parents) with mode 0700.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(|e| Error::io(e).with_path(path))?;
+        let fd = sys::open_dir(path).map_err(|e| Error::io(e).with_path(path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            fd,
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+
+    /// The full path of entry `name`, for messages.
+    pub(crate) fn entry(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// An I/O error on entry `name`.
+    pub(crate) fn err(&self, name: &str, e: io::Error) -> Error {
+        Error::io(e).with_path(self.entry(name))
+    }
+
+    /// Creates a fresh publication temporary.
+    pub(crate) fn new_temp(&self) -> Result<(File, String)> {
+        use std::hash::{BuildHasher, RandomState};
+        loop {
+            let name = format!(
+                "{TMP_PREFIX}{:016x}",
+                RandomState::new().hash_one(crate::fork::pid())
+            );
+            match sys::create_new(self.fd(), &name) {
+                Ok(file) => return Ok((file, name)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(self.err(&name, e)),
+            }
+        }
+    }
+
+    /// Removes `name` if it is still the dead inode `id`. Returns whether this
+    /// call removed it (false: someone else did, or the name moved on).
+    pub(crate) fn remove_dead(&self, name: &str, id: FileId) -> Result<bool> {
+        let Some(_claim) = self.claim(name, id)? else {
+            return Ok(false);
+        };
+        match sys::unlink(self.fd(), name) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.err(name, e)),
+        }
+    }
+
+    /// Takes the right to remove or replace `name`, which the caller found to
+    /// point to the dead inode `id`. `None`: someone else holds that right, or
+    /// `name` no longer points to `id`.
+    pub(crate) fn claim(&self, name: &str, id: FileId) -> Result<Option<Claim>> {
+        let file = match sys::open_entry(self.fd(), name, true) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.err(name, e)),
+        };
+        let reg = Registration::new(sys::raw(&file));
+        let meta = file.metadata().map_err(|e| self.err(name, e))?;
+        if FileId::of(&meta) != id {
+            return Ok(None);
+        }
+        if !sys::try_lock_removal(&file).map_err(|e| self.err(name, e))? {
+            return Ok(None);
+        }
+        // With the removal lock held, `name` can only stop pointing to `id`
+        // through us; check it still does.
+        match sys::identity_at(self.fd(), name) {
+            Ok(now) if now == id => Ok(Some(Claim {
+                _reg: reg,
+                _file: file,
+            })),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.err(name, e)),
+        }
+    }
+
+    /// Removes this process's own temporary `name` (inode `id`) after a failed
+    /// publication, unless it is gone or no longer ours.
+    pub(crate) fn remove_own_temp(&self, name: &str, id: FileId) {
+        if sys::identity_at(self.fd(), name).is_ok_and(|now| now == id) {
+            // Best effort: a temporary left behind is unlocked once we close
+            // it, and the next cleanup removes it.
+            let _ = sys::unlink(self.fd(), name);
+        }
+    }
+}
+
+/// Whether the worker that owned `file` is gone: nobody holds its exclusive lock.
+///
+/// On `true` the caller holds a shared lock until it closes `file`, which keeps
+/// a temporary from being taken up by its creator while it is being removed.
+pub(crate) fn is_dead(file: &File) -> io::Result<bool> {
+    match file.try_lock_shared() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}

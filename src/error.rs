@@ -1,0 +1,175 @@
+//! The crate's one error type.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What went wrong, without the details [`Error`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An operating-system call failed; [`Error::io_error`] has it.
+    Io,
+    /// The worker id is empty, longer than 255 bytes, or otherwise unusable.
+    InvalidId,
+    /// Another live worker holds this id.
+    DuplicateId,
+    /// The handle was inherited through `fork()`; it belongs to the parent.
+    Forked,
+    /// A status file is malformed, or an entry of `base_dir` is not a status file.
+    Corrupt,
+    /// A status kept changing while it was read and no consistent copy was had
+    /// in time.
+    Busy,
+    /// A status is too large to store.
+    TooLarge,
+}
+
+/// An error of the scoreboard: what failed, on which path, and why.
+///
+/// Converts into [`io::Error`], keeping the OS error's kind where there is one.
+#[derive(Debug)]
+pub struct Error {
+    kind: ErrorKind,
+    path: Option<PathBuf>,
+    detail: Option<String>,
+    source: Option<io::Error>,
+}
+
+/// `Result<T, Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn new(kind: ErrorKind) -> Self {
+        Self {
+            kind,
+            path: None,
+            detail: None,
+            source: None,
+        }
+    }
+
+    pub(crate) fn io(source: io::Error) -> Self {
+        Self {
+            source: Some(source),
+            ..Self::new(ErrorKind::Io)
+        }
+    }
+
+    pub(crate) fn with_path(mut self, path: impl AsRef<Path>) -> Self {
+        self.path = Some(path.as_ref().to_path_buf());
+        self
+    }
+
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The file or directory involved, if any.
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The operating-system error, if that is what failed.
+    #[must_use]
+    pub fn io_error(&self) -> Option<&io::Error> {
+        self.source.as_ref()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            ErrorKind::Io => "I/O error",
+            ErrorKind::InvalidId => "invalid worker id",
+            ErrorKind::DuplicateId => "worker id is held by a live worker",
+            ErrorKind::Forked => {
+                "worker handle was inherited through fork and belongs to the parent"
+            }
+            ErrorKind::Corrupt => "not a valid status file",
+            ErrorKind::Busy => "status kept changing while being read",
+            ErrorKind::TooLarge => "status too large",
+        };
+        f.write_str(what)?;
+        if let Some(detail) = &self.detail {
+            write!(f, " ({detail})")?;
+        }
+        if let Some(path) = &self.path {
+            write!(f, ": {}", path.display())?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e as _)
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Self::io(e)
+    }
+}
+
+impl From<nix::Error> for Error {
+    fn from(e: nix::Error) -> Self {
+        Self::io(e.into())
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        let kind = match (e.kind, &e.source) {
+            (_, Some(source)) => source.kind(),
+            (ErrorKind::InvalidId, _) => io::ErrorKind::InvalidInput,
+            (ErrorKind::DuplicateId, _) => io::ErrorKind::AlreadyExists,
+            (ErrorKind::Corrupt, _) => io::ErrorKind::InvalidData,
+            (ErrorKind::Busy, _) => io::ErrorKind::TimedOut,
+            (ErrorKind::TooLarge, _) => io::ErrorKind::FileTooLarge,
+            _ => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn converts_into_io_error_keeping_the_kind_and_the_message() {
+        let e = Error::new(ErrorKind::DuplicateId)
+            .with_path("/dev/shm/b/sb-x")
+            .with_detail("id \"x\"");
+        assert_eq!(
+            e.to_string(),
+            "worker id is held by a live worker (id \"x\"): /dev/shm/b/sb-x"
+        );
+        let io: io::Error = e.into();
+        assert_eq!(io.kind(), io::ErrorKind::AlreadyExists);
+
+        let e = Error::io(io::Error::from_raw_os_error(libc::ENOSPC)).with_path("/x");
+        assert!(std::error::Error::source(&e).is_some());
+        let io: io::Error = e.into();
+        assert_eq!(io.kind(), io::ErrorKind::StorageFull);
+    }
+
+    #[test]
+    fn is_send_sync_static() {
+        fn check<T: std::error::Error + Send + Sync + 'static>() {}
+        check::<Error>();
+    }
+}

@@ -1,0 +1,158 @@
+//! Model checks of the seqlock protocol: `RUSTFLAGS="--cfg loom" cargo test --release --lib loom`.
+//!
+//! Every status written is self-checking: update `n` writes `LENS[n]` bytes of
+//! value `n`, so a reader can tell a torn copy from a whole one by content.
+
+use super::*;
+use crate::layout::HEADER_LEN;
+use crate::sync::AtomicU64;
+use loom::sync::Arc;
+use loom::thread;
+
+/// Two small regions after the header, and room for one grown region.
+const CAP0: u64 = 16;
+const GROWN_OFF: u64 = HEADER_LEN + 2 * CAP0;
+const GROWN_CAP: u64 = 24;
+const WORDS: usize = ((GROWN_OFF + GROWN_CAP) / 8) as usize;
+/// Lengths of updates 1, 2, 3 (update 0 is "no status": empty).
+const LENS: [usize; 4] = [0, 9, 3, 20];
+
+struct Model(Vec<AtomicU64>);
+
+impl Words for Model {
+    fn len_words(&self) -> usize {
+        self.0.len()
+    }
+    fn load(&self, i: usize) -> u64 {
+        self.0[i].load(Ordering::Relaxed)
+    }
+}
+
+impl WordsMut for Model {
+    fn store(&self, i: usize, value: u64, order: Ordering) {
+        self.0[i].store(value, order);
+    }
+}
+
+fn small_state() -> WriterState {
+    WriterState {
+        published: 0,
+        seq: [0, 0],
+        off: [HEADER_LEN, HEADER_LEN + CAP0],
+        cap: [CAP0, CAP0],
+        updates: 0,
+    }
+}
+
+fn status(n: u64) -> Vec<u8> {
+    vec![n as u8; LENS[n as usize]]
+}
+
+fn new_model() -> (Arc<Model>, WriterState) {
+    let m = Model((0..WORDS).map(|_| AtomicU64::new(0)).collect());
+    let st = small_state();
+    init(&m, &st);
+    (Arc::new(m), st)
+}
+
+/// Reads until an attempt is not `Retry`; returns the outcome and the attempts made.
+fn read_whole(m: &Model) -> (Vec<u8>, CopyMeta, usize) {
+    let mut out = Vec::new();
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match read_attempt(m, &mut out) {
+            Attempt::Done(meta) => return (out, meta, attempts),
+            Attempt::Retry => crate::sync::spin_hint(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+/// Grows the next copy into the spare region, as `Worker::grow` does.
+fn grow_next(st: &mut WriterState) {
+    let i = st.next();
+    st.off[i] = GROWN_OFF;
+    st.cap[i] = GROWN_CAP;
+}
+
+#[test]
+fn loom_reader_sees_whole_statuses_only() {
+    loom::model(|| {
+        let (m, mut st) = new_model();
+        let writer = {
+            let m = Arc::clone(&m);
+            thread::spawn(move || {
+                write(&*m, &mut st, &status(1), 1);
+                write(&*m, &mut st, &status(2), 2);
+            })
+        };
+        let (out, meta, _) = read_whole(&m);
+        assert_eq!(out, status(meta.updates), "torn or mismatched status");
+        assert_eq!(meta.updated_ns, meta.updates);
+        writer.join().unwrap();
+        // After the writer is done, the latest status is what a reader gets.
+        let (out, meta, attempts) = read_whole(&m);
+        assert_eq!((out, meta.updates, attempts), (status(2), 2, 1));
+    });
+}
+
+#[test]
+fn loom_stopped_writer_never_hides_the_last_status() {
+    // Stop the second update after each stage in turn: 1 = only the odd mark,
+    // 4 = part of the descriptor, 6 = descriptor written, 7 = payload written,
+    // 8 = even mark written but not yet published, 9 = published.
+    for stop_after in [1, 4, 6, 7, 8, 9] {
+        loom::model(move || {
+            let (m, mut st) = new_model();
+            let writer = {
+                let m = Arc::clone(&m);
+                thread::spawn(move || {
+                    write(&*m, &mut st, &status(1), 1);
+                    let done = write_steps(&*m, &mut st, &status(2), 2, stop_after);
+                    assert!(!done);
+                })
+            };
+            let (out, meta, attempts) = read_whole(&m);
+            assert!(meta.updates <= 2);
+            assert_eq!(out, status(meta.updates));
+            // A reader is disturbed at most once: by the update that completes
+            // while it reads the copy the next (stopped) update then rewrites.
+            assert!(attempts <= 2, "{attempts} attempts");
+            writer.join().unwrap();
+            // With the writer frozen for good, readers get update 1 (or update
+            // 2 where it got as far as its even mark), at the first attempt.
+            let (out, meta, attempts) = read_whole(&m);
+            assert_eq!(attempts, 1);
+            assert!(meta.updates >= 1);
+            assert_eq!(out, status(meta.updates));
+        });
+    }
+}
+
+#[test]
+fn loom_growth_moves_a_copy_under_a_reader() {
+    loom::model(|| {
+        let (m, mut st) = new_model();
+        let writer = {
+            let m = Arc::clone(&m);
+            thread::spawn(move || {
+                write(&*m, &mut st, &status(1), 1);
+                grow_next(&mut st);
+                write(&*m, &mut st, &status(3), 3);
+            })
+        };
+        let (out, meta, _) = read_whole(&m);
+        // Update 1 wrote status(1); update 2, into the grown region, status(3).
+        let expected = match meta.updates {
+            0 => Vec::new(),
+            1 => status(1),
+            2 => status(3),
+            n => panic!("{n} updates"),
+        };
+        assert_eq!(out, expected);
+        writer.join().unwrap();
+        let (out, _, _) = read_whole(&m);
+        assert_eq!(out, status(3));
+    });
+}

@@ -1,0 +1,147 @@
+//! The one module that turns mapped memory into atomics.
+//!
+//! Status files are shared between processes, so every access to their bytes is
+//! an atomic access to an aligned 64-bit word; no `&[u8]` or `&mut [u8]` is ever
+//! formed over them. [`ReadMap`] maps a file read-only and only makes Relaxed
+//! loads; [`WriteMap`] maps the owner's file read-write.
+
+use std::fs::File;
+use std::io;
+
+use memmap2::{MmapOptions, MmapRaw, RemapOptions};
+
+use crate::protocol::{Words, WordsMut};
+use crate::sync::{AtomicU64, Ordering};
+
+// Only Relaxed loads of at most 8 bytes are defined on read-only mapped memory,
+// and only on 64-bit targets (see "Atomic accesses to read-only memory" in
+// `core::sync::atomic`).
+#[cfg(not(target_pointer_width = "64"))]
+compile_error!("parallel-scoreboard needs a 64-bit target");
+
+/// The word `i` of a mapping.
+///
+/// # Safety
+/// `map` must be at least `(i + 1) * 8` bytes long, its base 8-byte aligned,
+/// and every process must access these bytes only through 64-bit atomics.
+/// Where `map` is mapped read-only, the caller may only make Relaxed loads.
+#[inline]
+unsafe fn word(map: &MmapRaw, i: usize) -> &AtomicU64 {
+    debug_assert!((i + 1) * 8 <= map.len());
+    // SAFETY: in bounds by the caller's contract; the base is page aligned, so
+    // `i * 8` is 8-byte aligned. The mapping lives as long as `map`, which
+    // bounds the returned lifetime. All accesses to the file are atomic word
+    // accesses (the module contract), so there is no mixed-size or non-atomic
+    // race. A read-only mapping is not valid for writes as `from_ptr` asks, but
+    // the core docs define Relaxed loads of 8 bytes on read-only memory on
+    // 64-bit targets, and the caller makes no other access there.
+    unsafe { AtomicU64::from_ptr(map.as_mut_ptr().add(i * 8).cast()) }
+}
+
+/// A read-only mapping of a status file.
+#[derive(Debug)]
+pub(crate) struct ReadMap {
+    map: MmapRaw,
+    words: usize,
+}
+
+impl ReadMap {
+    /// Maps the first `len` bytes of `file` (rounded down to whole words).
+    ///
+    /// `len` must not exceed the file's size: pages past the end of a file fault.
+    pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
+        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+        if words == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let map = MmapOptions::new().len(words * 8).map_raw_read_only(file)?;
+        Ok(Self { map, words })
+    }
+}
+
+impl Words for ReadMap {
+    #[inline]
+    fn len_words(&self) -> usize {
+        self.words
+    }
+
+    #[inline]
+    fn load(&self, i: usize) -> u64 {
+        assert!(
+            i < self.words,
+            "word {i} beyond a {}-word mapping",
+            self.words
+        );
+        // SAFETY: `i` is in bounds (checked above); this read-only mapping is
+        // only ever loaded from, with Relaxed ordering.
+        unsafe { word(&self.map, i) }.load(Ordering::Relaxed)
+    }
+}
+
+/// The owner's read-write mapping of its status file.
+#[derive(Debug)]
+pub(crate) struct WriteMap {
+    map: MmapRaw,
+    words: usize,
+}
+
+impl WriteMap {
+    /// Maps the first `len` bytes of `file`, which must be open read-write and
+    /// have its blocks allocated up to `len`.
+    pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
+        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+        let map = MmapOptions::new().len(words * 8).map_raw(file)?;
+        Ok(Self { map, words })
+    }
+
+    /// Resizes the mapping to `len` bytes, moving it if it must.
+    ///
+    /// The file must already be `len` bytes long with its blocks allocated.
+    pub(crate) fn grow(&mut self, len: u64) -> io::Result<()> {
+        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+        // SAFETY: the caller allocated the file up to `len` bytes, so no page of
+        // the new mapping lies beyond its end. No reference into the old
+        // mapping survives: `word` borrows `self.map`, and `&mut self` rules out
+        // any such borrow here.
+        unsafe {
+            self.map
+                .remap(words * 8, RemapOptions::new().may_move(true))
+        }?;
+        self.words = words;
+        Ok(())
+    }
+
+    /// Stores the static header words, before the file is published.
+    pub(crate) fn store_words(&self, first: usize, values: &[u64]) {
+        for (k, v) in values.iter().enumerate() {
+            self.store(first + k, *v, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Words for WriteMap {
+    #[inline]
+    fn len_words(&self) -> usize {
+        self.words
+    }
+
+    #[inline]
+    fn load(&self, i: usize) -> u64 {
+        assert!(i < self.words);
+        // SAFETY: `i` is in bounds; the mapping is read-write.
+        unsafe { word(&self.map, i) }.load(Ordering::Relaxed)
+    }
+}
+
+impl WordsMut for WriteMap {
+    #[inline]
+    fn store(&self, i: usize, value: u64, order: Ordering) {
+        assert!(
+            i < self.words,
+            "word {i} beyond a {}-word mapping",
+            self.words
+        );
+        // SAFETY: `i` is in bounds; the mapping is read-write.
+        unsafe { word(&self.map, i) }.store(value, order);
+    }
+}

@@ -1,0 +1,221 @@
+//! Linux system calls the scoreboard needs beyond std: directory-relative
+//! operations, `renameat2(RENAME_NOREPLACE)`, open-file-description locks,
+//! `posix_fallocate`, and the fork hooks. Every path here is a single name
+//! inside `base_dir`, resolved relative to its handle, never following a link.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, FcntlArg, OFlag, RenameFlags};
+use nix::sys::stat::{FileStat, Mode};
+use nix::unistd::UnlinkatFlags;
+
+/// Identity of an inode: what a name must still point to before it is removed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct FileId {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+}
+
+impl FileId {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+        }
+    }
+
+    fn of_stat(st: &FileStat) -> Self {
+        Self {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+}
+
+/// Opens `base_dir` itself (following a link there: the caller named it).
+pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+    Ok(nix::fcntl::open(
+        path,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?)
+}
+
+/// Creates `name` in `dir`, which must not exist: read-write, mode 0600.
+pub(crate) fn create_new(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Opens the entry `name` of `dir` without following a link, without blocking
+/// on a FIFO and without becoming a controlling terminal.
+pub(crate) fn open_entry(dir: BorrowedFd<'_>, name: &str, write: bool) -> io::Result<File> {
+    let access = if write {
+        OFlag::O_RDWR
+    } else {
+        OFlag::O_RDONLY
+    };
+    let fd = nix::fcntl::openat(
+        dir,
+        name,
+        access | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    Ok(File::from(fd))
+}
+
+/// Renames `from` to `to` in `dir`, failing with `AlreadyExists` if `to` exists.
+pub(crate) fn rename_noreplace(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
+    match nix::fcntl::renameat2(dir, from, dir, to, RenameFlags::RENAME_NOREPLACE) {
+        Ok(()) => Ok(()),
+        // File systems without RENAME_NOREPLACE: link(2) never replaces either.
+        Err(Errno::EINVAL | Errno::ENOSYS) => {
+            nix::unistd::linkat(dir, from, dir, to, AtFlags::empty())?;
+            // The new name is in place; a leftover temporary name is an extra
+            // link that the next cleanup removes, so this error is not fatal.
+            let _ = unlink(dir, from);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Renames `from` to `to` in `dir`, replacing `to`.
+pub(crate) fn rename_replace(dir: BorrowedFd<'_>, from: &str, to: &str) -> io::Result<()> {
+    Ok(nix::fcntl::renameat(dir, from, dir, to)?)
+}
+
+/// Removes the name `name` from `dir`.
+pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
+    Ok(nix::unistd::unlinkat(
+        dir,
+        name,
+        UnlinkatFlags::NoRemoveDir,
+    )?)
+}
+
+/// The inode `name` in `dir` points to, without following a link.
+pub(crate) fn identity_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<FileId> {
+    let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    Ok(FileId::of_stat(&st))
+}
+
+/// Tries to take the removal lock of a dead status file: an open-file-description
+/// write lock on its first byte. Independent of the `flock` that marks liveness,
+/// released when `file` is closed, never waits. `file` must be open read-write.
+pub(crate) fn try_lock_removal(file: &File) -> io::Result<bool> {
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are valid.
+    let mut lk: libc::flock = unsafe { std::mem::zeroed() };
+    lk.l_type = libc::F_WRLCK as libc::c_short;
+    lk.l_whence = libc::SEEK_SET as libc::c_short;
+    lk.l_start = 0;
+    lk.l_len = 1;
+    match nix::fcntl::fcntl(file, FcntlArg::F_OFD_SETLK(&lk)) {
+        Ok(_) => Ok(true),
+        Err(Errno::EAGAIN | Errno::EACCES) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Allocates the blocks of `file` from `off` for `len` bytes, extending it:
+/// a full file system fails here, never as a SIGBUS on a later store.
+pub(crate) fn allocate(file: &File, off: u64, len: u64) -> io::Result<()> {
+    let off = i64::try_from(off).map_err(|_| io::ErrorKind::FileTooLarge)?;
+    let len = i64::try_from(len).map_err(|_| io::ErrorKind::FileTooLarge)?;
+    Ok(nix::fcntl::posix_fallocate(file, off, len)?)
+}
+
+/// The names in `dir`, `.` and `..` left out.
+pub(crate) fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
+    let mut d = nix::dir::Dir::openat(
+        dir,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for entry in d.iter() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsString::from_vec(name.to_vec()));
+        }
+    }
+    Ok(names)
+}
+
+/// This process's id, from the kernel.
+pub(crate) fn getpid() -> u32 {
+    nix::unistd::getpid().as_raw().cast_unsigned()
+}
+
+/// The effective user id.
+pub(crate) fn euid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// Opens the placeholder that fork children put in place of inherited
+/// lock-holding descriptors.
+pub(crate) fn open_placeholder() -> io::Result<OwnedFd> {
+    nix::fcntl::open(
+        "/dev/null",
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .or_else(|_| {
+        nix::fcntl::open(
+            "/",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    })
+    .map_err(io::Error::from)
+}
+
+/// Makes `fd` refer to what `placeholder` refers to, dropping this process's
+/// reference to `fd`'s open file description (and so to its locks) while the
+/// descriptor number stays taken. Async-signal-safe: called in a fork child.
+pub(crate) fn replace_fd(placeholder: RawFd, fd: RawFd) {
+    // SAFETY: dup3 only touches the descriptor table; both are plain integers.
+    // An error (a number not open) leaves nothing to do.
+    unsafe { libc::dup3(placeholder, fd, libc::O_CLOEXEC) };
+}
+
+/// getpid for the fork child handler (async-signal-safe).
+pub(crate) fn getpid_raw() -> u32 {
+    // SAFETY: getpid has no preconditions and cannot fail.
+    unsafe { libc::getpid() }.cast_unsigned()
+}
+
+/// Registers handlers that run around every `fork()`.
+pub(crate) fn at_fork(
+    prepare: unsafe extern "C" fn(),
+    parent: unsafe extern "C" fn(),
+    child: unsafe extern "C" fn(),
+) -> io::Result<()> {
+    // SAFETY: the handlers are `extern "C"` functions that live for the whole
+    // program and are safe to call at fork (see `crate::fork`).
+    let rc = unsafe { libc::pthread_atfork(Some(prepare), Some(parent), Some(child)) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// The raw descriptor of a file, for the fork registry.
+pub(crate) fn raw(file: &impl AsFd) -> RawFd {
+    file.as_fd().as_raw_fd()
+}

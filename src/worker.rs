@@ -1,0 +1,275 @@
+//! A worker's own status file: creation, publication, updates, growth, removal.
+
+use std::fmt;
+use std::fs::{File, TryLockError};
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::dir::{self, BaseDir};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fork::{self, Registration};
+use crate::id;
+use crate::layout::{INITIAL_FILE_LEN, MAX_CAP, StaticHeader, page_round};
+use crate::protocol::{self, WriterState};
+use crate::shm::WriteMap;
+use crate::sys::{self, FileId};
+
+/// How often creation starts over after losing a race (a cleaner removing the
+/// temporary, another newcomer taking over the same dead id) before giving up.
+const MAX_ATTEMPTS: usize = 64;
+
+/// An owned handle on one worker's status slot: the hot path for updates.
+///
+/// Made by [`Scoreboard::worker`](crate::Scoreboard::worker) or
+/// [`Scoreboard::worker_with_id`](crate::Scoreboard::worker_with_id). While it
+/// lives, its id is taken and readers list it; dropping it removes its file.
+/// A `Worker` inherited through `fork()` belongs to the parent: in the child it
+/// refuses to update, never keeps the parent's file alive, and its drop leaves
+/// the parent's file alone.
+pub struct Worker {
+    id: String,
+    name: String,
+    dir: Arc<BaseDir>,
+    state: WriterState,
+    file_len: u64,
+    generation: u64,
+    map: WriteMap,
+    // Unregistered before `file` is closed (fields drop in this order).
+    _reg: Registration,
+    file: File,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("path", &self.path())
+            .field("updates", &self.state.updates)
+            .field("file_len", &self.file_len)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a publication attempt ended.
+enum Published {
+    Yes,
+    /// A live worker holds the id.
+    Taken,
+    /// A race was lost; start over with a new temporary.
+    Again,
+}
+
+impl Worker {
+    /// Creates, locks and publishes the status file of `id` in `dir`.
+    pub(crate) fn create(dir: Arc<BaseDir>, id: String) -> Result<Self> {
+        id::validate(&id)?;
+        fork::init().map_err(|e| Error::io(e).with_detail("installing fork handlers"))?;
+        let name = id::file_name(&id);
+        for _ in 0..MAX_ATTEMPTS {
+            let (file, temp) = dir.new_temp()?;
+            // Registered before it is locked: a fork from here on must not
+            // hand the lock to the child.
+            let reg = Registration::new(sys::raw(&file));
+            let meta = file.metadata().map_err(|e| dir.err(&temp, e))?;
+            let temp_id = FileId::of(&meta);
+            match file.try_lock() {
+                Ok(()) => {}
+                // A cleaner found the temporary before we locked it and holds
+                // it to remove it: start over.
+                Err(TryLockError::WouldBlock) => continue,
+                Err(TryLockError::Error(e)) => {
+                    dir.remove_own_temp(&temp, temp_id);
+                    return Err(dir.err(&temp, e));
+                }
+            }
+            let (map, state) = match init_file(&file, &id) {
+                Ok(init) => init,
+                Err(e) => {
+                    dir.remove_own_temp(&temp, temp_id);
+                    return Err(dir.err(&temp, e));
+                }
+            };
+            match publish(&dir, &temp, &name, temp_id) {
+                Ok(Published::Yes) => {
+                    return Ok(Self {
+                        id,
+                        name,
+                        dir,
+                        state,
+                        file_len: INITIAL_FILE_LEN,
+                        generation: fork::generation(),
+                        map,
+                        _reg: reg,
+                        file,
+                    });
+                }
+                Ok(Published::Taken) => {
+                    dir.remove_own_temp(&temp, temp_id);
+                    return Err(Error::new(ErrorKind::DuplicateId)
+                        .with_detail(format!("id {id:?}"))
+                        .with_path(dir.entry(&name)));
+                }
+                Ok(Published::Again) => dir.remove_own_temp(&temp, temp_id),
+                Err(e) => {
+                    dir.remove_own_temp(&temp, temp_id);
+                    return Err(e);
+                }
+            }
+        }
+        Err(Error::new(ErrorKind::Busy)
+            .with_detail(format!(
+                "could not publish id {id:?}: base_dir kept changing"
+            ))
+            .with_path(dir.entry(&name)))
+    }
+
+    /// The worker's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The path of the worker's status file.
+    #[must_use]
+    pub fn path(&self) -> PathBuf {
+        self.dir.entry(&self.name)
+    }
+
+    /// How many updates this worker has made.
+    #[must_use]
+    pub fn updates(&self) -> u64 {
+        self.state.updates
+    }
+
+    /// Publishes `status` as this worker's current status.
+    ///
+    /// When the status fits the space the file already has, this is a handful
+    /// of stores into shared memory: no system call, no lock, never waiting for
+    /// readers. A larger status grows the file first (allocating its blocks).
+    ///
+    /// # Errors
+    /// - [`ErrorKind::Forked`] on a handle inherited through `fork()`.
+    /// - [`ErrorKind::Io`] when the file cannot grow (a full file system, a
+    ///   file size limit); the previous status stays published and the worker
+    ///   stays usable.
+    /// - [`ErrorKind::TooLarge`] for a status over 1 TiB.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let board = parallel_scoreboard::Scoreboard::open(dir.path())?;
+    /// let mut worker = board.worker_with_id("acceptor-3")?;
+    /// worker.update(b"busy GET /index.html")?;
+    /// assert_eq!(board.read_all()?["acceptor-3"], b"busy GET /index.html");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn update(&mut self, status: &[u8]) -> Result<()> {
+        if fork::generation() != self.generation {
+            return Err(Error::new(ErrorKind::Forked).with_path(self.path()));
+        }
+        let len = status.len() as u64;
+        let next = self.state.next();
+        if len > self.state.cap[next] {
+            self.grow(next, len)?;
+        }
+        protocol::write(&self.map, &mut self.state, status, now_ns());
+        Ok(())
+    }
+
+    /// Gives copy `i` a new region of at least `need` bytes at the end of the
+    /// file. Readers keep reading the published copy meanwhile; the region is
+    /// only used once the update that fills it is published.
+    #[cold]
+    fn grow(&mut self, i: usize, need: u64) -> Result<()> {
+        if need > MAX_CAP {
+            return Err(Error::new(ErrorKind::TooLarge)
+                .with_detail(format!("{need} bytes, at most {MAX_CAP}"))
+                .with_path(self.path()));
+        }
+        let cap = page_round(need.max(self.state.cap[i].saturating_mul(2))).min(MAX_CAP);
+        let off = self.file_len;
+        let io_err = |e: io::Error| Error::io(e).with_path(self.dir.entry(&self.name));
+        sys::allocate(&self.file, off, cap).map_err(io_err)?;
+        let grown = self.map.grow(off + cap);
+        grown.map_err(|e| Error::io(e).with_path(self.path()))?;
+        self.file_len = off + cap;
+        self.state.off[i] = off;
+        self.state.cap[i] = cap;
+        Ok(())
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if fork::generation() != self.generation {
+            // Inherited: the descriptor already points at the placeholder, and
+            // the file is the parent's to remove.
+            return;
+        }
+        // We still hold the lock, so the name is ours: nobody else removes or
+        // replaces a live file's name. An error leaves a file that is dead as
+        // soon as the lock goes below, and the next read or cleanup removes it.
+        let _ = sys::unlink(self.dir.fd(), &self.name);
+    }
+}
+
+/// Allocates a new file's first page, maps it and writes its header.
+fn init_file(file: &File, id: &str) -> io::Result<(WriteMap, WriterState)> {
+    sys::allocate(file, 0, INITIAL_FILE_LEN)?;
+    let map = WriteMap::new(file, INITIAL_FILE_LEN)?;
+    let state = WriterState::new();
+    protocol::init(&map, &state);
+    map.store_words(0, &StaticHeader::new(id, fork::pid(), now_ns()).to_words());
+    Ok((map, state))
+}
+
+/// Moves the temporary to `name`, or over `name` when that file's worker is dead.
+fn publish(dir: &BaseDir, temp: &str, name: &str, temp_id: FileId) -> Result<Published> {
+    match sys::rename_noreplace(dir.fd(), temp, name) {
+        Ok(()) => return Ok(Published::Yes),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        // The temporary was removed by a cleaner before we locked it.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Published::Again),
+        Err(e) => return Err(dir.err(name, e)),
+    }
+    // `name` exists. Take it over if its worker is dead.
+    let old = match sys::open_entry(dir.fd(), name, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Published::Again),
+        Err(e) => {
+            return Err(dir
+                .err(name, e)
+                .with_detail("the id's name is taken by something else"));
+        }
+    };
+    let meta = old.metadata().map_err(|e| dir.err(name, e))?;
+    if !meta.is_file() || std::os::unix::fs::MetadataExt::uid(&meta) != sys::euid() {
+        return Err(Error::new(ErrorKind::Corrupt)
+            .with_detail("the id's name is taken by an entry that is not this user's status file")
+            .with_path(dir.entry(name)));
+    }
+    if !dir::is_dead(&old).map_err(|e| dir.err(name, e))? {
+        return Ok(Published::Taken);
+    }
+    let Some(claim) = dir.claim(name, FileId::of(&meta))? else {
+        return Ok(Published::Again);
+    };
+    // Our temporary must still be ours (a cleaner may have removed it before
+    // we locked it); then replace the dead file in one step.
+    if sys::identity_at(dir.fd(), temp).ok() != Some(temp_id) {
+        return Ok(Published::Again);
+    }
+    sys::rename_replace(dir.fd(), temp, name).map_err(|e| dir.err(name, e))?;
+    drop(claim);
+    Ok(Published::Yes)
+}
+
+/// Now, in ns since the Unix epoch (a vDSO call, not a system call).
+pub(crate) fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
