@@ -9,6 +9,10 @@
 //! pid. Handles compare the generation they were made in with the current one
 //! to learn, without a system call, that they were inherited.
 //!
+//! A mapping of the file holds a reference to the same description, so the
+//! writer's mapping is made with `MADV_DONTFORK` (see `crate::shm`): a child
+//! does not get it at all, and an inherited handle never unmaps it.
+//!
 //! The registry is a spin lock around a list of descriptors: the prepare
 //! handler takes it so no other thread holds it at the moment of the fork, the
 //! parent handler releases it, and the child handler walks the list (without
@@ -103,6 +107,15 @@ pub(crate) fn init() -> std::io::Result<()> {
         Ok(_) => Ok(()),
         Err(kind) => Err((*kind).into()),
     }
+}
+
+/// Runs `f` with no `fork()` able to happen meanwhile in another thread: for
+/// setting up mappings that a child must not inherit.
+pub(crate) fn exclusive<R>(f: impl FnOnce() -> R) -> R {
+    lock();
+    let r = f();
+    unlock();
+    r
 }
 
 /// How many forks separate this process from the one that first called

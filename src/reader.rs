@@ -73,6 +73,13 @@ impl Reader {
         visit: &mut dyn FnMut(Entry<'_>),
     ) -> Result<ScanReport> {
         let names = sys::list(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?;
+        if names.is_empty()
+            && sys::is_removed(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?
+        {
+            return Err(Error::io(io::ErrorKind::NotFound.into())
+                .with_detail("base_dir was removed")
+                .with_path(dir.path()));
+        }
         self.scan += 1;
         let mut report = ScanReport::default();
         for name in names {
@@ -116,6 +123,17 @@ impl Reader {
         }
         let file_id = FileId::of(&meta);
         if dir::is_dead(&file).map_err(|e| dir.err(text, e))? {
+            // A dead status file always has its magic (written before it was
+            // named); anything else with our prefix is not ours to remove.
+            // Temporaries are ours whatever they hold: their creator may have
+            // died before writing anything.
+            if !temp && !has_magic(&file) {
+                return Err(corrupt(
+                    dir,
+                    text,
+                    "unlocked and without a status header; left in place",
+                ));
+            }
             // `file` keeps its shared lock until the removal is done.
             if dir.remove_dead(text, file_id)? {
                 report.removed += 1;
@@ -225,6 +243,13 @@ fn read_status(
             Attempt::Corrupt(why) => return Err(corrupt(dir, name, why)),
         }
     }
+}
+
+/// Whether `file` starts with a status file's magic.
+fn has_magic(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut word = [0u8; 8];
+    file.read_exact_at(&mut word, 0).is_ok() && u64::from_le_bytes(word) == MAGIC
 }
 
 fn corrupt(dir: &BaseDir, name: &str, why: &str) -> Error {

@@ -8,10 +8,16 @@
 use std::fs::File;
 use std::io;
 
-use memmap2::{MmapOptions, MmapRaw, RemapOptions};
+use std::mem::ManuallyDrop;
+
+use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
+
+use crate::fork;
 
 use crate::protocol::{Words, WordsMut};
-use crate::sync::{AtomicU64, Ordering};
+// Always std's atomics: loom cannot place its own in a mapped file. The protocol
+// is generic over `Words`, so loom checks it on its own atomics instead.
+use std::sync::atomic::{AtomicU64, Ordering};
 
 // Only Relaxed loads of at most 8 bytes are defined on read-only mapped memory,
 // and only on 64-bit targets (see "Atomic accesses to read-only memory" in
@@ -79,10 +85,17 @@ impl Words for ReadMap {
 }
 
 /// The owner's read-write mapping of its status file.
+///
+/// Made with `MADV_DONTFORK`: a mapping holds a reference to the file's open
+/// description, and with it the worker's `flock`, so a fork child must not
+/// inherit it. In a child, the handle's address range no longer holds this
+/// mapping (it may hold anything), so an inherited `WriteMap` is never unmapped
+/// nor accessed (`Worker` checks the fork generation first).
 #[derive(Debug)]
 pub(crate) struct WriteMap {
-    map: MmapRaw,
+    map: ManuallyDrop<MmapRaw>,
     words: usize,
+    generation: u64,
 }
 
 impl WriteMap {
@@ -90,8 +103,17 @@ impl WriteMap {
     /// have its blocks allocated up to `len`.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        let map = MmapOptions::new().len(words * 8).map_raw(file)?;
-        Ok(Self { map, words })
+        // No fork between the mapping and its advice.
+        let map = fork::exclusive(|| {
+            let map = MmapOptions::new().len(words * 8).map_raw(file)?;
+            map.advise(Advice::DontFork)?;
+            io::Result::Ok(map)
+        })?;
+        Ok(Self {
+            map: ManuallyDrop::new(map),
+            words,
+            generation: fork::generation(),
+        })
     }
 
     /// Resizes the mapping to `len` bytes, moving it if it must.
@@ -99,14 +121,16 @@ impl WriteMap {
     /// The file must already be `len` bytes long with its blocks allocated.
     pub(crate) fn grow(&mut self, len: u64) -> io::Result<()> {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        // SAFETY: the caller allocated the file up to `len` bytes, so no page of
-        // the new mapping lies beyond its end. No reference into the old
-        // mapping survives: `word` borrows `self.map`, and `&mut self` rules out
-        // any such borrow here.
-        unsafe {
-            self.map
-                .remap(words * 8, RemapOptions::new().may_move(true))
-        }?;
+        let map = &mut *self.map;
+        fork::exclusive(|| {
+            // SAFETY: the caller allocated the file up to `len` bytes, so no
+            // page of the new mapping lies beyond its end. No reference into
+            // the old mapping survives: `word` borrows the map, and the `&mut`
+            // borrow here rules out any such borrow.
+            unsafe { map.remap(words * 8, RemapOptions::new().may_move(true)) }?;
+            // mremap keeps the advice; setting it again costs one call per growth.
+            map.advise(Advice::DontFork)
+        })?;
         self.words = words;
         Ok(())
     }
@@ -116,6 +140,17 @@ impl WriteMap {
         for (k, v) in values.iter().enumerate() {
             self.store(first + k, *v, Ordering::Relaxed);
         }
+    }
+}
+
+impl Drop for WriteMap {
+    fn drop(&mut self) {
+        if fork::generation() == self.generation {
+            // SAFETY: `self.map` is not used again: this is the end of `self`.
+            unsafe { ManuallyDrop::drop(&mut self.map) };
+        }
+        // Inherited through fork: the range was not inherited with it (see the
+        // type's docs), so there is nothing of ours to unmap.
     }
 }
 

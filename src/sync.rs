@@ -5,7 +5,9 @@
 
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering, fence};
+// `AtomicU64` is for process-local words (the tests' and models' backing store).
 #[cfg(not(loom))]
+#[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 /// One step of a model reader's retry loop: loom needs a yield to explore a

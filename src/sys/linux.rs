@@ -48,6 +48,11 @@ pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// Whether the directory `dir` has been removed (it has no links left).
+pub(crate) fn is_removed(dir: BorrowedFd<'_>) -> io::Result<bool> {
+    Ok(nix::sys::stat::fstat(dir)?.st_nlink == 0)
+}
+
 /// Creates `name` in `dir`, which must not exist: read-write, mode 0600.
 pub(crate) fn create_new(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
     let fd = nix::fcntl::openat(

@@ -1,0 +1,188 @@
+//! Shared test plumbing: board directories, helper processes, self-checking statuses.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+pub const ROLE_VAR: &str = "PSB_TEST_ROLE";
+pub const DIR_VAR: &str = "PSB_TEST_DIR";
+
+/// A fresh directory for a board, on tmpfs where there is one.
+pub fn tempdir() -> tempfile::TempDir {
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    tempfile::Builder::new()
+        .prefix("psb-test-")
+        .tempdir_in(base)
+        .expect("tempdir")
+}
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// A helper process: this test binary in a helper role.
+pub struct Helper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Helper {
+    /// Starts a helper in `role` on the board in `dir`.
+    pub fn spawn(role: &str, dir: &Path) -> Self {
+        Self::spawn_with(role, dir, &[])
+    }
+
+    pub fn spawn_with(role: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+        cmd.args([
+            "--ignored",
+            "--exact",
+            "helper_entry",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env(ROLE_VAR, role)
+        .env(DIR_VAR, dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn helper");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next protocol line (`@@ ...`), without the prefix. Panics at EOF.
+    pub fn line(&mut self) -> String {
+        loop {
+            let mut s = String::new();
+            let n = self.stdout.read_line(&mut s).expect("read helper");
+            assert!(n > 0, "helper {} exited before answering", self.child.id());
+            if let Some(rest) = s.strip_prefix("@@ ") {
+                return rest.trim_end().to_owned();
+            }
+        }
+    }
+
+    /// Sends one command and returns its answer.
+    pub fn send(&mut self, cmd: &str) -> String {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{cmd}").expect("write helper");
+        stdin.flush().expect("flush");
+        self.line()
+    }
+
+    /// Sends a command that must succeed; returns what follows `ok`.
+    pub fn ok(&mut self, cmd: &str) -> String {
+        let answer = self.send(cmd);
+        match answer.strip_prefix("ok") {
+            Some(rest) => rest.trim().to_owned(),
+            None => panic!("{cmd:?} answered {answer:?}"),
+        }
+    }
+
+    /// Sends a signal to the helper.
+    pub fn signal(&self, sig: libc::c_int) {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({}, {sig})", self.child.id());
+    }
+
+    /// SIGKILLs the helper and reaps it: its locks are gone when this returns.
+    pub fn kill(mut self) {
+        self.signal(libc::SIGKILL);
+        self.child.wait().expect("wait");
+    }
+
+    /// Closes its stdin (it exits normally, dropping its handles) and reaps it.
+    pub fn finish(mut self) -> std::process::ExitStatus {
+        drop(self.stdin.take());
+        self.child.wait().expect("wait")
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A self-checking status of `len` bytes: the bytes depend on `seed` and their
+/// position, and statuses of 24 bytes or more start with their seed and length.
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut v: Vec<u8> = (0..len).map(|i| filler(seed, i)).collect();
+    if len >= 24 {
+        v[..8].copy_from_slice(b"PSBCHECK");
+        v[8..16].copy_from_slice(&seed.to_le_bytes());
+        v[16..24].copy_from_slice(&(len as u64).to_le_bytes());
+    }
+    v
+}
+
+fn filler(seed: u64, i: usize) -> u8 {
+    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) as u8)
+        ^ (i as u8).wrapping_mul(31)
+        ^ ((i >> 8) as u8)
+}
+
+/// Checks a status made by [`pattern`] with 24 bytes or more; returns its seed.
+pub fn verify(status: &[u8]) -> Result<u64, String> {
+    if status.len() < 24 || &status[..8] != b"PSBCHECK" {
+        return Err(format!("no check header in {} bytes", status.len()));
+    }
+    let seed = u64::from_le_bytes(status[8..16].try_into().unwrap());
+    let len = u64::from_le_bytes(status[16..24].try_into().unwrap()) as usize;
+    if len != status.len() {
+        return Err(format!("length {} but header says {len}", status.len()));
+    }
+    match status[24..]
+        .iter()
+        .enumerate()
+        .position(|(k, &b)| b != filler(seed, k + 24))
+    {
+        Some(k) => Err(format!("byte {} of {len} differs (seed {seed})", k + 24)),
+        None => Ok(seed),
+    }
+}
+
+/// A small xorshift generator for sizes and delays.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

@@ -1,0 +1,127 @@
+//! fork(): a child's inherited handles never write to, remove, or keep alive
+//! the parent's files; `update` in the child makes the child's own entry.
+
+use std::time::{Duration, Instant};
+
+use parallel_scoreboard::Scoreboard;
+
+use crate::common::{Helper, entries, tempdir};
+
+/// Starts the `fork` helper and returns it with the parent's and child's pids.
+fn forked(dir: &std::path::Path, drop_in_child: bool) -> (Helper, String, String) {
+    let env: &[(&str, &str)] = if drop_in_child {
+        &[("PSB_DROP_IN_CHILD", "1")]
+    } else {
+        &[]
+    };
+    let mut h = Helper::spawn_with("fork", dir, env);
+    let parent = h.line();
+    let parent = parent
+        .strip_prefix("parent ")
+        .expect("parent line")
+        .to_owned();
+    let child = h.line();
+    let fields: Vec<&str> = child.split(' ').collect();
+    assert_eq!(fields[0], "child", "{child}");
+    // The inherited Worker refuses to write; the board makes the child's own entry.
+    assert_eq!(
+        fields[2], "Forked",
+        "inherited handle must refuse to update: {child}"
+    );
+    assert_eq!(fields[3], "ok", "board.update in the child: {child}");
+    (h, parent, fields[1].to_owned())
+}
+
+/// SIGKILLs a process that is not our child and waits until it has exited
+/// (a zombie has already closed its files).
+fn kill_and_wait(pid: &str) {
+    let pid: i32 = pid.parse().unwrap();
+    // SAFETY: kill has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let t0 = Instant::now();
+    loop {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => return,
+            Ok(stat)
+                if stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap()
+                    .trim_start()
+                    .starts_with('Z') =>
+            {
+                return;
+            }
+            Ok(_) => {}
+        }
+        assert!(t0.elapsed() < Duration::from_secs(10), "{pid} did not die");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+#[test]
+fn fork_after_update_keeps_parent_and_child_apart() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let (h, parent, child) = forked(tmp.path(), false);
+    let all = board.read_all().unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all[&parent], b"parent");
+    assert_eq!(
+        all["inherited"], b"parent's handle",
+        "the child never wrote the parent's file"
+    );
+    assert_eq!(all[&child], b"child");
+
+    // The child dies: only its own entry goes.
+    kill_and_wait(&child);
+    let all = board.read_all().unwrap();
+    assert_eq!(all.keys().cloned().collect::<Vec<_>>(), {
+        let mut v = vec![parent.clone(), "inherited".to_owned()];
+        v.sort();
+        v
+    });
+    assert!(h.finish().success());
+    assert!(board.read_all().unwrap().is_empty());
+    assert!(entries(tmp.path()).is_empty());
+}
+
+#[test]
+fn a_parent_killed_while_its_child_lives_is_seen_dead() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let (h, parent, child) = forked(tmp.path(), false);
+    assert_eq!(board.read_all().unwrap().len(), 3);
+    // The child still holds the inherited Worker and Scoreboard objects.
+    h.kill();
+    let all = board.read_all().unwrap();
+    assert_eq!(
+        all.keys().cloned().collect::<Vec<_>>(),
+        vec![child.clone()],
+        "parent {parent} must be gone"
+    );
+    assert_eq!(
+        entries(tmp.path()),
+        vec![format!("sb-{child}")],
+        "the parent's files are removed"
+    );
+    kill_and_wait(&child);
+    assert!(board.read_all().unwrap().is_empty());
+    assert!(entries(tmp.path()).is_empty());
+}
+
+#[test]
+fn a_child_dropping_inherited_handles_leaves_the_parents_files() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let (h, parent, child) = forked(tmp.path(), true);
+    let all = board.read_all().unwrap();
+    // The child dropped its board (removing its own entry) and the inherited
+    // Worker (which must not remove the parent's).
+    assert!(!all.contains_key(&child), "{all:?}");
+    assert_eq!(all[&parent], b"parent");
+    assert_eq!(all["inherited"], b"parent's handle");
+    kill_and_wait(&child);
+    assert!(h.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}

@@ -1,0 +1,86 @@
+//! Status size is unbounded: files grow and warm readers follow.
+
+use parallel_scoreboard::Scoreboard;
+
+use crate::common::{Helper, entries, pattern, tempdir, verify};
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn from_one_byte_to_4_mib_and_back_read_by_a_warm_reader() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let mut h = Helper::spawn("script", tmp.path());
+    h.ok("worker g");
+    let mut sizes = vec![
+        1,
+        2,
+        7,
+        8,
+        9,
+        100,
+        1791,
+        1792,
+        1793,
+        4095,
+        4096,
+        4097,
+        10_000,
+        65_536,
+        500_000,
+        MIB,
+        4 * MIB,
+    ];
+    let down: Vec<usize> = sizes.iter().rev().skip(1).copied().collect();
+    sizes.extend(down);
+    sizes.extend([0, 4 * MIB, 3, 4 * MIB - 1, 1]);
+    let path = tmp.path().join("sb-g");
+    let mut largest_file = 0;
+    for (seed, len) in sizes.into_iter().enumerate() {
+        h.ok(&format!("grow g {len} {seed}"));
+        let all = board.read_all().unwrap();
+        assert_eq!(all["g"].len(), len, "size {len}");
+        assert!(
+            all["g"] == pattern(len, seed as u64),
+            "content at size {len}"
+        );
+        let file_len = std::fs::metadata(&path).unwrap().len();
+        largest_file = largest_file.max(file_len);
+        // Both copies may need 4 MiB; growth doubles, so the file stays within
+        // a small multiple of the largest status.
+        assert!(file_len <= 20 * MIB as u64, "file of {file_len} bytes");
+    }
+    assert!(largest_file >= 4 * MIB as u64);
+    assert!(h.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}
+
+#[test]
+fn readers_follow_growth_while_it_happens() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let mut h = Helper::spawn("script", tmp.path());
+    // A writer updating flat out with sizes from 24 B to 2 MiB.
+    h.ok(&format!("spin grower 24 {}", 2 * MIB));
+    let mut seeds = std::collections::HashSet::new();
+    let mut sizes = std::collections::HashSet::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut reads = 0;
+    // Read until the writer has been seen at many statuses and sizes (every
+    // one of them checked whole), however slow this machine is today.
+    while seeds.len() < 50 || sizes.len() < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{reads} reads saw {} statuses, sizes {sizes:?}",
+            seeds.len()
+        );
+        let all = board.read_all().unwrap();
+        let status = &all["grower"];
+        let seed = verify(status).unwrap_or_else(|e| panic!("torn status: {e}"));
+        seeds.insert(seed);
+        sizes.insert(status.len() / (256 * 1024));
+        reads += 1;
+    }
+    h.kill();
+    assert!(board.read_all().unwrap().is_empty());
+}

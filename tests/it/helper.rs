@@ -1,0 +1,143 @@
+//! Helper processes: the roles this test binary plays when re-executed.
+//!
+//! Every answer is one line starting with `@@ ` (the test harness prints its
+//! own lines too).
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::time::{Duration, Instant};
+
+use parallel_scoreboard::{Error, Scoreboard, Worker};
+
+use crate::common::{DIR_VAR, Rng, pattern};
+
+pub fn run(role: &str) {
+    let dir = std::env::var(DIR_VAR).expect("board dir");
+    let board = Scoreboard::open(&dir).expect("open board");
+    match role {
+        "script" => script(board),
+        "fork" => fork(board),
+        other => panic!("unknown helper role {other}"),
+    }
+}
+
+fn answer(r: Result<String, Error>) {
+    match r {
+        Ok(s) if s.is_empty() => println!("@@ ok"),
+        Ok(s) => println!("@@ ok {s}"),
+        Err(e) => println!("@@ err {:?} {e}", e.kind()),
+    }
+}
+
+/// Commands, one per line:
+/// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
+/// `drop ID`, `pid`, `cleanup N`, `spin ID MINLEN MAXLEN`, `quit`.
+fn script(board: Scoreboard) {
+    let mut workers: HashMap<String, Worker> = HashMap::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        let (cmd, rest) = line.split_once(' ').unwrap_or((&line, ""));
+        let r = match cmd {
+            "update" => board.update(rest.as_bytes()).map(|()| String::new()),
+            "me" => board.worker().map(|w| {
+                let id = w.id().to_owned();
+                workers.insert(id.clone(), w);
+                id
+            }),
+            "worker" => board.worker_with_id(rest).map(|w| {
+                workers.insert(rest.to_owned(), w);
+                String::new()
+            }),
+            "wupdate" => {
+                let (id, text) = rest.split_once(' ').unwrap_or((rest, ""));
+                workers
+                    .get_mut(id)
+                    .expect("no such worker")
+                    .update(text.as_bytes())
+                    .map(|()| String::new())
+            }
+            "grow" => {
+                let args: Vec<&str> = rest.split(' ').collect();
+                let w = workers.get_mut(args[0]).expect("no such worker");
+                w.update(&pattern(args[1].parse().unwrap(), args[2].parse().unwrap()))
+                    .map(|()| String::new())
+            }
+            "drop" => {
+                drop(workers.remove(rest));
+                Ok(String::new())
+            }
+            "pid" => Ok(std::process::id().to_string()),
+            "cleanup" => {
+                let n: usize = rest.parse().unwrap();
+                let mut removed = 0;
+                for _ in 0..n {
+                    removed += board.cleanup().expect("cleanup");
+                }
+                Ok(removed.to_string())
+            }
+            "spin" => {
+                let args: Vec<&str> = rest.split(' ').collect();
+                let (min, max): (u64, u64) = (args[1].parse().unwrap(), args[2].parse().unwrap());
+                let mut w = board.worker_with_id(args[0]).expect("spin worker");
+                w.update(&pattern(min as usize, 0)).expect("first update");
+                std::thread::spawn(move || {
+                    let mut rng = Rng(0x5eed ^ u64::from(std::process::id()));
+                    let mut buf = Vec::new();
+                    for seed in 1.. {
+                        let len = (min + rng.below(max - min + 1)) as usize;
+                        buf.clear();
+                        buf.extend_from_slice(&pattern(len, seed));
+                        w.update(&buf).expect("spin update");
+                    }
+                });
+                Ok(String::new())
+            }
+            "quit" => break,
+            other => panic!("unknown command {other}"),
+        };
+        answer(r);
+    }
+}
+
+/// Publishes a status and a `Worker`, forks, and reports what the child's
+/// inherited handles do. With `PSB_DROP_IN_CHILD`, the child then drops them.
+/// The parent waits for EOF on stdin; the child sleeps until killed (60 s at most).
+fn fork(board: Scoreboard) {
+    board.update(b"parent").expect("parent update");
+    let mut w = board.worker_with_id("inherited").expect("worker");
+    w.update(b"parent's handle").expect("worker update");
+    println!("@@ parent {}", std::process::id());
+    // SAFETY: the child only uses this crate, std I/O and sleeps: no lock that
+    // another thread of this process could have held at the fork is taken
+    // (the test harness runs this helper with one test thread).
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let inherited = kind(w.update(b"the child writes"));
+        let own = kind(board.update(b"child"));
+        if std::env::var_os("PSB_DROP_IN_CHILD").is_some() {
+            drop(w);
+            drop(board);
+        }
+        println!("@@ child {} {inherited} {own}", std::process::id());
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // SAFETY: _exit has no preconditions; it skips the harness's exit path.
+        unsafe { libc::_exit(0) };
+    }
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+    }
+    drop(w);
+}
+
+fn kind(r: Result<(), Error>) -> String {
+    match r {
+        Ok(()) => "ok".into(),
+        Err(e) => format!("{:?}", e.kind()),
+    }
+}

@@ -1,0 +1,98 @@
+//! Entries that are not status files are skipped and reported, never followed,
+//! never removed, and never block or fail a read.
+
+use std::os::unix::fs::symlink;
+use std::time::Duration;
+
+use parallel_scoreboard::{ErrorKind, Scoreboard};
+
+use crate::common::{entries, tempdir};
+
+#[test]
+fn odd_entries_are_skipped_reported_and_left_alone() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = Scoreboard::open(&dir).unwrap();
+    let mut live = board.worker_with_id("live").unwrap();
+    live.update(b"fine").unwrap();
+
+    let outside = tmp.path().join("outside.txt");
+    std::fs::write(&outside, b"not yours").unwrap();
+    nix::unistd::mkfifo(&dir.join("sb-fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    symlink(&outside, dir.join("sb-link-out")).unwrap();
+    symlink(dir.join("sb-link-b"), dir.join("sb-link-a")).unwrap();
+    symlink(dir.join("sb-link-a"), dir.join("sb-link-b")).unwrap();
+    symlink(live.path(), dir.join("sb-link-live")).unwrap();
+    std::fs::create_dir(dir.join("sb-dir")).unwrap();
+    std::fs::write(dir.join("sb-garbage"), vec![0xAB; 10_000]).unwrap();
+    std::fs::write(dir.join("sb-empty"), b"").unwrap();
+    std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
+    // A copy of a real status file under another user's name: unlocked, but
+    // not this user's to remove.
+    std::fs::copy(live.path(), dir.join("sb-other")).unwrap();
+    std::os::unix::fs::chown(dir.join("sb-other"), Some(65534), Some(65534)).unwrap();
+    let before = entries(&dir);
+
+    // Reads finish (a FIFO is never opened for blocking) and list the live worker.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let all = board.read_all().unwrap();
+        let snap = board.snapshot().unwrap();
+        let removed = board.cleanup().unwrap();
+        tx.send((all, snap, removed)).unwrap();
+        board
+    });
+    let (all, snap, removed) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("reads must not block");
+    let _board = reader.join().unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all["live"], b"fine");
+    assert_eq!(removed, 0, "nothing here is a dead status file");
+
+    let mut skipped: Vec<String> = snap
+        .skipped
+        .iter()
+        .map(|e| {
+            e.path()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    skipped.sort();
+    let mut want: Vec<String> = before.iter().filter(|n| *n != "sb-live").cloned().collect();
+    want.sort();
+    assert_eq!(skipped, want, "every odd entry is reported");
+    for e in &snap.skipped {
+        assert!(
+            matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Io),
+            "{e}"
+        );
+        assert!(!e.to_string().is_empty());
+    }
+    assert_eq!(entries(&dir), before, "nothing was removed or added");
+    assert_eq!(std::fs::read(&outside).unwrap(), b"not yours");
+    assert_eq!(
+        std::fs::metadata(dir.join("sb-garbage")).unwrap().len(),
+        10_000
+    );
+}
+
+#[test]
+fn a_missing_base_dir_is_a_clear_error() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = Scoreboard::open(&dir).unwrap();
+    std::fs::remove_dir(&dir).unwrap();
+    let e = board.read_all().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    assert!(e.to_string().contains("board"), "{e}");
+    // Opening a path that is a file fails with the path in the message.
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let e = Scoreboard::open(&file).unwrap_err();
+    assert!(e.to_string().contains("file"), "{e}");
+}

@@ -1,0 +1,27 @@
+//! Integration tests: real processes, real files, real signals.
+//!
+//! Worker processes are this test binary re-executed in a helper role (see
+//! `helper.rs`), driven line by line over stdin/stdout.
+
+// Test modules share their helpers with `pub`; this crate exports nothing.
+#![allow(unreachable_pub)]
+
+mod common;
+mod helper;
+
+mod basics;
+mod fork;
+mod growth;
+mod hostile;
+mod ids;
+mod races;
+mod threads;
+
+/// The entry point of helper processes; does nothing in a normal test run.
+#[test]
+#[ignore = "entry point of helper processes, started by the other tests"]
+fn helper_entry() {
+    if let Ok(role) = std::env::var(common::ROLE_VAR) {
+        helper::run(&role);
+    }
+}
