@@ -5,7 +5,6 @@ use std::fs::{File, TryLockError};
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Result};
@@ -175,7 +174,7 @@ impl Worker {
         if len > self.state.cap[next] {
             self.grow(next, len)?;
         }
-        protocol::write(&self.map, &mut self.state, status, now_ns());
+        protocol::write(&self.map, &mut self.state, status, sys::now_ns());
         Ok(())
     }
 
@@ -222,7 +221,10 @@ fn init_file(file: &File, id: &str) -> io::Result<(WriteMap, WriterState)> {
     let map = WriteMap::new(file, INITIAL_FILE_LEN)?;
     let state = WriterState::new();
     protocol::init(&map, &state);
-    map.store_words(0, &StaticHeader::new(id, fork::pid(), now_ns()).to_words());
+    map.store_words(
+        0,
+        &StaticHeader::new(id, fork::pid(), sys::now_ns()).to_words(),
+    );
     Ok((map, state))
 }
 
@@ -265,11 +267,4 @@ fn publish(dir: &BaseDir, temp: &str, name: &str, temp_id: FileId) -> Result<Pub
     sys::rename_replace(dir.fd(), temp, name).map_err(|e| dir.err(name, e))?;
     drop(claim);
     Ok(Published::Yes)
-}
-
-/// Now, in ns since the Unix epoch (a vDSO call, not a system call).
-pub(crate) fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }

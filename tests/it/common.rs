@@ -107,7 +107,7 @@ impl Helper {
     /// Sends a signal to the helper.
     pub fn signal(&self, sig: libc::c_int) {
         // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
-        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        let rc = unsafe { libc::kill(self.child.id().cast_signed(), sig) };
         assert_eq!(rc, 0, "kill({}, {sig})", self.child.id());
     }
 

@@ -1,4 +1,4 @@
-//! fork(): a child's inherited handles never write to, remove, or keep alive
+//! `fork()`: a child's inherited handles never write to, remove, or keep alive
 //! the parent's files; `update` in the child makes the child's own entry.
 
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@ pub fn run(role: &str) {
     let dir = std::env::var(DIR_VAR).expect("board dir");
     let board = Scoreboard::open(&dir).expect("open board");
     match role {
-        "script" => script(board),
+        "script" => script(&board),
         "fork" => fork(board),
         other => panic!("unknown helper role {other}"),
     }
@@ -32,7 +32,7 @@ fn answer(r: Result<String, Error>) {
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
 /// `drop ID`, `pid`, `cleanup N`, `spin ID MINLEN MAXLEN`, `quit`.
-fn script(board: Scoreboard) {
+fn script(board: &Scoreboard) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");

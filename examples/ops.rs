@@ -1,0 +1,78 @@
+//! Runs one scoreboard operation N times, for counting its system calls:
+//!
+//! ```text
+//! cargo build --release --example ops
+//! strace -c -f target/release/examples/ops worker-update 0
+//! strace -c -f target/release/examples/ops worker-update 1000000
+//! ```
+//!
+//! The difference between the two counts, divided by N, is the system calls
+//! per operation. Operations: `worker-update N`, `board-update N` (64-byte
+//! statuses) and `read-all N WORKERS` (256-byte statuses).
+
+use std::hint::black_box;
+use std::process::ExitCode;
+
+use parallel_scoreboard::Scoreboard;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ops: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = "usage: ops worker-update N | board-update N | read-all N WORKERS";
+    let (op, n) = match args.as_slice() {
+        [op, n, ..] => (op.as_str(), n.parse::<u64>()?),
+        _ => return Err(usage.into()),
+    };
+    let base = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm".into()
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("psb-ops-{}", std::process::id()));
+    let board = Scoreboard::open(&dir)?;
+    let status = [b'x'; 64];
+    match op {
+        "worker-update" => {
+            let mut w = board.worker_with_id("ops")?;
+            w.update(&status)?;
+            for _ in 0..n {
+                w.update(black_box(&status))?;
+            }
+        }
+        "board-update" => {
+            board.update(&status)?;
+            for _ in 0..n {
+                board.update(black_box(&status))?;
+            }
+        }
+        "read-all" => {
+            let count: usize = args.get(2).ok_or(usage)?.parse()?;
+            let workers = (0..count)
+                .map(|i| {
+                    let mut w = board.worker_with_id(format!("w{i}"))?;
+                    w.update(&[b's'; 256])?;
+                    Ok(w)
+                })
+                .collect::<Result<Vec<_>, parallel_scoreboard::Error>>()?;
+            // The first read maps every file; the warm reads follow.
+            board.read_all()?;
+            for _ in 0..n {
+                black_box(board.read_all()?);
+            }
+            drop(workers);
+        }
+        _ => return Err(usage.into()),
+    }
+    drop(board);
+    std::fs::remove_dir(&dir)?;
+    Ok(())
+}
