@@ -272,34 +272,45 @@ fn copy_words<W: Words>(w: &W, base: usize, len: usize, out: &mut Vec<u8>) {
     out.truncate(len);
 }
 
+/// Process-local words: the protocol without any file, on std's atomics or,
+/// under `--cfg loom`, on loom's.
+#[cfg(test)]
+pub(crate) struct LocalWords(pub(crate) Vec<crate::sync::AtomicU64>);
+
+#[cfg(test)]
+impl LocalWords {
+    pub(crate) fn new(bytes: u64) -> Self {
+        Self(
+            (0..bytes / 8)
+                .map(|_| crate::sync::AtomicU64::new(0))
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+impl Words for LocalWords {
+    fn len_words(&self) -> usize {
+        self.0.len()
+    }
+    fn load(&self, i: usize) -> u64 {
+        self.0[i].load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+impl WordsMut for LocalWords {
+    fn store(&self, i: usize, value: u64, order: Ordering) {
+        self.0[i].store(value, order);
+    }
+}
+
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::sync::AtomicU64;
 
-    /// Process-local words: the protocol without any file.
-    struct Local(Vec<AtomicU64>);
-
-    impl Local {
-        fn new(bytes: u64) -> Self {
-            Self((0..bytes / 8).map(|_| AtomicU64::new(0)).collect())
-        }
-    }
-
-    impl Words for Local {
-        fn len_words(&self) -> usize {
-            self.0.len()
-        }
-        fn load(&self, i: usize) -> u64 {
-            self.0[i].load(Ordering::Relaxed)
-        }
-    }
-
-    impl WordsMut for Local {
-        fn store(&self, i: usize, value: u64, order: Ordering) {
-            self.0[i].store(value, order);
-        }
-    }
+    type Local = LocalWords;
 
     fn read(w: &Local) -> (Vec<u8>, Attempt) {
         let mut out = Vec::new();
@@ -378,7 +389,7 @@ mod tests {
         st.cap[i] = 4096;
         write(&w, &mut st, &[7u8; 3000], 5);
         // A reader that mapped only the first page.
-        let short = Local(
+        let short = LocalWords(
             w.0[..512]
                 .iter()
                 .map(|a| AtomicU64::new(a.load(Ordering::Relaxed)))

@@ -5,7 +5,6 @@
 
 use super::*;
 use crate::layout::HEADER_LEN;
-use crate::sync::AtomicU64;
 use loom::sync::Arc;
 use loom::thread;
 
@@ -17,22 +16,7 @@ const WORDS: usize = ((GROWN_OFF + GROWN_CAP) / 8) as usize;
 /// Lengths of updates 1, 2, 3 (update 0 is "no status": empty).
 const LENS: [usize; 4] = [0, 9, 3, 20];
 
-struct Model(Vec<AtomicU64>);
-
-impl Words for Model {
-    fn len_words(&self) -> usize {
-        self.0.len()
-    }
-    fn load(&self, i: usize) -> u64 {
-        self.0[i].load(Ordering::Relaxed)
-    }
-}
-
-impl WordsMut for Model {
-    fn store(&self, i: usize, value: u64, order: Ordering) {
-        self.0[i].store(value, order);
-    }
-}
+type Model = LocalWords;
 
 fn small_state() -> WriterState {
     WriterState {
@@ -49,7 +33,7 @@ fn status(n: u64) -> Vec<u8> {
 }
 
 fn new_model() -> (Arc<Model>, WriterState) {
-    let m = Model((0..WORDS).map(|_| AtomicU64::new(0)).collect());
+    let m = Model::new(WORDS as u64 * 8);
     let st = small_state();
     init(&m, &st);
     (Arc::new(m), st)
@@ -69,6 +53,16 @@ fn read_whole(m: &Model) -> (Vec<u8>, CopyMeta, usize) {
     }
 }
 
+/// Runs `updates` as the writer thread of a model.
+fn spawn_writer(
+    m: &Arc<Model>,
+    mut st: WriterState,
+    updates: impl FnOnce(&Model, &mut WriterState) + Send + 'static,
+) -> thread::JoinHandle<()> {
+    let m = Arc::clone(m);
+    thread::spawn(move || updates(&m, &mut st))
+}
+
 /// Grows the next copy into the spare region, as `Worker::grow` does.
 fn grow_next(st: &mut WriterState) {
     let i = st.next();
@@ -79,14 +73,11 @@ fn grow_next(st: &mut WriterState) {
 #[test]
 fn loom_reader_sees_whole_statuses_only() {
     loom::model(|| {
-        let (m, mut st) = new_model();
-        let writer = {
-            let m = Arc::clone(&m);
-            thread::spawn(move || {
-                write(&*m, &mut st, &status(1), 1);
-                write(&*m, &mut st, &status(2), 2);
-            })
-        };
+        let (m, st) = new_model();
+        let writer = spawn_writer(&m, st, |m, st| {
+            write(m, st, &status(1), 1);
+            write(m, st, &status(2), 2);
+        });
         let (out, meta, _) = read_whole(&m);
         assert_eq!(out, status(meta.updates), "torn or mismatched status");
         assert_eq!(meta.updated_ns, meta.updates);
@@ -104,15 +95,12 @@ fn loom_stopped_writer_never_hides_the_last_status() {
     // 8 = even mark written but not yet published, 9 = published.
     for stop_after in [1, 4, 6, 7, 8, 9] {
         loom::model(move || {
-            let (m, mut st) = new_model();
-            let writer = {
-                let m = Arc::clone(&m);
-                thread::spawn(move || {
-                    write(&*m, &mut st, &status(1), 1);
-                    let done = write_steps(&*m, &mut st, &status(2), 2, stop_after);
-                    assert!(!done);
-                })
-            };
+            let (m, st) = new_model();
+            let writer = spawn_writer(&m, st, move |m, st| {
+                write(m, st, &status(1), 1);
+                let done = write_steps(m, st, &status(2), 2, stop_after);
+                assert!(!done);
+            });
             let (out, meta, attempts) = read_whole(&m);
             assert!(meta.updates <= 2);
             assert_eq!(out, status(meta.updates));
@@ -133,15 +121,12 @@ fn loom_stopped_writer_never_hides_the_last_status() {
 #[test]
 fn loom_growth_moves_a_copy_under_a_reader() {
     loom::model(|| {
-        let (m, mut st) = new_model();
-        let writer = {
-            let m = Arc::clone(&m);
-            thread::spawn(move || {
-                write(&*m, &mut st, &status(1), 1);
-                grow_next(&mut st);
-                write(&*m, &mut st, &status(3), 3);
-            })
-        };
+        let (m, st) = new_model();
+        let writer = spawn_writer(&m, st, |m, st| {
+            write(m, st, &status(1), 1);
+            grow_next(st);
+            write(m, st, &status(3), 3);
+        });
         let (out, meta, _) = read_whole(&m);
         // Update 1 wrote status(1); update 2, into the grown region, status(3).
         let expected = match meta.updates {
