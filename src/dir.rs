@@ -73,16 +73,17 @@ impl BaseDir {
         Error::io(e).with_path(self.entry(name))
     }
 
-    /// Creates a fresh publication temporary.
-    pub(crate) fn new_temp(&self) -> Result<(File, String)> {
+    /// Creates a fresh publication temporary, registered with the fork
+    /// registry as it is opened (see [`Registration::open`]).
+    pub(crate) fn new_temp(&self) -> Result<(File, String, Registration)> {
         use std::hash::{BuildHasher, RandomState};
         loop {
             let name = format!(
                 "{TMP_PREFIX}{:016x}",
                 RandomState::new().hash_one(crate::fork::pid())
             );
-            match sys::create_new(self.fd(), &name) {
-                Ok(file) => return Ok((file, name)),
+            match Registration::open(|| sys::create_new(self.fd(), &name)) {
+                Ok((file, reg)) => return Ok((file, name, reg)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(self.err(&name, e)),
             }
@@ -106,12 +107,11 @@ impl BaseDir {
     /// point to the dead inode `id`. `None`: someone else holds that right, or
     /// `name` no longer points to `id`.
     pub(crate) fn claim(&self, name: &str, id: FileId) -> Result<Option<Claim>> {
-        let file = match sys::open_entry(self.fd(), name, true) {
-            Ok(f) => f,
+        let (file, reg) = match Registration::open(|| sys::open_entry(self.fd(), name, true)) {
+            Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(name, e)),
         };
-        let reg = Registration::new(sys::raw(&file));
         let meta = file.metadata().map_err(|e| self.err(name, e))?;
         if FileId::of(&meta) != id {
             return Ok(None);

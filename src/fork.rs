@@ -139,9 +139,20 @@ pub(crate) fn pid() -> u32 {
 pub(crate) struct Registration(RawFd);
 
 impl Registration {
-    pub(crate) fn new(fd: RawFd) -> Self {
-        with_fds(|fds| fds.push(fd));
-        Self(fd)
+    /// Opens a descriptor with `open` and registers it, with no fork in
+    /// between: a child forked in that gap would share the open file
+    /// description, and with it any lock taken on it later.
+    pub(crate) fn open<T: AsRawFd, E>(open: impl FnOnce() -> Result<T, E>) -> Result<(T, Self), E> {
+        lock();
+        let opened = open();
+        let r = opened.map(|file| {
+            let fd = file.as_raw_fd();
+            // SAFETY: we hold the registry lock, so this is the only reference.
+            unsafe { &mut *REGISTRY.fds.get() }.push(fd);
+            (file, Self(fd))
+        });
+        unlock();
+        r
     }
 }
 

@@ -67,10 +67,9 @@ impl Worker {
         fork::init().map_err(|e| Error::io(e).with_detail("installing fork handlers"))?;
         let name = id::file_name(&id);
         for _ in 0..MAX_ATTEMPTS {
-            let (file, temp) = dir.new_temp()?;
-            // Registered before it is locked: a fork from here on must not
-            // hand the lock to the child.
-            let reg = Registration::new(sys::raw(&file));
+            // Registered as it is opened, before it is locked: no fork may
+            // hand the child a reference to the description we lock.
+            let (file, temp, reg) = dir.new_temp()?;
             let meta = file.metadata().map_err(|e| dir.err(&temp, e))?;
             let temp_id = FileId::of(&meta);
             match file.try_lock() {

@@ -6,7 +6,7 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -231,9 +231,4 @@ pub(crate) fn at_fork(
     } else {
         Err(io::Error::from_raw_os_error(rc))
     }
-}
-
-/// The raw descriptor of a file, for the fork registry.
-pub(crate) fn raw(file: &impl AsFd) -> RawFd {
-    file.as_fd().as_raw_fd()
 }

@@ -125,3 +125,37 @@ fn a_child_dropping_inherited_handles_leaves_the_parents_files() {
     assert!(h.finish().success());
     assert!(entries(tmp.path()).is_empty());
 }
+
+/// Workers created and dropped in one thread while another forks children
+/// that outlive their parent: once the parent is SIGKILLed, none of its
+/// workers may still look alive through a child.
+#[test]
+fn forks_racing_worker_creation_never_keep_a_dead_parents_workers() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let mut h = Helper::spawn("fork-storm", tmp.path());
+    let ready = h.line();
+    let children: Vec<String> = ready
+        .strip_prefix("ready ")
+        .expect("ready line")
+        .split(' ')
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(children.len(), 40);
+    assert!(
+        !board.read_all().unwrap().is_empty(),
+        "the parent's workers are listed while it lives"
+    );
+    h.kill();
+    let all = board.read_all().unwrap();
+    assert!(
+        all.is_empty(),
+        "{} workers of a dead parent still look alive: {:?}",
+        all.len(),
+        all.keys()
+    );
+    assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
+    for child in &children {
+        kill_and_wait(child);
+    }
+}

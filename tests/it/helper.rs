@@ -17,6 +17,7 @@ pub fn run(role: &str) {
     match role {
         "script" => script(&board),
         "fork" => fork(board),
+        "fork-storm" => fork_storm(&board),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -133,6 +134,58 @@ fn fork(board: Scoreboard) {
         }
     }
     drop(w);
+}
+
+/// One thread creates, updates and drops workers flat out while this one
+/// forks children that sleep (60 s at most). Answers `@@ ready` and the
+/// children's pids, then waits for EOF on stdin with the workers running.
+fn fork_storm(board: &Scoreboard) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut live = std::collections::VecDeque::new();
+            for i in 0u64.. {
+                let mut w = board.worker_with_id(format!("storm-{i}")).expect("worker");
+                w.update(format!("storm {i}").as_bytes()).expect("update");
+                live.push_back(w);
+                if live.len() > 8 {
+                    live.pop_front();
+                }
+                if stop.load(Ordering::Relaxed) {
+                    // Keep the last few alive until the process is killed.
+                    loop {
+                        std::thread::park();
+                    }
+                }
+            }
+        });
+        let mut children = Vec::new();
+        for _ in 0..40 {
+            // SAFETY: the child only sleeps and exits: it takes no lock that
+            // another thread could have held at the fork.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0, "fork failed");
+            if pid == 0 {
+                let t0 = Instant::now();
+                while t0.elapsed() < Duration::from_secs(60) {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                // SAFETY: _exit has no preconditions.
+                unsafe { libc::_exit(0) };
+            }
+            children.push(pid.to_string());
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        stop.store(true, Ordering::Relaxed);
+        println!("@@ ready {}", children.join(" "));
+        for line in std::io::stdin().lock().lines() {
+            if line.is_err() {
+                break;
+            }
+        }
+        std::process::exit(0);
+    });
 }
 
 fn kind(r: Result<(), Error>) -> String {
