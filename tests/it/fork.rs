@@ -127,7 +127,7 @@ fn a_child_dropping_inherited_handles_leaves_the_parents_files() {
 }
 
 /// Workers created and dropped in one thread while another forks children
-/// that outlive their parent: once the parent is SIGKILLed, none of its
+/// that outlive their parent: once the parent is killed by SIGKILL, none of its
 /// workers may still look alive through a child.
 #[test]
 fn forks_racing_worker_creation_never_keep_a_dead_parents_workers() {
