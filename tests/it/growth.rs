@@ -84,3 +84,33 @@ fn readers_follow_growth_while_it_happens() {
     h.kill();
     assert!(board.read_all().unwrap().is_empty());
 }
+
+/// Growth the file system refuses (here a file size limit, EFBIG) is an error
+/// from `update`: the previous status stays published and the worker usable.
+#[test]
+fn refused_growth_is_an_error_that_loses_nothing() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let mut h = Helper::spawn("script", tmp.path());
+    h.ok("worker limited");
+    h.ok("grow limited 100000 1");
+    h.ok(&format!("fsize-limit {}", 1 << 20));
+    let answer = h.send(&format!("grow limited {} 2", 4 * MIB));
+    assert!(answer.starts_with("err Io"), "{answer}");
+    assert!(
+        answer.contains("sb-limited"),
+        "the error names the file: {answer}"
+    );
+    assert_eq!(
+        board.read_all().unwrap()["limited"],
+        pattern(100_000, 1),
+        "the previous status stays"
+    );
+    // Still usable: statuses that fit go on working.
+    h.ok("grow limited 5000 3");
+    assert_eq!(board.read_all().unwrap()["limited"], pattern(5000, 3));
+    h.ok("grow limited 90000 4");
+    assert_eq!(board.read_all().unwrap()["limited"], pattern(90_000, 4));
+    assert!(h.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}

@@ -32,7 +32,8 @@ fn answer(r: Result<String, Error>) {
 
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
-/// `drop ID`, `pid`, `cleanup N`, `spin ID MINLEN MAXLEN`, `quit`.
+/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN`,
+/// `quit`.
 fn script(board: &Scoreboard) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
     for line in std::io::stdin().lock().lines() {
@@ -68,6 +69,20 @@ fn script(board: &Scoreboard) {
                 Ok(String::new())
             }
             "pid" => Ok(std::process::id().to_string()),
+            "fsize-limit" => {
+                let limit: u64 = rest.parse().unwrap();
+                let rl = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                // SAFETY: setrlimit reads a valid rlimit; ignoring SIGXFSZ, as
+                // servers do, turns a write past the limit into EFBIG.
+                unsafe {
+                    assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &raw const rl), 0);
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                }
+                Ok(String::new())
+            }
             "cleanup" => {
                 let n: usize = rest.parse().unwrap();
                 let mut removed = 0;
