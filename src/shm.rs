@@ -34,13 +34,14 @@ compile_error!("parallel-scoreboard needs a 64-bit target");
 #[inline]
 unsafe fn word(map: &MmapRaw, i: usize) -> &AtomicU64 {
     debug_assert!((i + 1) * 8 <= map.len());
-    // SAFETY: in bounds by the caller's contract; the base is page aligned, so
-    // `i * 8` is 8-byte aligned. The mapping lives as long as `map`, which
-    // bounds the returned lifetime. All accesses to the file are atomic word
-    // accesses (the module contract), so there is no mixed-size or non-atomic
-    // race. A read-only mapping is not valid for writes as `from_ptr` asks, but
-    // the core docs define Relaxed loads of 8 bytes on read-only memory on
-    // 64-bit targets, and the caller makes no other access there.
+    // The mapping lives as long as `map`, which bounds the returned lifetime.
+    // All accesses to the file are atomic word accesses (the module contract),
+    // so there is no mixed-size or non-atomic race. A read-only mapping is not
+    // valid for writes as `from_ptr` asks, but the core docs define Relaxed
+    // loads of 8 bytes on read-only memory on 64-bit targets, and the caller
+    // makes no other access there.
+    // SAFETY: in bounds by the caller's contract, 8-byte aligned (page-aligned
+    // base), atomic-only access, lifetime bounded by `map` (see above).
     unsafe { AtomicU64::from_ptr(map.as_mut_ptr().add(i * 8).cast()) }
 }
 
@@ -123,10 +124,10 @@ impl WriteMap {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
         let map = &mut *self.map;
         fork::exclusive(|| {
+            // No reference into the old mapping survives: `word` borrows the
+            // map, and the `&mut` borrow here rules out any such borrow.
             // SAFETY: the caller allocated the file up to `len` bytes, so no
-            // page of the new mapping lies beyond its end. No reference into
-            // the old mapping survives: `word` borrows the map, and the `&mut`
-            // borrow here rules out any such borrow.
+            // page of the new mapping lies beyond its end.
             unsafe { map.remap(words * 8, RemapOptions::new().may_move(true)) }?;
             // mremap keeps the advice; setting it again costs one call per growth.
             map.advise(Advice::DontFork)
