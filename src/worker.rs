@@ -67,53 +67,18 @@ impl Worker {
         fork::init().map_err(|e| Error::io(e).with_detail("installing fork handlers"))?;
         let name = id::file_name(&id);
         for _ in 0..MAX_ATTEMPTS {
-            // Registered as it is opened, before it is locked: no fork may
-            // hand the child a reference to the description we lock.
-            let (file, temp, reg) = dir.new_temp()?;
-            let meta = file.metadata().map_err(|e| dir.err(&temp, e))?;
-            let temp_id = FileId::of(&meta);
-            match file.try_lock() {
-                Ok(()) => {}
-                // A cleaner found the temporary before we locked it and holds
-                // it to remove it: start over.
-                Err(TryLockError::WouldBlock) => continue,
-                Err(TryLockError::Error(e)) => {
-                    dir.remove_own_temp(&temp, temp_id);
-                    return Err(dir.err(&temp, e));
-                }
-            }
-            let (map, state) = match init_file(&file, &id) {
-                Ok(init) => init,
-                Err(e) => {
-                    dir.remove_own_temp(&temp, temp_id);
-                    return Err(dir.err(&temp, e));
-                }
-            };
-            match publish(&dir, &temp, &name, temp_id) {
-                Ok(Published::Yes) => {
-                    return Ok(Self {
-                        id,
-                        name,
-                        dir,
-                        state,
-                        file_len: INITIAL_FILE_LEN,
-                        generation: fork::generation(),
-                        map,
-                        _reg: reg,
-                        file,
-                    });
-                }
-                Ok(Published::Taken) => {
-                    dir.remove_own_temp(&temp, temp_id);
-                    return Err(Error::new(ErrorKind::DuplicateId)
-                        .with_detail(format!("id {id:?}"))
-                        .with_path(dir.entry(&name)));
-                }
-                Ok(Published::Again) => dir.remove_own_temp(&temp, temp_id),
-                Err(e) => {
-                    dir.remove_own_temp(&temp, temp_id);
-                    return Err(e);
-                }
+            if let Some(new) = attempt(&dir, &id, &name)? {
+                return Ok(Self {
+                    id,
+                    name,
+                    dir,
+                    state: new.state,
+                    file_len: INITIAL_FILE_LEN,
+                    generation: fork::generation(),
+                    map: new.map,
+                    _reg: new.reg,
+                    file: new.file,
+                });
             }
         }
         Err(Error::new(ErrorKind::Busy)
@@ -225,6 +190,71 @@ fn init_file(file: &File, id: &str) -> io::Result<(WriteMap, WriterState)> {
         &StaticHeader::new(id, fork::pid(), sys::now_ns()).to_words(),
     );
     Ok((map, state))
+}
+
+/// A published, locked, mapped status file.
+struct NewFile {
+    file: File,
+    reg: Registration,
+    map: WriteMap,
+    state: WriterState,
+}
+
+/// A temporary of this process, removed on every way out but publication.
+/// Declared after its `File`, it is dropped (and the name removed) while the
+/// file is still locked.
+struct Temp<'a> {
+    dir: &'a BaseDir,
+    name: String,
+    id: FileId,
+    published: bool,
+}
+
+impl Drop for Temp<'_> {
+    fn drop(&mut self) {
+        if !self.published {
+            self.dir.remove_own_temp(&self.name, self.id);
+        }
+    }
+}
+
+/// One attempt at publishing a new status file for `id` as `name`: a new
+/// temporary, locked, initialised, then renamed. `Ok(None)`: a race was lost
+/// (a cleaner took the temporary, the name changed hands); try again.
+fn attempt(dir: &BaseDir, id: &str, name: &str) -> Result<Option<NewFile>> {
+    // Registered as it is opened, before it is locked: no fork may hand the
+    // child a reference to the description we lock.
+    let (file, temp, reg) = dir.new_temp()?;
+    let meta = file.metadata().map_err(|e| dir.err(&temp, e))?;
+    let mut temp = Temp {
+        dir,
+        name: temp,
+        id: FileId::of(&meta),
+        published: false,
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        // A cleaner found the temporary before we locked it and holds it to
+        // remove it: start over.
+        Err(TryLockError::WouldBlock) => return Ok(None),
+        Err(TryLockError::Error(e)) => return Err(dir.err(&temp.name, e)),
+    }
+    let (map, state) = init_file(&file, id).map_err(|e| dir.err(&temp.name, e))?;
+    match publish(dir, &temp.name, name, temp.id)? {
+        Published::Yes => {
+            temp.published = true;
+            Ok(Some(NewFile {
+                file,
+                reg,
+                map,
+                state,
+            }))
+        }
+        Published::Taken => Err(Error::new(ErrorKind::DuplicateId)
+            .with_detail(format!("id {id:?}"))
+            .with_path(dir.entry(name))),
+        Published::Again => Ok(None),
+    }
 }
 
 /// Moves the temporary to `name`, or over `name` when that file's worker is dead.
