@@ -124,12 +124,6 @@ impl From<io::Error> for Error {
     }
 }
 
-impl From<nix::Error> for Error {
-    fn from(e: nix::Error) -> Self {
-        Self::io(e.into())
-    }
-}
-
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
         let kind = match (e.kind, &e.source) {

@@ -64,11 +64,10 @@ fn unlock() {
 }
 
 fn with_fds<R>(f: impl FnOnce(&mut Vec<RawFd>) -> R) -> R {
-    lock();
-    // SAFETY: we hold the registry lock, so this is the only reference.
-    let r = f(unsafe { &mut *REGISTRY.fds.get() });
-    unlock();
-    r
+    exclusive(|| {
+        // SAFETY: `exclusive` holds the registry lock, so this is the only reference.
+        f(unsafe { &mut *REGISTRY.fds.get() })
+    })
 }
 
 unsafe extern "C" fn prepare() {
@@ -82,7 +81,7 @@ unsafe extern "C" fn parent() {
 unsafe extern "C" fn child() {
     // Only the forking thread exists here, and it took the lock in `prepare`.
     // Everything below is async-signal-safe: atomics, getpid, dup3.
-    PID.store(sys::getpid_raw(), Ordering::Relaxed);
+    PID.store(sys::getpid(), Ordering::Relaxed);
     GENERATION.fetch_add(1, Ordering::Relaxed);
     let placeholder = PLACEHOLDER.load(Ordering::Relaxed);
     // SAFETY: we hold the registry lock (taken in `prepare`).
@@ -143,16 +142,12 @@ impl Registration {
     /// between: a child forked in that gap would share the open file
     /// description, and with it any lock taken on it later.
     pub(crate) fn open<T: AsRawFd, E>(open: impl FnOnce() -> Result<T, E>) -> Result<(T, Self), E> {
-        lock();
-        let opened = open();
-        let r = opened.map(|file| {
+        with_fds(|fds| {
+            let file = open()?;
             let fd = file.as_raw_fd();
-            // SAFETY: we hold the registry lock, so this is the only reference.
-            unsafe { &mut *REGISTRY.fds.get() }.push(fd);
-            (file, Self(fd))
-        });
-        unlock();
-        r
+            fds.push(fd);
+            Ok((file, Self(fd)))
+        })
     }
 }
 

@@ -174,7 +174,8 @@ pub(crate) fn now_ns() -> u64 {
         })
 }
 
-/// This process's id, from the kernel.
+/// This process's id, from the kernel. Async-signal-safe: the fork child
+/// handler calls it.
 pub(crate) fn getpid() -> u32 {
     nix::unistd::getpid().as_raw().cast_unsigned()
 }
@@ -209,12 +210,6 @@ pub(crate) fn replace_fd(placeholder: RawFd, fd: RawFd) {
     // SAFETY: dup3 only touches the descriptor table; both are plain integers.
     // An error (a number not open) leaves nothing to do.
     unsafe { libc::dup3(placeholder, fd, libc::O_CLOEXEC) };
-}
-
-/// getpid for the fork child handler (async-signal-safe).
-pub(crate) fn getpid_raw() -> u32 {
-    // SAFETY: getpid has no preconditions and cannot fail.
-    unsafe { libc::getpid() }.cast_unsigned()
 }
 
 /// Registers handlers that run around every `fork()`.
