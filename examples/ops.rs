@@ -7,8 +7,11 @@
 //! ```
 //!
 //! The difference between the two counts, divided by N, is the system calls
-//! per operation. Operations: `worker-update N`, `board-update N` (64-byte
-//! statuses) and `read-all N WORKERS` (256-byte statuses).
+//! per operation; `benches/syscalls.sh` does all of that for every operation.
+//! Operations: `worker-update N`, `board-update N` (64-byte statuses),
+//! `read-all N WORKERS` and `snapshot-into N WORKERS` (256-byte statuses).
+//! With `PARALLEL_SCOREBOARD_NO_WATCH=1` the reads list the directory every
+//! time instead of watching it.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: ops worker-update N | board-update N | read-all N WORKERS";
+    let usage = "usage: ops worker-update N | board-update N | read-all N WORKERS | snapshot-into N WORKERS";
     let (op, n) = match args.as_slice() {
         [op, n, ..] => (op.as_str(), n.parse::<u64>()?),
         _ => return Err(usage.into()),
@@ -54,7 +57,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 board.update(black_box(&status))?;
             }
         }
-        "read-all" => {
+        "read-all" | "snapshot-into" => {
             let count: usize = args.get(2).ok_or(usage)?.parse()?;
             let workers = (0..count)
                 .map(|i| {
@@ -64,9 +67,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .collect::<Result<Vec<_>, parallel_scoreboard::Error>>()?;
             // The first read maps every file; the warm reads follow.
-            board.read_all()?;
+            let mut snap = board.snapshot()?;
+            assert_eq!(snap.workers.len(), count);
             for _ in 0..n {
-                black_box(board.read_all()?);
+                if op == "read-all" {
+                    black_box(board.read_all()?);
+                } else {
+                    board.snapshot_into(&mut snap)?;
+                    black_box(&snap);
+                }
             }
             drop(workers);
         }

@@ -9,7 +9,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::dir::BaseDir;
 use crate::error::{Error, Result};
 use crate::fork;
-use crate::reader::{Entry, Reader};
+use crate::reader::{Entry, How, Reader, ScanReport};
+
+/// A plain read: what the watch reports, no list of skipped entries.
+const READ: How = How {
+    full: false,
+    skipped: false,
+};
 use crate::worker::Worker;
 
 type WorkerIdFn = Box<dyn Fn() -> String + Send + Sync + 'static>;
@@ -53,6 +59,7 @@ struct Slots {
 pub struct Builder {
     base_dir: PathBuf,
     worker_id: Option<WorkerIdFn>,
+    watch: bool,
 }
 
 impl fmt::Debug for Builder {
@@ -63,6 +70,7 @@ impl fmt::Debug for Builder {
                 "worker_id",
                 &self.worker_id.as_ref().map(|_| "Fn() -> String"),
             )
+            .field("watch", &self.watch)
             .finish()
     }
 }
@@ -85,6 +93,19 @@ impl Builder {
         self
     }
 
+    /// Whether reads watch `base_dir` for changes (with inotify) rather than
+    /// list it and check every entry's lock each time. On by default: a warm
+    /// read then makes one system call whatever the number of workers. Where
+    /// the watch cannot be set up (no inotify, the user's inotify instances
+    /// used up) reads list the directory, with the same results. The
+    /// environment variable `PARALLEL_SCOREBOARD_NO_WATCH=1` turns it off for
+    /// every board of the process.
+    #[must_use]
+    pub fn watch(mut self, watch: bool) -> Self {
+        self.watch = watch;
+        self
+    }
+
     /// Opens the scoreboard, creating `base_dir` (mode 0700) and its missing
     /// parents if needed. A concurrent creation is not an error.
     ///
@@ -97,7 +118,10 @@ impl Builder {
             dir: Arc::new(dir),
             worker_id: self.worker_id,
             slots: Mutex::new(Slots::default()),
-            reader: Mutex::new(Reader::default()),
+            reader: Mutex::new(Reader::new(
+                self.watch
+                    && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0"),
+            )),
         })
     }
 }
@@ -160,6 +184,7 @@ impl Scoreboard {
         Builder {
             base_dir: base_dir.as_ref().to_path_buf(),
             worker_id: None,
+            watch: true,
         }
     }
 
@@ -245,12 +270,18 @@ impl Scoreboard {
     /// The latest complete status of every live worker that has one, by id.
     /// Dead workers' files are removed on the way.
     ///
+    /// Warm reads are cheap: the board keeps every live worker's file mapped
+    /// (no descriptor) and watches `base_dir`, so a read while nobody starts or
+    /// exits makes one system call and copies the statuses. For polling loops,
+    /// [`snapshot_into`](Self::snapshot_into) refills a [`Snapshot`] without
+    /// allocating.
+    ///
     /// # Errors
     /// Only when `base_dir` cannot be listed. Entries that are not readable
     /// status files are skipped; [`snapshot`](Self::snapshot) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = BTreeMap::new();
-        self.reader().scan(&self.dir, &mut |e: Entry<'_>| {
+        self.read(READ, &mut |e: Entry<'_>| {
             all.insert(e.id.to_owned(), e.status.to_vec());
         })?;
         Ok(all)
@@ -268,47 +299,71 @@ impl Scoreboard {
     }
 
     /// [`snapshot`](Self::snapshot) into an existing [`Snapshot`], reusing its
-    /// buffers.
+    /// buffers: once they are large enough, a warm read allocates nothing
+    /// (while no entry is skipped).
     ///
     /// # Errors
     /// Only when `base_dir` cannot be listed.
     pub fn snapshot_into(&self, snap: &mut Snapshot) -> Result<()> {
-        let mut old = std::mem::take(&mut snap.workers);
-        old.reverse();
-        let mut workers = Vec::with_capacity(old.len());
-        let report = self.reader().scan(&self.dir, &mut |e: Entry<'_>| {
-            let mut w = old.pop().unwrap_or_else(|| WorkerStatus {
-                id: String::new(),
-                status: Vec::new(),
-                pid: 0,
-                updates: 0,
-                updated_at: UNIX_EPOCH,
-                started_at: UNIX_EPOCH,
-            });
-            w.id.clear();
-            w.id.push_str(e.id);
-            w.status.clear();
-            w.status.extend_from_slice(e.status);
-            w.pid = e.pid;
-            w.updates = e.updates;
-            w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);
-            w.started_at = UNIX_EPOCH + Duration::from_nanos(e.started_ns);
-            workers.push(w);
-        })?;
+        let workers = &mut snap.workers;
+        let mut n = 0;
+        let report = self.read(
+            How {
+                full: false,
+                skipped: true,
+            },
+            &mut |e: Entry<'_>| {
+                if n == workers.len() {
+                    workers.push(WorkerStatus {
+                        id: String::new(),
+                        status: Vec::new(),
+                        pid: 0,
+                        updates: 0,
+                        updated_at: UNIX_EPOCH,
+                        started_at: UNIX_EPOCH,
+                    });
+                }
+                let w = &mut workers[n];
+                n += 1;
+                w.id.clear();
+                w.id.push_str(e.id);
+                w.status.clear();
+                w.status.extend_from_slice(e.status);
+                w.pid = e.pid;
+                w.updates = e.updates;
+                w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);
+                w.started_at = UNIX_EPOCH + Duration::from_nanos(e.started_ns);
+            },
+        );
+        workers.truncate(n);
+        let report = report?;
         workers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        snap.workers = workers;
         snap.skipped = report.skipped;
         snap.removed = report.removed;
         Ok(())
     }
 
     /// Removes the files of dead workers (and abandoned temporaries); returns
-    /// how many. [`read_all`](Self::read_all) does this too.
+    /// how many. Lists `base_dir` and looks at every entry, whatever the watch
+    /// says; [`read_all`](Self::read_all) removes the dead workers it comes
+    /// across too.
     ///
     /// # Errors
     /// Only when `base_dir` cannot be listed.
     pub fn cleanup(&self) -> Result<usize> {
-        Ok(self.reader().scan(&self.dir, &mut |_| {})?.removed)
+        Ok(self
+            .read(
+                How {
+                    full: true,
+                    skipped: false,
+                },
+                &mut |_| {},
+            )?
+            .removed)
+    }
+
+    fn read(&self, how: How, visit: &mut dyn FnMut(Entry<'_>)) -> Result<ScanReport> {
+        self.reader().read(&self.dir, how, visit)
     }
 
     fn reader(&self) -> MutexGuard<'_, Reader> {

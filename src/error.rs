@@ -85,6 +85,22 @@ impl Error {
     }
 }
 
+impl Clone for Error {
+    /// A copy with the same kind, path and detail; a copied OS error keeps its
+    /// error code (or its kind and message).
+    fn clone(&self) -> Self {
+        Self {
+            kind: self.kind,
+            path: self.path.clone(),
+            detail: self.detail.clone(),
+            source: self.source.as_ref().map(|e| match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            }),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let what = match self.kind {
@@ -159,6 +175,21 @@ mod tests {
         assert!(std::error::Error::source(&e).is_some());
         let io: io::Error = e.into();
         assert_eq!(io.kind(), io::ErrorKind::StorageFull);
+    }
+
+    #[test]
+    fn clones_keep_kind_path_detail_and_os_error() {
+        let e = Error::io(io::Error::from_raw_os_error(libc::EACCES))
+            .with_path("/x/sb-a")
+            .with_detail("why");
+        let c = e.clone();
+        assert_eq!(c.to_string(), e.to_string());
+        assert_eq!(c.kind(), ErrorKind::Io);
+        assert_eq!(c.io_error().unwrap().raw_os_error(), Some(libc::EACCES));
+        let e = Error::io(io::Error::new(io::ErrorKind::InvalidData, "bad bytes"));
+        let c = e.clone();
+        assert_eq!(c.io_error().unwrap().kind(), io::ErrorKind::InvalidData);
+        assert_eq!(c.to_string(), e.to_string());
     }
 
     #[test]

@@ -227,3 +227,81 @@ pub(crate) fn at_fork(
         Err(io::Error::from_raw_os_error(rc))
     }
 }
+
+/// What happened in a watched directory, from [`Watch::drain`].
+#[derive(Debug)]
+pub(crate) enum Change {
+    /// The entry `name` was created, renamed, removed or had its metadata
+    /// changed; `closed` when a descriptor opened for writing on it was closed
+    /// (which is how a worker's death shows: its lock goes with that close).
+    Entry { name: OsString, closed: bool },
+    /// Events were lost (the kernel's queue overflowed): look at everything.
+    Overflow,
+    /// The watch is gone (the directory was removed or unmounted).
+    Lost,
+}
+
+/// An inotify watch on a directory: tells which names changed since the last
+/// [`drain`](Self::drain), so a reader need not look at the others.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    inotify: nix::sys::inotify::Inotify,
+}
+
+impl Watch {
+    /// Watches the directory open as `dir`. The watch is placed through
+    /// `/proc/self/fd`, so it is on that very directory even if its path has
+    /// since been replaced. Fails where inotify or `/proc` is unavailable, or
+    /// the user's inotify instances are used up; callers then list the
+    /// directory on every read instead.
+    pub(crate) fn new(dir: BorrowedFd<'_>) -> io::Result<Self> {
+        use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify};
+        use std::os::fd::AsRawFd;
+        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
+        let mask = F::IN_CREATE
+            | F::IN_MOVED_TO
+            | F::IN_MOVED_FROM
+            | F::IN_DELETE
+            | F::IN_CLOSE_WRITE
+            | F::IN_ATTRIB
+            | F::IN_DELETE_SELF
+            | F::IN_ONLYDIR
+            // Nothing about a name once it is unlinked: its IN_DELETE said it all.
+            | F::from_bits_retain(libc::IN_EXCL_UNLINK);
+        let path = format!("/proc/self/fd/{}", dir.as_raw_fd());
+        inotify.add_watch(path.as_str(), mask)?;
+        Ok(Self { inotify })
+    }
+
+    /// Reports every change queued since the last call; one `read` when there
+    /// is none.
+    pub(crate) fn drain(&self, mut f: impl FnMut(Change)) -> io::Result<()> {
+        use nix::sys::inotify::AddWatchFlags as F;
+        loop {
+            let events = match self.inotify.read_events() {
+                Ok(events) => events,
+                Err(Errno::EAGAIN) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if events.is_empty() {
+                return Ok(());
+            }
+            for ev in events {
+                if ev.mask.contains(F::IN_Q_OVERFLOW) {
+                    f(Change::Overflow);
+                } else if ev
+                    .mask
+                    .intersects(F::IN_DELETE_SELF | F::IN_IGNORED | F::IN_UNMOUNT)
+                {
+                    f(Change::Lost);
+                } else if let Some(name) = ev.name {
+                    f(Change::Entry {
+                        name,
+                        closed: ev.mask.contains(F::IN_CLOSE_WRITE),
+                    });
+                }
+            }
+        }
+    }
+}

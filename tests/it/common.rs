@@ -87,6 +87,13 @@ impl Helper {
         }
     }
 
+    /// Sends one line without waiting for an answer.
+    pub fn tell(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}").expect("write helper");
+        stdin.flush().expect("flush");
+    }
+
     /// Sends one command and returns its answer.
     pub fn send(&mut self, cmd: &str) -> String {
         let stdin = self.stdin.as_mut().expect("stdin open");

@@ -18,6 +18,8 @@ pub fn run(role: &str) {
         "script" => script(&board),
         "fork" => fork(board),
         "fork-storm" => fork_storm(&board),
+        "fork-reader" => fork_reader(&board),
+        "low-fd-reader" => low_fd_reader(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -33,7 +35,7 @@ fn answer(r: Result<String, Error>) {
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
 /// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN`,
-/// `quit`.
+/// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `quit`.
 fn script(board: &Scoreboard) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
     for line in std::io::stdin().lock().lines() {
@@ -107,6 +109,19 @@ fn script(board: &Scoreboard) {
                     }
                 });
                 Ok(String::new())
+            }
+            "hold" => {
+                let (n, prefix) = rest.split_once(' ').expect("hold N PREFIX");
+                let n: usize = n.parse().unwrap();
+                raise_fd_limit(n as u64 + 256);
+                (0..n)
+                    .try_for_each(|i| {
+                        let mut w = board.worker_with_id(format!("{prefix}-{i}"))?;
+                        w.update(format!("s-{i}").as_bytes())?;
+                        workers.insert(format!("{prefix}-{i}"), w);
+                        Ok(())
+                    })
+                    .map(|()| String::new())
             }
             "quit" => break,
             other => panic!("unknown command {other}"),
@@ -201,6 +216,82 @@ fn fork_storm(board: &Scoreboard) {
         }
         std::process::exit(0);
     });
+}
+
+/// Raises this process's soft open-file limit to at least `n` (up to the hard limit).
+fn raise_fd_limit(n: u64) {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read or write one valid rlimit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl), 0);
+        if rl.rlim_cur < n {
+            rl.rlim_cur = n.min(rl.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0);
+        }
+    }
+}
+
+/// Reads the board under an open-file limit of 64 descriptors, cold then warm,
+/// watching and listing, and answers `@@ counts COLD WARM LISTED` once every
+/// status read matches its id (`PREFIX-i` -> `s-i`).
+fn low_fd_reader(dir: &str) {
+    let rl = libc::rlimit {
+        rlim_cur: 64,
+        rlim_max: 64,
+    };
+    // SAFETY: setrlimit reads one valid rlimit.
+    unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0) };
+    let watching = Scoreboard::open(dir).expect("open");
+    let listing = Scoreboard::builder(dir).watch(false).open().expect("open");
+    let check = |all: &std::collections::BTreeMap<String, Vec<u8>>| {
+        for (id, status) in all {
+            let i = id.rsplit('-').next().unwrap();
+            assert_eq!(status, format!("s-{i}").as_bytes(), "{id}");
+        }
+        all.len()
+    };
+    let cold = check(&watching.read_all().expect("cold read"));
+    let warm = check(&watching.read_all().expect("warm read"));
+    let listed = check(&listing.read_all().expect("listing read"));
+    println!("@@ counts {cold} {warm} {listed}");
+}
+
+/// Reads the board (warm), then on `go` forks a child that reads it in a loop
+/// for 1.5 s while the test starts a worker; then reads again and answers
+/// `@@ parent ID...` with the ids it sees, and the child's last read.
+fn fork_reader(board: &Scoreboard) {
+    let ids = |b: &Scoreboard| -> String {
+        b.read_all()
+            .expect("read")
+            .into_keys()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    ids(board);
+    println!("@@ ready");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).expect("go");
+    // SAFETY: the child only reads the board and exits; this helper runs one
+    // thread, so no lock can be held by another thread at the fork.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        let t0 = Instant::now();
+        let mut last = String::new();
+        while t0.elapsed() < Duration::from_millis(1500) {
+            last = ids(board);
+        }
+        println!("@@ child {last}");
+        // SAFETY: _exit has no preconditions; it skips the harness's exit path.
+        unsafe { libc::_exit(0) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is a valid out pointer.
+    assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+    println!("@@ parent {}", ids(board));
 }
 
 fn kind(r: Result<(), Error>) -> String {

@@ -16,6 +16,7 @@ mod hostile;
 mod ids;
 mod races;
 mod threads;
+mod watch;
 
 /// The entry point of helper processes; does nothing in a normal test run.
 #[test]
