@@ -96,6 +96,9 @@ mod id;
 mod layout;
 mod protocol;
 mod reader;
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod reference;
 mod shm;
 mod sync;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]

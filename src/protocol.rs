@@ -273,11 +273,11 @@ fn copy_words<W: Words>(w: &W, base: usize, len: usize, out: &mut Vec<u8>) {
 }
 
 /// Process-local words: the protocol without any file, on std's atomics or,
-/// under `--cfg loom`, on loom's.
-#[cfg(test)]
+/// under `--cfg loom`, on loom's. The tests' model and the benchmarks' lower
+/// bound ([`crate::reference`]).
+#[derive(Debug)]
 pub(crate) struct LocalWords(pub(crate) Vec<crate::sync::AtomicU64>);
 
-#[cfg(test)]
 impl LocalWords {
     pub(crate) fn new(bytes: u64) -> Self {
         Self(
@@ -288,18 +288,19 @@ impl LocalWords {
     }
 }
 
-#[cfg(test)]
 impl Words for LocalWords {
+    #[inline]
     fn len_words(&self) -> usize {
         self.0.len()
     }
+    #[inline]
     fn load(&self, i: usize) -> u64 {
         self.0[i].load(Ordering::Relaxed)
     }
 }
 
-#[cfg(test)]
 impl WordsMut for LocalWords {
+    #[inline]
     fn store(&self, i: usize, value: u64, order: Ordering) {
         self.0[i].store(value, order);
     }
