@@ -19,8 +19,8 @@
 //! looked at again on every read for [`SUSPECT_FOR`]. A read that starts after
 //! the lock is gone therefore never shows the worker.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry as MapEntry;
+use std::collections::btree_map::Entry as MapEntry;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
@@ -116,8 +116,10 @@ enum Watching {
 #[derive(Debug)]
 pub(crate) struct Reader {
     watching: Watching,
-    /// Live workers' files, by entry name.
-    cache: HashMap<OsString, Mapped>,
+    /// Live workers' files, by entry name. Ordered: names follow ids, so reads
+    /// visit workers roughly in id order, which makes the callers' sorted
+    /// inserts cheap.
+    cache: BTreeMap<OsString, Mapped>,
     /// Entries skipped for a lasting reason, by name; looked at again when the
     /// watch reports them.
     lasting: HashMap<OsString, Skipped>,
@@ -183,7 +185,7 @@ impl Reader {
             } else {
                 Watching::Off
             },
-            cache: HashMap::new(),
+            cache: BTreeMap::new(),
             lasting: HashMap::new(),
             dirty: HashMap::new(),
             suspects: HashMap::new(),

@@ -1,0 +1,95 @@
+//! A warm `snapshot_into` allocates nothing: polling loops can refill one
+//! `Snapshot` forever without touching the allocator. Counted by a global
+//! allocator that counts the calls made on the current thread.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use parallel_scoreboard::{Scoreboard, Snapshot};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged; the
+// counter is a const-initialized thread local, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: the caller's contract is the system allocator's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> u64 {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+#[test]
+fn a_warm_snapshot_into_allocates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    {
+        let board = Scoreboard::open(tmp.path()).unwrap();
+        let mut workers: Vec<_> = (0..50)
+            .map(|i| {
+                let mut w = board.worker_with_id(format!("w{i}")).unwrap();
+                w.update(&[b'a'; 300]).unwrap();
+                w
+            })
+            .collect();
+        let mut snap = Snapshot::default();
+        board.snapshot_into(&mut snap).unwrap();
+        board.snapshot_into(&mut snap).unwrap();
+        assert_eq!(snap.workers.len(), 50);
+
+        let n = allocations(|| {
+            for round in 0..100u8 {
+                // Statuses change (no longer than before) between reads.
+                for w in &mut workers {
+                    w.update(&[round; 200]).unwrap();
+                }
+                board.snapshot_into(&mut snap).unwrap();
+                assert!(snap.workers.iter().all(|w| w.status == [round; 200]));
+            }
+        });
+        assert_eq!(n, 0, "warm snapshot_into allocated {n} times");
+        assert!(snap.skipped.is_empty() && snap.removed == 0);
+    }
+}
+
+#[test]
+fn read_all_allocates_only_the_map_it_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let _workers: Vec<_> = (0..20)
+        .map(|i| {
+            let mut w = board.worker_with_id(format!("w{i}")).unwrap();
+            w.update(&[b'a'; 100]).unwrap();
+            w
+        })
+        .collect();
+    board.read_all().unwrap();
+    let mut all = None;
+    let n = allocations(|| all = Some(board.read_all().unwrap()));
+    let all = all.unwrap();
+    assert_eq!(all.len(), 20);
+    // One id and one status per worker, plus the map's nodes (at most one
+    // per worker): nothing per read besides what is returned.
+    assert!(n <= 3 * 20, "read_all of 20 workers allocated {n} times");
+}
