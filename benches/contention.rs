@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo bench --bench contention            # 5 rounds of 1 s phases per mode
-//! ROUNDS=10 PHASE_MS=2000 cargo bench --bench contention
+//! ROUNDS=10 PHASE_MS=2000 WRITERS=1 cargo bench --bench contention
 //! ```
 //!
 //! Printed per reader mode: the writers' update rate with the reader as a
@@ -26,7 +26,6 @@ use std::time::{Duration, Instant};
 
 use parallel_scoreboard::Scoreboard;
 
-const WRITERS: usize = 2;
 const STATUS: usize = 256;
 
 fn main() {
@@ -34,9 +33,12 @@ fn main() {
         writer(&id);
         return;
     }
-    // `cargo bench` passes `--bench`; any other argument is a filter we ignore.
-    let rounds: usize = env_or("ROUNDS", 5);
-    let phase = Duration::from_millis(env_or("PHASE_MS", 1000));
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`) this
+    // is a smoke test: one short round.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let rounds: usize = if smoke { 1 } else { env_or("ROUNDS", 5) };
+    let writers_n: usize = env_or("WRITERS", 2);
+    let phase = Duration::from_millis(if smoke { 100 } else { env_or("PHASE_MS", 1000) });
     let base = if Path::new("/dev/shm").is_dir() {
         "/dev/shm".into()
     } else {
@@ -48,9 +50,9 @@ fn main() {
         .unwrap();
     let dir = tmp.path().join("board");
     let board = Scoreboard::open(&dir).unwrap();
-    let writers: Vec<Writer> = (0..WRITERS).map(|i| Writer::start(&dir, i)).collect();
+    let writers: Vec<Writer> = (0..writers_n).map(|i| Writer::start(&dir, i)).collect();
     println!(
-        "{WRITERS} writer processes x {STATUS} B statuses, {} cores, {rounds} rounds of {} ms phases\n",
+        "{writers_n} writer processes x {STATUS} B statuses, {} cores, {rounds} rounds of {} ms phases\n",
         std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         phase.as_millis()
     );
@@ -71,7 +73,7 @@ fn main() {
             }));
             let mut n = 0;
             with.add(&measure(&board, &writers, || {
-                n += read_for(&board, mode, phase);
+                n += read_for(&board, mode, phase, writers_n);
             }));
             reads += n;
         }
@@ -111,7 +113,7 @@ impl Mode {
 }
 
 /// Reads for `phase` in `mode`; returns how many reads were made.
-fn read_for(board: &Scoreboard, mode: Mode, phase: Duration) -> u64 {
+fn read_for(board: &Scoreboard, mode: Mode, phase: Duration, writers: usize) -> u64 {
     let nice = |n: i32| {
         // SAFETY: setpriority on this thread (who = 0 is the calling thread on
         // Linux) has no memory-safety preconditions.
@@ -124,7 +126,7 @@ fn read_for(board: &Scoreboard, mode: Mode, phase: Duration) -> u64 {
     let mut n = 0;
     while t0.elapsed() < phase {
         let all = board.read_all().unwrap();
-        assert_eq!(all.len(), WRITERS);
+        assert_eq!(all.len(), writers);
         black_box(all);
         n += 1;
         if let Mode::Poll(d) = mode {

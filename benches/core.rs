@@ -335,6 +335,10 @@ mod ratios {
 
     pub(super) fn print(started: SystemTime) {
         let m = |g: &str, f: &str, p: &str| median(started, g, f, p);
+        if m("update", "local", "64").is_none() && m("read_all", "local map", "10").is_none() {
+            // Nothing measured: a filtered run, or `cargo test --benches`.
+            return;
+        }
         println!("\nRatios (medians of this run; `x local` is the cost over the lower bound)\n");
         println!(
             "{:<28} {:>11} {:>11} {:>9} {:>11} {:>11}",
