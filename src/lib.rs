@@ -37,6 +37,11 @@
 //!   entries were skipped and why.
 //! - [`Scoreboard::cleanup`] removes dead workers' files (reads do it too).
 //!
+//! Warm reads are cheap: a board keeps every live worker's file mapped (no
+//! descriptor per worker) and watches `base_dir` with inotify, so a read while
+//! nobody starts or exits makes one system call whatever the number of
+//! workers ([`Builder::watch`] has the details and the fallback).
+//!
 //! A worker is live while its process holds its status file's `flock`: a
 //! worker that exits, is dropped or is killed (even by SIGKILL) is absent from
 //! every read that starts afterwards, and that read removes its file.
