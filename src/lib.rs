@@ -98,6 +98,9 @@ mod dir;
 mod error;
 mod fork;
 mod id;
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod inspect;
 mod layout;
 mod protocol;
 mod reader;

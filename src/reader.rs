@@ -478,35 +478,62 @@ fn map_new(
         return Err(Skip::Lasting(corrupt(dir, name, "shorter than the header")));
     }
     let map = ReadMap::new(file, size).map_err(|e| dir.err(name, e))?;
-    let mut words = [0u64; STATIC_WORDS];
-    for (i, w) in words.iter_mut().enumerate() {
-        *w = map.load(i);
+    match check_header(&map, name) {
+        Ok(h) => Ok(Mapped {
+            file_id,
+            map,
+            id: h.id,
+            pid: h.pid,
+            started_ns: h.started_ns,
+            seen,
+        }),
+        Err(why) => Err(Skip::Lasting(corrupt(dir, name, &why))),
     }
-    let h = StaticHeader::from_words(&words);
-    let why = if h.magic != MAGIC {
-        "bad magic"
-    } else if h.version != VERSION || u64::from(h.header_len) != HEADER_LEN {
-        return Err(Skip::Lasting(corrupt(
-            dir,
-            name,
-            &format!("unsupported format version {}", h.version),
-        )));
-    } else if let Some(id) = h.id() {
-        if id::file_name(id) == name {
-            return Ok(Mapped {
-                file_id,
-                map,
-                id: id.to_owned(),
-                pid: u32::try_from(h.pid).unwrap_or(0),
-                started_ns: h.started_ns,
-                seen,
-            });
-        }
-        "file name does not match the worker id"
-    } else {
-        "bad worker id"
+}
+
+/// What a reader takes from a status file's static header.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) id: String,
+    pub(crate) pid: u32,
+    pub(crate) started_ns: u64,
+}
+
+/// Checks the static header of the status file named `name`: its magic,
+/// format version, header length, id, and that the id maps to `name`.
+pub(crate) fn check_header<W: Words>(
+    words: &W,
+    name: &str,
+) -> std::result::Result<Header, std::borrow::Cow<'static, str>> {
+    if words.len_words() * 8 < HEADER_LEN as usize {
+        return Err("shorter than the header".into());
+    }
+    let mut raw = [0u64; STATIC_WORDS];
+    for (i, w) in raw.iter_mut().enumerate() {
+        *w = words.load(i);
+    }
+    let h = StaticHeader::from_words(&raw);
+    if h.magic != MAGIC {
+        return Err("bad magic".into());
+    }
+    if h.version != VERSION || u64::from(h.header_len) != HEADER_LEN {
+        return Err(format!(
+            "unsupported format version {} (header length {})",
+            h.version, h.header_len
+        )
+        .into());
+    }
+    let Some(id) = h.id() else {
+        return Err("bad worker id".into());
     };
-    Err(Skip::Lasting(corrupt(dir, name, why)))
+    if id::file_name(id) != name {
+        return Err("file name does not match the worker id".into());
+    }
+    Ok(Header {
+        id: id.to_owned(),
+        pid: u32::try_from(h.pid).unwrap_or(0),
+        started_ns: h.started_ns,
+    })
 }
 
 /// Why a mapped status could not be copied.
