@@ -15,11 +15,11 @@
 
 use std::fs::{DirBuilder, File, TryLockError};
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fork::Registration;
 use crate::id::TMP_PREFIX;
 use crate::sys::{self, FileId};
@@ -48,6 +48,11 @@ impl BaseDir {
             .create(path)
             .map_err(|e| Error::io(e).with_path(path))?;
         let fd = sys::open_dir(path).map_err(|e| Error::io(e).with_path(path))?;
+        check_private(&fd).map_err(|why| {
+            Error::new(ErrorKind::Insecure)
+                .with_detail(why)
+                .with_path(path)
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
             fd,
@@ -59,7 +64,6 @@ impl BaseDir {
     }
 
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        use std::os::fd::AsFd;
         self.fd.as_fd()
     }
 
@@ -96,6 +100,7 @@ impl BaseDir {
         let Some(_claim) = self.claim(name, id)? else {
             return Ok(false);
         };
+        crate::fault::point("remove:claimed");
         match sys::unlink(self.fd(), name) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
@@ -141,6 +146,27 @@ impl BaseDir {
             let _ = sys::unlink(self.fd(), name);
         }
     }
+}
+
+/// Checks that nobody but this user can add, remove or rename entries of the
+/// directory open as `fd`: it is this user's, and neither group nor others may
+/// write to it, unless its sticky bit is set (then they may add entries, which
+/// readers skip as another user's, but not remove or rename this user's).
+fn check_private(fd: &OwnedFd) -> std::result::Result<(), String> {
+    let (uid, mode) = sys::owner_and_mode(fd.as_fd()).map_err(|e| e.to_string())?;
+    let me = sys::euid();
+    if uid != me {
+        return Err(format!(
+            "owned by uid {uid}, not by this process's uid {me}"
+        ));
+    }
+    if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+        return Err(format!(
+            "mode {:o} lets group or others replace status files; chmod go-w or +t",
+            mode & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the worker that owned `file` is gone: nobody holds its exclusive lock.

@@ -23,6 +23,9 @@ pub enum ErrorKind {
     Busy,
     /// A status is too large to store.
     TooLarge,
+    /// `base_dir` is owned by another user, or others may write to it
+    /// without the sticky bit: they could replace status files.
+    Insecure,
 }
 
 /// An error of the scoreboard: what failed, on which path, and why.
@@ -113,6 +116,7 @@ impl fmt::Display for Error {
             ErrorKind::Corrupt => "not a valid status file",
             ErrorKind::Busy => "status kept changing while being read",
             ErrorKind::TooLarge => "status too large",
+            ErrorKind::Insecure => "base_dir is not private to this user",
         };
         f.write_str(what)?;
         if let Some(detail) = &self.detail {
@@ -149,6 +153,7 @@ impl From<Error> for io::Error {
             (ErrorKind::Corrupt, _) => io::ErrorKind::InvalidData,
             (ErrorKind::Busy, _) => io::ErrorKind::TimedOut,
             (ErrorKind::TooLarge, _) => io::ErrorKind::FileTooLarge,
+            (ErrorKind::Insecure, _) => io::ErrorKind::PermissionDenied,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

@@ -96,6 +96,7 @@
 mod board;
 mod dir;
 mod error;
+mod fault;
 mod fork;
 mod id;
 #[cfg(not(loom))]

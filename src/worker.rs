@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Result};
+use crate::fault;
 use crate::fork::{self, Registration};
 use crate::id;
 use crate::layout::{INITIAL_FILE_LEN, MAX_CAP, StaticHeader, page_round};
@@ -156,8 +157,10 @@ impl Worker {
         let off = self.file_len;
         let io_err = |e: io::Error| Error::io(e).with_path(self.dir.entry(&self.name));
         sys::allocate(&self.file, off, cap).map_err(io_err)?;
+        fault::point("grow:allocated");
         let grown = self.map.grow(off + cap);
         grown.map_err(|e| Error::io(e).with_path(self.path()))?;
+        fault::point("grow:mapped");
         self.file_len = off + cap;
         self.state.off[i] = off;
         self.state.cap[i] = cap;
@@ -176,6 +179,7 @@ impl Drop for Worker {
         // replaces a live file's name. An error leaves a file that is dead as
         // soon as the lock goes below, and the next read or cleanup removes it.
         let _ = sys::unlink(self.dir.fd(), &self.name);
+        fault::point("drop:unlinked");
     }
 }
 
@@ -225,6 +229,7 @@ fn attempt(dir: &BaseDir, id: &str, name: &str) -> Result<Option<NewFile>> {
     // Registered as it is opened, before it is locked: no fork may hand the
     // child a reference to the description we lock.
     let (file, temp, reg) = dir.new_temp()?;
+    fault::point("create:temp");
     let meta = file.metadata().map_err(|e| dir.err(&temp, e))?;
     let mut temp = Temp {
         dir,
@@ -239,9 +244,12 @@ fn attempt(dir: &BaseDir, id: &str, name: &str) -> Result<Option<NewFile>> {
         Err(TryLockError::WouldBlock) => return Ok(None),
         Err(TryLockError::Error(e)) => return Err(dir.err(&temp.name, e)),
     }
+    fault::point("create:locked");
     let (map, state) = init_file(&file, id).map_err(|e| dir.err(&temp.name, e))?;
+    fault::point("create:header");
     match publish(dir, &temp.name, name, temp.id)? {
         Published::Yes => {
+            fault::point("create:published");
             temp.published = true;
             Ok(Some(NewFile {
                 file,
@@ -288,6 +296,7 @@ fn publish(dir: &BaseDir, temp: &str, name: &str, temp_id: FileId) -> Result<Pub
     let Some(claim) = dir.claim(name, FileId::of(&meta))? else {
         return Ok(Published::Again);
     };
+    fault::point("takeover:claimed");
     // Our temporary must still be ours (a cleaner may have removed it before
     // we locked it); then replace the dead file in one step.
     if sys::identity_at(dir.fd(), temp).ok() != Some(temp_id) {

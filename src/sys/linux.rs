@@ -305,3 +305,19 @@ impl Watch {
         }
     }
 }
+
+/// Kills this process with SIGKILL at once: no destructor, no exit handler, no
+/// unlock by the library, exactly as a crash or an OOM kill.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn crash() -> ! {
+    // SAFETY: kill has no memory-safety preconditions; SIGKILL cannot be
+    // caught, so this process ends here.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    unreachable!("SIGKILL returned")
+}
+
+/// The owner and the mode bits of the file open as `fd`.
+pub(crate) fn owner_and_mode(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+    let st = nix::sys::stat::fstat(fd)?;
+    Ok((st.st_uid, st.st_mode))
+}

@@ -96,3 +96,44 @@ fn a_missing_base_dir_is_a_clear_error() {
     let e = Scoreboard::open(&file).unwrap_err();
     assert!(e.to_string().contains("file"), "{e}");
 }
+
+#[test]
+fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let set = |mode: u32| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
+    // Created private.
+    drop(Scoreboard::open(&dir).unwrap());
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777,
+        0o700
+    );
+    for (mode, ok) in [
+        (0o777, false),
+        (0o770, false),
+        (0o702, false),
+        (0o755, true),
+        (0o750, true),
+        (0o1777, true),
+        (0o1770, true),
+    ] {
+        set(mode).unwrap();
+        match Scoreboard::open(&dir) {
+            Ok(_) => assert!(ok, "mode {mode:o} was accepted"),
+            Err(e) => {
+                assert!(!ok, "mode {mode:o}: {e}");
+                assert_eq!(e.kind(), ErrorKind::Insecure);
+                let msg = e.to_string();
+                assert!(msg.contains("board") && msg.contains("chmod"), "{msg}");
+                let io: std::io::Error = e.into();
+                assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+            }
+        }
+    }
+    set(0o700).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    let e = Scoreboard::open(&dir).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Insecure);
+    assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+}

@@ -10,6 +10,7 @@ mod common;
 mod helper;
 
 mod basics;
+mod crash;
 mod fork;
 mod growth;
 mod hostile;
