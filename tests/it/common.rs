@@ -141,13 +141,17 @@ impl Drop for Helper {
 }
 
 /// A self-checking status of `len` bytes: the bytes depend on `seed` and their
-/// position, and statuses of 24 bytes or more start with their seed and length.
+/// position; statuses of 24 bytes or more start with a mark, their seed and
+/// length, statuses of 16 to 23 bytes with their seed and length.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut v: Vec<u8> = (0..len).map(|i| filler(seed, i)).collect();
     if len >= 24 {
         v[..8].copy_from_slice(b"PSBCHECK");
         v[8..16].copy_from_slice(&seed.to_le_bytes());
         v[16..24].copy_from_slice(&(len as u64).to_le_bytes());
+    } else if len >= 16 {
+        v[..8].copy_from_slice(&seed.to_le_bytes());
+        v[8..16].copy_from_slice(&(len as u64).to_le_bytes());
     }
     v
 }
@@ -158,8 +162,19 @@ fn filler(seed: u64, i: usize) -> u8 {
         ^ ((i >> 8) as u8)
 }
 
-/// Checks a status made by [`pattern`] with 24 bytes or more; returns its seed.
+/// Checks a status made by [`pattern`] with 16 bytes or more; returns its seed.
 pub fn verify(status: &[u8]) -> Result<u64, String> {
+    if (16..24).contains(&status.len()) {
+        let seed = u64::from_le_bytes(status[..8].try_into().unwrap());
+        let len = u64::from_le_bytes(status[8..16].try_into().unwrap()) as usize;
+        if len != status.len() {
+            return Err(format!("length {} but header says {len}", status.len()));
+        }
+        return match (16..len).find(|&k| status[k] != filler(seed, k)) {
+            Some(k) => Err(format!("byte {k} of {len} differs (seed {seed})")),
+            None => Ok(seed),
+        };
+    }
     if status.len() < 24 || &status[..8] != b"PSBCHECK" {
         return Err(format!("no check header in {} bytes", status.len()));
     }

@@ -34,7 +34,7 @@ fn answer(r: Result<String, Error>) {
 
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
-/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN`,
+/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN [log]`,
 /// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `quit`.
 fn script(board: &Scoreboard) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
@@ -96,13 +96,23 @@ fn script(board: &Scoreboard) {
             "spin" => {
                 let args: Vec<&str> = rest.split(' ').collect();
                 let (min, max): (u64, u64) = (args[1].parse().unwrap(), args[2].parse().unwrap());
+                // `log`: sizes spread evenly over the orders of magnitude.
+                let log = args.get(3) == Some(&"log");
                 let mut w = board.worker_with_id(args[0]).expect("spin worker");
                 w.update(&pattern(min as usize, 0)).expect("first update");
                 std::thread::spawn(move || {
                     let mut rng = Rng(0x5eed ^ u64::from(std::process::id()));
                     let mut buf = Vec::new();
                     for seed in 1.. {
-                        let len = (min + rng.below(max - min + 1)) as usize;
+                        let len = if log {
+                            let bits = 64 - min.leading_zeros()
+                                + rng
+                                    .below(u64::from(min.leading_zeros() - max.leading_zeros()) + 1)
+                                    as u32;
+                            rng.below(1 << bits).clamp(min, max) as usize
+                        } else {
+                            (min + rng.below(max - min + 1)) as usize
+                        };
                         buf.clear();
                         buf.extend_from_slice(&pattern(len, seed));
                         w.update(&buf).expect("spin update");

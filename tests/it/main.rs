@@ -16,6 +16,7 @@ mod growth;
 mod hostile;
 mod ids;
 mod races;
+mod storm;
 mod threads;
 mod watch;
 
