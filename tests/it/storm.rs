@@ -1,6 +1,6 @@
 //! The storm: writer processes update self-checking statuses of 16 B to 1 MiB
 //! (sizes spread evenly over the orders of magnitude) as fast as they can (so files grow while they are read), a reader loops
-//! `read_all`, and writers are SIGKILLed, SIGSTOPped, resumed and replaced at
+//! `read_all`, and writers are killed (SIGKILL), stopped (SIGSTOP), resumed and replaced at
 //! random moments. Counted and required: no torn status, no live worker
 //! missing (a stopped one included), no exited worker shown, every read within
 //! a bound, and nothing left in `base_dir` at the end.
