@@ -1,7 +1,7 @@
 //! The storm: writer processes update self-checking statuses of 16 B to 1 MiB
-//! (sizes spread evenly over the orders of magnitude) as fast as they can (so files grow while they are read), a reader loops
-//! `read_all`, and writers are killed (SIGKILL), stopped (SIGSTOP), resumed and replaced at
-//! random moments. Counted and required: no torn status, no live worker
+//! (sizes spread evenly over the orders of magnitude) as fast as they can, so
+//! files grow while they are read; a reader loops `read_all`; writers are
+//! killed (SIGKILL), stopped (SIGSTOP), resumed and replaced at random moments. Counted and required: no torn status, no live worker
 //! missing (a stopped one included), no exited worker shown, every read within
 //! a bound, and nothing left in `base_dir` at the end.
 //!
@@ -114,45 +114,8 @@ fn storm_of_writers_killed_stopped_and_replaced() {
 
         let t0 = Instant::now();
         let all = board.read_all().unwrap();
-        let took = t0.elapsed();
-        latencies.push(took);
-        c.reads += 1;
-        for w in &writers {
-            match all.get(&w.id) {
-                None => {
-                    c.missing += 1;
-                    eprintln!(
-                        "missing live worker {} (stopped: {})",
-                        w.id,
-                        w.stopped_until.is_some()
-                    );
-                }
-                Some(status) => {
-                    c.statuses += 1;
-                    match verify(status) {
-                        Ok(seed) => {
-                            // A worker's statuses never go back in time.
-                            let last = seen_seed.entry(w.id.clone()).or_insert(seed);
-                            if seed < *last {
-                                c.torn += 1;
-                                eprintln!("{}: seed went back from {last} to {seed}", w.id);
-                            }
-                            *last = seed;
-                        }
-                        Err(e) => {
-                            c.torn += 1;
-                            eprintln!("torn status of {}: {e}", w.id);
-                        }
-                    }
-                }
-            }
-        }
-        for id in all.keys() {
-            if !writers.iter().any(|w| w.id == *id) {
-                c.stale_shown += 1;
-                eprintln!("exited worker {id} shown");
-            }
-        }
+        latencies.push(t0.elapsed());
+        check(&all, &writers, &mut c, &mut seen_seed);
     }
 
     for w in &mut writers {
@@ -197,4 +160,48 @@ fn storm_of_writers_killed_stopped_and_replaced() {
         latencies[latencies.len() - 1]
     );
     assert!(left.is_empty(), "left in base_dir: {left:?}");
+}
+
+/// Counts what a read got wrong: a live writer missing, a torn status, a
+/// status older than one already seen, a worker shown that is not live.
+fn check(
+    all: &BTreeMap<String, Vec<u8>>,
+    writers: &[Writer],
+    c: &mut Counts,
+    seen_seed: &mut BTreeMap<String, u64>,
+) {
+    c.reads += 1;
+    for w in writers {
+        let Some(status) = all.get(&w.id) else {
+            c.missing += 1;
+            eprintln!(
+                "missing live worker {} (stopped: {})",
+                w.id,
+                w.stopped_until.is_some()
+            );
+            continue;
+        };
+        c.statuses += 1;
+        match verify(status) {
+            Ok(seed) => {
+                // A worker's statuses never go back in time.
+                let last = seen_seed.entry(w.id.clone()).or_insert(seed);
+                if seed < *last {
+                    c.torn += 1;
+                    eprintln!("{}: seed went back from {last} to {seed}", w.id);
+                }
+                *last = seed;
+            }
+            Err(e) => {
+                c.torn += 1;
+                eprintln!("torn status of {}: {e}", w.id);
+            }
+        }
+    }
+    for id in all.keys() {
+        if !writers.iter().any(|w| w.id == *id) {
+            c.stale_shown += 1;
+            eprintln!("exited worker {id} shown");
+        }
+    }
 }
