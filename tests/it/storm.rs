@@ -130,35 +130,7 @@ fn storm_of_writers_killed_stopped_and_replaced() {
     board.cleanup().unwrap();
     let left = entries(&dir);
 
-    latencies.sort();
-    let pct = |p: usize| latencies[(latencies.len() - 1) * p / 100];
-    println!(
-        "storm {secs} s: {} reads, {} statuses checked, {} torn, {} missing, {} exited shown, \
-         {} kills ({} replaced under the same id), {} stops; read_all p50 {:?}, p99 {:?}, max {:?}; \
-         {} entries left",
-        c.reads,
-        c.statuses,
-        c.torn,
-        c.missing,
-        c.stale_shown,
-        c.kills,
-        c.replaced_same_id,
-        c.stops,
-        pct(50),
-        pct(99),
-        latencies[latencies.len() - 1],
-        left.len()
-    );
-    assert_eq!((c.torn, c.missing, c.stale_shown), (0, 0, 0), "{c:?}");
-    assert!(
-        c.kills >= secs && c.stops >= secs / 2 && c.reads >= 20 * secs,
-        "the storm was too calm: {c:?}"
-    );
-    assert!(
-        latencies[latencies.len() - 1] < READ_BOUND,
-        "a read took {:?}",
-        latencies[latencies.len() - 1]
-    );
+    report(secs, &c, &mut latencies, &left);
     assert!(left.is_empty(), "left in base_dir: {left:?}");
 }
 
@@ -204,4 +176,37 @@ fn check(
             eprintln!("exited worker {id} shown");
         }
     }
+}
+
+/// Prints the figures and requires them.
+fn report(secs: u64, c: &Counts, latencies: &mut [Duration], left: &[String]) {
+    latencies.sort();
+    let pct = |p: usize| latencies[(latencies.len() - 1) * p / 100];
+    println!(
+        "storm {secs} s: {} reads, {} statuses checked, {} torn, {} missing, {} exited shown, \
+         {} kills ({} replaced under the same id), {} stops; read_all p50 {:?}, p99 {:?}, max {:?}; \
+         {} entries left",
+        c.reads,
+        c.statuses,
+        c.torn,
+        c.missing,
+        c.stale_shown,
+        c.kills,
+        c.replaced_same_id,
+        c.stops,
+        pct(50),
+        pct(99),
+        latencies[latencies.len() - 1],
+        left.len()
+    );
+    assert_eq!((c.torn, c.missing, c.stale_shown), (0, 0, 0), "{c:?}");
+    assert!(
+        c.kills >= secs && c.stops >= secs / 2 && c.reads >= 20 * secs,
+        "the storm was too calm: {c:?}"
+    );
+    assert!(
+        latencies[latencies.len() - 1] < READ_BOUND,
+        "a read took {:?}",
+        latencies[latencies.len() - 1]
+    );
 }
