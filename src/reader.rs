@@ -76,6 +76,8 @@ pub(crate) struct ScanReport {
     pub(crate) removed: usize,
     /// Entries skipped, each with why (when asked for).
     pub(crate) skipped: Vec<Error>,
+    /// The first entry that could not be looked at for want of a resource.
+    incomplete: Option<Error>,
 }
 
 /// A live worker's status file mapped by this reader, with its static header.
@@ -218,6 +220,11 @@ impl Reader {
                 .skipped
                 .extend(self.lasting.values().map(|s| s.error.clone()));
         }
+        if let Some(e) = report.incomplete.take() {
+            return Err(
+                e.with_detail("out of resources while reading base_dir; the read is incomplete")
+            );
+        }
         self.visit_all(dir, &mut report, how, visit);
         Ok(report)
     }
@@ -236,6 +243,16 @@ impl Reader {
                 // Set up before the listing, so nothing between the two is missed.
                 self.watching = match Watch::new(dir.fd()) {
                     Ok(watch) => Watching::On { watch, generation },
+                    // Out of descriptors or inotify instances for now: list,
+                    // and try again on the next read.
+                    Err(e)
+                        if matches!(
+                            e.raw_os_error(),
+                            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+                        ) =>
+                    {
+                        Watching::NotYet
+                    }
                     Err(_) => Watching::Off,
                 };
                 false
@@ -348,10 +365,15 @@ impl Reader {
                             .insert(name.to_owned(), Skipped { error, seen });
                     }
                     Skip::Passing(error) => {
-                        if how.skipped {
+                        self.dirty.insert(name.to_owned(), closed);
+                        if error.kind() == ErrorKind::Io {
+                            // Out of descriptors or memory: whether this
+                            // worker is live is unknown, so the read fails
+                            // rather than leave it out.
+                            report.incomplete.get_or_insert(error);
+                        } else if how.skipped {
                             report.skipped.push(error);
                         }
-                        self.dirty.insert(name.to_owned(), closed);
                     }
                 }
             }

@@ -35,7 +35,8 @@ fn answer(r: Result<String, Error>) {
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
 /// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN [log]`,
-/// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `quit`.
+/// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `nofile-extra K`
+/// (allow K more open files), `read` (`id=status ...`), `quit`.
 fn script(board: &Scoreboard) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
     for line in std::io::stdin().lock().lines() {
@@ -133,6 +134,29 @@ fn script(board: &Scoreboard) {
                     })
                     .map(|()| String::new())
             }
+            "nofile-extra" => {
+                // Allow only this many more open files than are open now.
+                let extra: u64 = rest.parse().unwrap();
+                let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+                let mut rl = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                // SAFETY: getrlimit and setrlimit read or write one valid rlimit.
+                unsafe {
+                    assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl), 0);
+                    // `open` counted the descriptor that listed them.
+                    rl.rlim_cur = open - 1 + extra;
+                    assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0);
+                }
+                Ok(String::new())
+            }
+            "read" => board.read_all().map(|all| {
+                all.into_iter()
+                    .map(|(id, s)| format!("{id}={}", String::from_utf8_lossy(&s)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
             "quit" => break,
             other => panic!("unknown command {other}"),
         };

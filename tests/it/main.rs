@@ -11,6 +11,7 @@ mod helper;
 
 mod basics;
 mod crash;
+mod exhaustion;
 mod fork;
 mod growth;
 mod hostile;
