@@ -94,33 +94,7 @@ fn script(board: &Scoreboard) {
                 }
                 Ok(removed.to_string())
             }
-            "spin" => {
-                let args: Vec<&str> = rest.split(' ').collect();
-                let (min, max): (u64, u64) = (args[1].parse().unwrap(), args[2].parse().unwrap());
-                // `log`: sizes spread evenly over the orders of magnitude.
-                let log = args.get(3) == Some(&"log");
-                let mut w = board.worker_with_id(args[0]).expect("spin worker");
-                w.update(&pattern(min as usize, 0)).expect("first update");
-                std::thread::spawn(move || {
-                    let mut rng = Rng(0x5eed ^ u64::from(std::process::id()));
-                    let mut buf = Vec::new();
-                    for seed in 1.. {
-                        let len = if log {
-                            let bits = 64 - min.leading_zeros()
-                                + rng
-                                    .below(u64::from(min.leading_zeros() - max.leading_zeros()) + 1)
-                                    as u32;
-                            rng.below(1 << bits).clamp(min, max) as usize
-                        } else {
-                            (min + rng.below(max - min + 1)) as usize
-                        };
-                        buf.clear();
-                        buf.extend_from_slice(&pattern(len, seed));
-                        w.update(&buf).expect("spin update");
-                    }
-                });
-                Ok(String::new())
-            }
+            "spin" => spin(board, rest),
             "hold" => {
                 let (n, prefix) = rest.split_once(' ').expect("hold N PREFIX");
                 let n: usize = n.parse().unwrap();
@@ -250,6 +224,34 @@ fn fork_storm(board: &Scoreboard) {
         }
         std::process::exit(0);
     });
+}
+
+/// `spin ID MINLEN MAXLEN [log]`: a worker updated flat out by a thread with
+/// self-checking statuses of random lengths.
+fn spin(board: &Scoreboard, rest: &str) -> Result<String, Error> {
+    let args: Vec<&str> = rest.split(' ').collect();
+    let (min, max): (u64, u64) = (args[1].parse().unwrap(), args[2].parse().unwrap());
+    // `log`: sizes spread evenly over the orders of magnitude.
+    let log = args.get(3) == Some(&"log");
+    let mut w = board.worker_with_id(args[0])?;
+    w.update(&pattern(min as usize, 0))?;
+    std::thread::spawn(move || {
+        let mut rng = Rng(0x5eed ^ u64::from(std::process::id()));
+        let mut buf = Vec::new();
+        for seed in 1.. {
+            let len = if log {
+                let bits = 64 - min.leading_zeros()
+                    + rng.below(u64::from(min.leading_zeros() - max.leading_zeros()) + 1) as u32;
+                rng.below(1 << bits).clamp(min, max) as usize
+            } else {
+                (min + rng.below(max - min + 1)) as usize
+            };
+            buf.clear();
+            buf.extend_from_slice(&pattern(len, seed));
+            w.update(&buf).expect("spin update");
+        }
+    });
+    Ok(String::new())
 }
 
 /// Raises this process's soft open-file limit to at least `n` (up to the hard limit).
