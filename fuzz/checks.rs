@@ -51,6 +51,22 @@ fn scratch(cell: &'static OnceLock<PathBuf>, tag: &str) -> &'static Path {
     dir
 }
 
+/// A watching board on `dir`, made once per process and kept: closing an
+/// inotify instance costs the kernel 6 to 18 ms here, more than the rest of a
+/// run. Its reader state carries over from run to run, and its reads must be
+/// exact whatever came before.
+fn watching_board(cell: &'static OnceLock<Scoreboard>, dir: &Path) -> &'static Scoreboard {
+    cell.get_or_init(|| Scoreboard::open(dir).expect("opening the watching board"))
+}
+
+/// A board whose reads list the directory (no inotify instance to close).
+fn listing_board(dir: &Path) -> Scoreboard {
+    Scoreboard::builder(dir)
+        .watch(false)
+        .open()
+        .expect("opening the listing board")
+}
+
 /// Removes every entry of `dir` (left behind by a run that failed).
 fn empty_dir(dir: &Path) {
     for entry in fs::read_dir(dir).expect("listing the scratch directory") {
@@ -137,6 +153,7 @@ fn published_copy_odd(bytes: &[u8]) -> bool {
 }
 
 static PARSE_DIR: OnceLock<PathBuf> = OnceLock::new();
+static PARSE_BOARD: OnceLock<Scoreboard> = OnceLock::new();
 
 /// The `parse_status_file` target: `data` is a name choice, then the bytes.
 pub(crate) fn check_status_file(data: &[u8]) {
@@ -168,7 +185,7 @@ pub(crate) fn check_status_file(data: &[u8]) {
     let ours = name.starts_with("sb-");
 
     // A live worker's file: locked, as its owner locks it (read-write).
-    let board = Scoreboard::open(dir).expect("opening the board");
+    let board = watching_board(&PARSE_BOARD, dir);
     if !published_copy_odd(bytes) {
         let owner = OpenOptions::new()
             .read(true)
@@ -185,12 +202,11 @@ pub(crate) fn check_status_file(data: &[u8]) {
     // A dead worker's file: a reader removes it if it has the magic (or is a
     // temporary), and otherwise leaves it alone and says so.
     let removable = temp || (ours && bytes.starts_with(MAGIC));
-    // The board of the live read, now told by its watch of the close; then a
-    // new board, which lists the directory.
+    // The watching board, told of the close by its watch; then a new board,
+    // which lists the directory (as the first read of any board does).
     let watched = board.snapshot().expect("a read of a dead file failed");
     check_dead(&name, removable, &watched, false);
-    let listed = Scoreboard::open(dir)
-        .expect("opening the board")
+    let listed = listing_board(dir)
         .snapshot()
         .expect("a read of a dead file failed");
     check_dead(&name, removable, &listed, true);
@@ -334,9 +350,9 @@ pub(crate) enum Op {
     Drop {
         slot: u8,
     },
-    /// `board.update(status)`: the board's own slot (the process id).
+    /// `board.update(status)` on the listing board: its own slot (the
+    /// process id). (The watching board lives as long as the process.)
     BoardUpdate {
-        via: Via,
         len: u16,
         seed: u8,
     },
@@ -363,7 +379,8 @@ fn status_bytes(len: usize, seed: u8) -> Vec<u8> {
 #[derive(Debug)]
 enum Owner {
     Worker(Worker),
-    Board(Via),
+    /// The listing board's own slot.
+    Board,
 }
 
 /// A live id in the model.
@@ -375,18 +392,16 @@ struct Live {
 }
 
 static OPS_DIR: OnceLock<PathBuf> = OnceLock::new();
+static OPS_BOARD: OnceLock<Scoreboard> = OnceLock::new();
 
 /// The `ops_model` target: runs the operations `data` decodes to.
 pub(crate) fn check_ops(data: &[u8]) {
     let ops = decode_ops(data);
     let dir = scratch(&OPS_DIR, "ops");
-    let watching = Scoreboard::open(dir).expect("opening the board");
-    let listing = Scoreboard::builder(dir)
-        .watch(false)
-        .open()
-        .expect("opening the board");
+    let watching = watching_board(&OPS_BOARD, dir);
+    let listing = listing_board(dir);
     let board = |via: Via| match via {
-        Via::Watching => &watching,
+        Via::Watching => watching,
         Via::Listing => &listing,
     };
     let mut model: BTreeMap<String, Live> = BTreeMap::new();
@@ -414,8 +429,8 @@ pub(crate) fn check_ops(data: &[u8]) {
                 };
                 drop(model.remove(&id));
             }
-            Op::BoardUpdate { via, len, seed } => {
-                board_update(&mut model, board(*via), *via, usize::from(*len), *seed, &at);
+            Op::BoardUpdate { len, seed } => {
+                board_update(&mut model, &listing, usize::from(*len), *seed, &at);
             }
             Op::ReadAll(via) => {
                 let all = board(*via)
@@ -432,8 +447,9 @@ pub(crate) fn check_ops(data: &[u8]) {
             }
         }
     }
-    // Workers dropped, then the boards (their own slots): nothing is left.
-    model.retain(|_, live| matches!(live.owner, Owner::Board(_)));
+    // Workers dropped, then the listing board (and its own slot): nothing is
+    // left.
+    model.retain(|_, live| matches!(live.owner, Owner::Board));
     for via in [Via::Watching, Via::Listing] {
         let all = board(via).read_all().expect("the last read");
         assert_eq!(
@@ -443,8 +459,24 @@ pub(crate) fn check_ops(data: &[u8]) {
         );
     }
     drop(model);
-    drop((watching, listing));
+    drop(listing);
+    for via in [Via::Watching, Via::Listing] {
+        let all = board_after(watching, dir, via);
+        assert!(
+            all.is_empty(),
+            "after dropping everything ({via:?}): {all:?}"
+        );
+    }
     assert_eq!(names_in(dir), Vec::<String>::new(), "left in the directory");
+}
+
+/// What `via` reads once the listing board of the run is gone.
+fn board_after(watching: &Scoreboard, dir: &Path, via: Via) -> BTreeMap<String, Vec<u8>> {
+    match via {
+        Via::Watching => watching.read_all(),
+        Via::Listing => listing_board(dir).read_all(),
+    }
+    .expect("the last read")
 }
 
 /// `Op::Create`: refused for an invalid id or a live one.
@@ -473,12 +505,11 @@ fn create(
     }
 }
 
-/// `Op::BoardUpdate`: the board's slot, refused while a `Worker` or the other
-/// board holds the process id.
+/// `Op::BoardUpdate`: the board's slot, refused while a `Worker` holds the
+/// process id.
 fn board_update(
     model: &mut BTreeMap<String, Live>,
     board: &Scoreboard,
-    via: Via,
     len: usize,
     seed: u8,
     at: &dyn Fn() -> String,
@@ -487,7 +518,7 @@ fn board_update(
     let status = status_bytes(len, seed);
     let got = board.update(&status);
     match model.get_mut(&id) {
-        Some(live) if matches!(live.owner, Owner::Board(v) if v == via) => {
+        Some(live) if matches!(live.owner, Owner::Board) => {
             got.unwrap_or_else(|e| panic!("{}: {e}", at()));
             live.status = Some(status);
             live.updates += 1;
@@ -499,7 +530,7 @@ fn board_update(
         None => {
             got.unwrap_or_else(|e| panic!("{}: {e}", at()));
             let live = Live {
-                owner: Owner::Board(via),
+                owner: Owner::Board,
                 status: Some(status),
                 updates: 1,
             };
