@@ -211,7 +211,31 @@ pub(crate) fn check_status_file(data: &[u8]) {
         .expect("a read of a dead file failed");
     check_dead(&name, removable, &listed, true);
     assert_eq!(path.exists(), !removable, "removal of a dead file");
+
+    // Emptied: the watching board, told of the removal, reports nothing.
     empty_dir(dir);
+    let after = board
+        .snapshot()
+        .expect("a read of the empty directory failed");
+    assert!(after.workers.is_empty(), "{after:?}");
+    assert_eq!(after.removed, 0, "{after:?}");
+    if !known_bug_allowed("stale-skipped") {
+        assert_eq!(
+            skipped_names(&after),
+            Vec::<&str>::new(),
+            "removed entries still reported as skipped by a watching board"
+        );
+    }
+    // A full listing: the next input starts from a board in step with the
+    // directory even where the above was allowed to fail.
+    assert_eq!(board.cleanup().expect("cleanup of the empty directory"), 0);
+}
+
+/// Whether the environment variable `PSB_FUZZ_ALLOW_KNOWN` (a comma separated
+/// list) names the known bug `name`, whose check is then skipped so fuzzing
+/// can look past it. Unset (as in `cargo test`), every check runs.
+fn known_bug_allowed(name: &str) -> bool {
+    std::env::var("PSB_FUZZ_ALLOW_KNOWN").is_ok_and(|v| v.split(',').any(|b| b.trim() == name))
 }
 
 /// What a read of the locked file must show: what `parse` found.
