@@ -67,6 +67,19 @@ fn listing_board(dir: &Path) -> Scoreboard {
         .expect("opening the listing board")
 }
 
+/// Removes the scratch directory of `target` (`"parse_status_file"` or
+/// `"ops_model"`) if this process made one.
+pub(crate) fn remove_scratch(target: &str) {
+    let cell = match target {
+        "parse_status_file" => &PARSE_DIR,
+        "ops_model" => &OPS_DIR,
+        _ => panic!("no fuzz target {target:?}"),
+    };
+    if let Some(dir) = cell.get() {
+        let _ = fs::remove_dir_all(dir);
+    }
+}
+
 /// Removes every entry of `dir` (left behind by a run that failed).
 fn empty_dir(dir: &Path) {
     for entry in fs::read_dir(dir).expect("listing the scratch directory") {
@@ -152,6 +165,21 @@ fn published_copy_odd(bytes: &[u8]) -> bool {
     word(48 + published * 8) & 1 == 1
 }
 
+/// Whether the published copy ends past the file's last whole word but
+/// within the file: a live reader then remaps the same length forever (the
+/// known bug "remap-hang", `fuzz/regressions/parse_status_file/`).
+fn ends_in_partial_word(bytes: &[u8]) -> bool {
+    let word = |i: usize| {
+        bytes
+            .get(i * 8..i * 8 + 8)
+            .map_or(0, |w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
+    };
+    let d = 48 + usize::from(word(40) & 1 == 1) * 8;
+    let end = word(d + 1).saturating_add(word(d + 3));
+    let len = bytes.len() as u64;
+    end > len / 8 * 8 && end <= len
+}
+
 static PARSE_DIR: OnceLock<PathBuf> = OnceLock::new();
 static PARSE_BOARD: OnceLock<Scoreboard> = OnceLock::new();
 
@@ -186,7 +214,8 @@ pub(crate) fn check_status_file(data: &[u8]) {
 
     // A live worker's file: locked, as its owner locks it (read-write).
     let board = watching_board(&PARSE_BOARD, dir);
-    if !published_copy_odd(bytes) {
+    let skip_live = known_bug_allowed("remap-hang") && ends_in_partial_word(bytes);
+    if !published_copy_odd(bytes) && !skip_live {
         let owner = OpenOptions::new()
             .read(true)
             .write(true)
