@@ -24,7 +24,10 @@ fn files(kind: &str, target: &str) -> Option<Vec<PathBuf>> {
         .join(target);
     let entries = std::fs::read_dir(&dir).ok()?;
     let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap_or_else(|e| panic!("{}: {e}", dir.display())).path())
+        .map(|e| {
+            e.unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .path()
+        })
         .filter(|p| p.is_file())
         .collect();
     files.sort();
@@ -42,8 +45,9 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 /// Runs `check` on every input of `target`, each on its own thread with a
 /// time limit; fails naming every input that failed.
 fn replay(target: &str, check: fn(&[u8])) {
-    let corpus = files("corpus", target)
-        .unwrap_or_else(|| panic!("fuzz/corpus/{target}/ is missing: the corpus must be committed"));
+    let corpus = files("corpus", target).unwrap_or_else(|| {
+        panic!("fuzz/corpus/{target}/ is missing: the corpus must be committed")
+    });
     assert!(
         !corpus.is_empty(),
         "fuzz/corpus/{target}/ is empty: the corpus must be committed"
@@ -53,7 +57,7 @@ fn replay(target: &str, check: fn(&[u8])) {
         .chain(files("regressions", target).unwrap_or_default())
         .collect();
     let mut failures = Vec::new();
-    for path in &inputs {
+    for (n, path) in inputs.iter().enumerate() {
         let data = checks::read_input(path);
         let (done, finished) = mpsc::channel();
         let runner = thread::Builder::new()
@@ -72,8 +76,10 @@ fn replay(target: &str, check: fn(&[u8])) {
             // The runner is left behind, and may hold the scratch directory:
             // stop here.
             Err(RecvTimeoutError::Timeout) => panic!(
-                "{}: no result after {PER_INPUT:?} (a hang); failed before it: {failures:#?}",
-                path.display()
+                "{}: no result after {PER_INPUT:?} (a hang); failed before it: {failures:#?}; \
+                 not run after it: {:#?}",
+                path.display(),
+                &inputs[n + 1..]
             ),
         }
     }
