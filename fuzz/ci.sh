@@ -33,7 +33,8 @@ for target in parse_status_file ops_model; do
   grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::average_exec_per_sec)' \
     "$work/$target.log" || true
   if [ "$status" -ne 0 ]; then
-    tail -n 80 "$work/$target.log" >&2
+    grep -A 6 'panicked at' "$work/$target.log" >&2 || true
+    tail -n 30 "$work/$target.log" >&2
     echo "fuzz target $target failed (exit $status); the input is in fuzz/artifacts/$target/" >&2
     exit 1
   fi
