@@ -42,6 +42,7 @@ fn scratch(cell: &'static OnceLock<PathBuf>, tag: &str) -> &'static Path {
         } else {
             std::env::temp_dir()
         };
+        remove_stale_scratch(&base, tag);
         let dir = base.join(format!("psb-fuzz-{tag}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("creating the scratch directory");
@@ -77,6 +78,24 @@ pub(crate) fn remove_scratch(target: &str) {
     };
     if let Some(dir) = cell.get() {
         let _ = fs::remove_dir_all(dir);
+    }
+}
+
+/// Removes the scratch directories of `tag` left in `base` by processes that
+/// are gone (a fuzzer cannot remove its own: libFuzzer exits the process).
+fn remove_stale_scratch(base: &Path, tag: &str) {
+    let prefix = format!("psb-fuzz-{tag}-");
+    let Ok(entries) = fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = fs::remove_dir_all(entry.path());
+        }
     }
 }
 
