@@ -18,7 +18,10 @@
 //! 3. load the descriptor and check it, clamping the length to what is mapped;
 //! 4. copy the payload words (Relaxed loads);
 //! 5. `fence(Acquire)`, pairs with writer step 2, then load `seq` again: if it
-//!    changed, a later write may have been seen: retry.
+//!    changed, a later write may have been seen: retry;
+//! 6. load `published` again: if it no longer names this copy, retry (a stale
+//!    index in step 1 can lead to a complete copy that is not yet published;
+//!    this keeps successive reads from going back in time).
 //!
 //! Readers only ever make Relaxed loads and Acquire fences, the one kind of
 //! atomic access that is defined on read-only mapped memory.
@@ -26,8 +29,7 @@
 //! A writer stopped anywhere (SIGSTOP, preemption, a debugger) never holds up
 //! a reader: it is then writing the unpublished copy, and the published copy is
 //! complete and stays untouched until the writer publishes another one. A reader
-//! retries only when the writer has completed an update *and* started the next
-//! one while the reader was copying.
+//! retries only when the writer publishes an update while the reader copies.
 //!
 //! The protocol is generic over [`Words`], so the same code runs on a mapped
 //! file ([`crate::shm`]) and, under `--cfg loom`, on loom's model atomics.
@@ -240,6 +242,15 @@ pub(crate) fn read_attempt<W: Words>(w: &W, out: &mut Vec<u8>) -> Attempt {
     // Step 5. Pairs with the writer's Release fence after its odd mark (step 2).
     fence(Ordering::Acquire);
     if w.load(d + SEQ) != s1 {
+        return Attempt::Retry;
+    }
+    // Step 6: the copy must still be the published one. A reader that loaded
+    // a stale index in step 1 may have found the *other* copy complete but not
+    // yet published (the writer between its even mark and its publication);
+    // having seen that even mark (Release, step 4) it now sees the publication
+    // that preceded it, and retries. So reads never go back in time: no read
+    // returns an update older than one an earlier read returned.
+    if (w.load(PUBLISHED) & 1) as usize != i {
         return Attempt::Retry;
     }
     verdict.unwrap_or(Attempt::Done(meta))

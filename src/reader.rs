@@ -388,13 +388,16 @@ impl Reader {
         name: &OsStr,
         report: &mut ScanReport,
     ) -> std::result::Result<Look, Skip> {
-        let Some(text) = name.to_str() else {
-            return Err(Skip::Lasting(foreign(dir, &name.to_string_lossy())));
+        let temp = name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes());
+        let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
+        let Some(text) = name.to_str().filter(|_| ours) else {
+            // Not a status file name: skipped while it exists (it is never
+            // opened: it may be a FIFO, a device, anything).
+            return match sys::identity_at(dir.fd(), name) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Look::Gone),
+                _ => Err(Skip::Lasting(foreign(dir, &name.to_string_lossy()))),
+            };
         };
-        let temp = text.starts_with(TMP_PREFIX);
-        if !temp && !text.starts_with(PREFIX) {
-            return Err(Skip::Lasting(foreign(dir, text)));
-        }
         let file = match sys::open_entry(dir.fd(), text, false) {
             Ok(f) => f,
             // Removed since it was reported or listed: a worker that left.
@@ -607,7 +610,9 @@ fn read_status(
                 if FileId::of(&meta) != m.file_id {
                     return Err(Reread::Replaced);
                 }
-                if meta.len() < need {
+                // A mapping covers whole words only (a file whose size is not
+                // a multiple of 8 is not one the library made).
+                if meta.len() / 8 * 8 < need {
                     return Err(
                         corrupt(dir, &text(), "status extends beyond the end of the file").into(),
                     );

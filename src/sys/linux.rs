@@ -112,7 +112,10 @@ pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
 }
 
 /// The inode `name` in `dir` points to, without following a link.
-pub(crate) fn identity_at(dir: BorrowedFd<'_>, name: &str) -> io::Result<FileId> {
+pub(crate) fn identity_at<P: ?Sized + nix::NixPath>(
+    dir: BorrowedFd<'_>,
+    name: &P,
+) -> io::Result<FileId> {
     let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
     Ok(FileId::of_stat(&st))
 }

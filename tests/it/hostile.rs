@@ -137,3 +137,20 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
     assert_eq!(e.kind(), ErrorKind::Insecure);
     assert!(e.to_string().contains("owned by uid 65534"), "{e}");
 }
+
+/// A skipped entry that is removed is no longer reported (a watching board
+/// learns of the removal from its watch).
+#[test]
+fn a_removed_odd_entry_is_no_longer_reported() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = Scoreboard::open(&dir).unwrap();
+    assert!(board.snapshot().unwrap().skipped.is_empty());
+    std::fs::write(dir.join("\u{7}"), b"x").unwrap();
+    std::fs::write(dir.join("sb-junk"), b"x").unwrap();
+    assert_eq!(board.snapshot().unwrap().skipped.len(), 2);
+    std::fs::remove_file(dir.join("\u{7}")).unwrap();
+    std::fs::remove_file(dir.join("sb-junk")).unwrap();
+    let snap = board.snapshot().unwrap();
+    assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
+}
