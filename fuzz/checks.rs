@@ -184,21 +184,6 @@ fn published_copy_odd(bytes: &[u8]) -> bool {
     word(48 + published * 8) & 1 == 1
 }
 
-/// Whether the published copy ends past the file's last whole word but
-/// within the file: a live reader then remaps the same length forever (the
-/// known bug "remap-hang", `fuzz/regressions/parse_status_file/`).
-fn ends_in_partial_word(bytes: &[u8]) -> bool {
-    let word = |i: usize| {
-        bytes
-            .get(i * 8..i * 8 + 8)
-            .map_or(0, |w| u64::from_le_bytes(w.try_into().expect("8 bytes")))
-    };
-    let d = 48 + usize::from(word(40) & 1 == 1) * 8;
-    let end = word(d + 1).saturating_add(word(d + 3));
-    let len = bytes.len() as u64;
-    end > len / 8 * 8 && end <= len
-}
-
 static PARSE_DIR: OnceLock<PathBuf> = OnceLock::new();
 static PARSE_BOARD: OnceLock<Scoreboard> = OnceLock::new();
 
@@ -233,8 +218,7 @@ pub(crate) fn check_status_file(data: &[u8]) {
 
     // A live worker's file: locked, as its owner locks it (read-write).
     let board = watching_board(&PARSE_BOARD, dir);
-    let skip_live = known_bug_allowed("remap-hang") && ends_in_partial_word(bytes);
-    if !published_copy_odd(bytes) && !skip_live {
+    if !published_copy_odd(bytes) {
         let owner = OpenOptions::new()
             .read(true)
             .write(true)
@@ -267,23 +251,14 @@ pub(crate) fn check_status_file(data: &[u8]) {
         .expect("a read of the empty directory failed");
     assert!(after.workers.is_empty(), "{after:?}");
     assert_eq!(after.removed, 0, "{after:?}");
-    if !known_bug_allowed("stale-skipped") {
-        assert_eq!(
-            skipped_names(&after),
-            Vec::<&str>::new(),
-            "removed entries still reported as skipped by a watching board"
-        );
-    }
+    assert_eq!(
+        skipped_names(&after),
+        Vec::<&str>::new(),
+        "removed entries still reported as skipped by a watching board"
+    );
     // A full listing: the next input starts from a board in step with the
     // directory even where the above was allowed to fail.
     assert_eq!(board.cleanup().expect("cleanup of the empty directory"), 0);
-}
-
-/// Whether the environment variable `PSB_FUZZ_ALLOW_KNOWN` (a comma separated
-/// list) names the known bug `name`, whose check is then skipped so fuzzing
-/// can look past it. Unset (as in `cargo test`), every check runs.
-fn known_bug_allowed(name: &str) -> bool {
-    std::env::var("PSB_FUZZ_ALLOW_KNOWN").is_ok_and(|v| v.split(',').any(|b| b.trim() == name))
 }
 
 /// What a read of the locked file must show: what `parse` found.

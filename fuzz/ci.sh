@@ -6,8 +6,6 @@
 #
 # New corpus entries are written to a scratch copy, not to fuzz/corpus/:
 # the committed corpus changes only by hand (cargo fuzz cmin, see README.md).
-# Known bugs (see README.md) fail it until fixed; PSB_FUZZ_ALLOW_KNOWN=<names>
-# in the environment skips their checks.
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TERM_COLOR=never
