@@ -110,7 +110,11 @@ impl Builder {
     /// parents if needed. A concurrent creation is not an error.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be created or opened.
+    /// - [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be
+    ///   created or opened.
+    /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure) when an existing
+    ///   `base_dir` is owned by another user, or group or others may write to
+    ///   it without the sticky bit.
     pub fn open(self) -> Result<Scoreboard> {
         fork::init().map_err(|e| Error::io(e).with_detail("installing fork handlers"))?;
         let dir = BaseDir::open(&self.base_dir)?;
@@ -165,7 +169,7 @@ impl Scoreboard {
     /// process id), creating the directory (mode 0700) if missing.
     ///
     /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be created or opened.
+    /// As [`Builder::open`].
     pub fn open(base_dir: impl AsRef<Path>) -> Result<Self> {
         Self::builder(base_dir).open()
     }

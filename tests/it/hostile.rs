@@ -154,3 +154,80 @@ fn a_removed_odd_entry_is_no_longer_reported() {
     let snap = board.snapshot().unwrap();
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
 }
+
+/// Status files with damaged headers and descriptors, locked as live ones are
+/// and then unlocked: reads skip and report each (never hang, never fail as a
+/// whole), and once unlocked remove those with a status header, leaving the
+/// one without.
+#[test]
+fn crafted_status_files_are_skipped_then_removed_never_fatal() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = Scoreboard::open(&dir).unwrap();
+    let word = |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
+    // After one update the published copy is copy 1, described at byte 448:
+    // seq, offset (+8), capacity (+16), length (+24).
+    type Damage = fn(&mut Vec<u8>, &dyn Fn(&mut Vec<u8>, usize, u64));
+    let damages: [(&str, Damage); 7] = [
+        ("huge-len", |b, w| w(b, 448 + 24, 1 << 50)),
+        ("huge-cap", |b, w| w(b, 448 + 16, u64::MAX)),
+        ("bad-magic", |b, w| w(b, 0, 0x4141_4141)),
+        ("future-version", |b, w| w(b, 8, 99 | (512 << 32))),
+        ("truncated", |b, _| b.truncate(600)),
+        ("overlaps-header", |b, w| w(b, 448 + 8, 8)),
+        ("partial-word", |b, w| {
+            // The copy ends 2 bytes short of the last whole word.
+            b.truncate(2326);
+            w(b, 448 + 8, 2304);
+            w(b, 448 + 24, 20);
+        }),
+    ];
+    let mut locks = Vec::new();
+    for (name, damage) in damages {
+        let mut w = board.worker_with_id(name).unwrap();
+        w.update(b"a status of twenty b").unwrap();
+        let mut bytes = std::fs::read(w.path()).unwrap();
+        let path = w.path();
+        drop(w);
+        damage(&mut bytes, &word);
+        std::fs::write(&path, &bytes).unwrap();
+        // Live, as far as readers can tell.
+        let f = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        f.lock().unwrap();
+        locks.push(f);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let all = board.read_all().unwrap();
+        let snap = board.snapshot().unwrap();
+        tx.send((all, snap)).unwrap();
+        board
+    });
+    let (all, snap) = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("reads must not hang");
+    let board = reader.join().unwrap();
+    assert!(all.is_empty(), "{:?}", all.keys());
+    assert_eq!(snap.skipped.len(), 7, "{:?}", snap.skipped);
+    for e in &snap.skipped {
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    }
+    assert_eq!(entries(&dir).len(), 7);
+
+    // Unlocked: dead. Removed if they have a status header.
+    drop(locks);
+    let snap = board.snapshot().unwrap();
+    assert!(snap.workers.is_empty());
+    assert_eq!(snap.removed, 6, "{snap:?}");
+    assert_eq!(entries(&dir), ["sb-bad-magic"]);
+    assert_eq!(snap.skipped.len(), 1, "{:?}", snap.skipped);
+    assert!(
+        snap.skipped[0].to_string().contains("left in place"),
+        "{}",
+        snap.skipped[0]
+    );
+}
