@@ -155,6 +155,8 @@ fn a_removed_odd_entry_is_no_longer_reported() {
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
 }
 
+type Damage = fn(&mut Vec<u8>, &dyn Fn(&mut Vec<u8>, usize, u64));
+
 /// Status files with damaged headers and descriptors, locked as live ones are
 /// and then unlocked: reads skip and report each (never hang, never fail as a
 /// whole), and once unlocked remove those with a status header, leaving the
@@ -167,12 +169,12 @@ fn crafted_status_files_are_skipped_then_removed_never_fatal() {
     let word = |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
     // After one update the published copy is copy 1, described at byte 448:
     // seq, offset (+8), capacity (+16), length (+24).
-    type Damage = fn(&mut Vec<u8>, &dyn Fn(&mut Vec<u8>, usize, u64));
     let damages: [(&str, Damage); 7] = [
         ("huge-len", |b, w| w(b, 448 + 24, 1 << 50)),
         ("huge-cap", |b, w| w(b, 448 + 16, u64::MAX)),
         ("bad-magic", |b, w| w(b, 0, 0x4141_4141)),
-        ("future-version", |b, w| w(b, 8, 99 | (512 << 32))),
+        // Version 99, header length 512.
+        ("future-version", |b, w| w(b, 8, 0x63 | (0x200 << 32))),
         ("truncated", |b, _| b.truncate(600)),
         ("overlaps-header", |b, w| w(b, 448 + 8, 8)),
         ("partial-word", |b, w| {
