@@ -96,8 +96,13 @@ mod id;
 mod layout;
 mod protocol;
 mod reader;
+#[cfg(feature = "render")]
+#[cfg_attr(docsrs, doc(cfg(feature = "render")))]
+pub mod render;
 mod shm;
 mod sync;
+#[cfg(feature = "serde")]
+mod typed;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;
 mod worker;
