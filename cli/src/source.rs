@@ -1,0 +1,62 @@
+//! Where records come from: a parallel-scoreboard board, or a directory
+//! written by Perl's `Parallel::Scoreboard`.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result, bail};
+use parallel_scoreboard::Scoreboard;
+use parallel_scoreboard::render::{self, Record};
+
+use crate::legacy::LegacyBoard;
+
+/// A board to read.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// A board of this library.
+    Board(Scoreboard),
+    /// A directory of the Perl module's `status_<id>` files.
+    Legacy(LegacyBoard),
+}
+
+impl Source {
+    /// Opens the board in `dir`, which must be an existing directory (the
+    /// library would create a missing one; a monitor must not).
+    pub(crate) fn open(dir: &Path, legacy: bool) -> Result<Self> {
+        let meta = std::fs::metadata(dir).with_context(|| format!("{}", dir.display()))?;
+        if !meta.is_dir() {
+            bail!("{}: not a directory", dir.display());
+        }
+        // Fail now, with a clear message, on a directory that cannot be listed.
+        std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
+        if legacy {
+            return Ok(Self::Legacy(LegacyBoard::new(dir)));
+        }
+        let board =
+            Scoreboard::open(dir).with_context(|| format!("opening the board {}", dir.display()))?;
+        Ok(Self::Board(board))
+    }
+
+    /// Every live worker, sorted by id.
+    pub(crate) fn read(&self) -> Result<Vec<Record>> {
+        match self {
+            Self::Board(board) => Ok(render::records(&board.snapshot()?)),
+            Self::Legacy(legacy) => Ok(legacy.read()?),
+        }
+    }
+
+    /// Removes dead workers' files; returns how many.
+    pub(crate) fn cleanup(&self) -> Result<usize> {
+        match self {
+            Self::Board(board) => Ok(board.cleanup()?),
+            Self::Legacy(_) => bail!("cleanup of a legacy board is left to the Perl module"),
+        }
+    }
+
+    /// What the board is, for titles.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Board(board) => format!("scoreboard {}", board.base_dir().display()),
+            Self::Legacy(legacy) => format!("scoreboard {} (legacy)", legacy.dir().display()),
+        }
+    }
+}
