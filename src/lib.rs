@@ -101,10 +101,10 @@ mod reader;
 pub mod render;
 mod shm;
 mod sync;
-#[cfg(feature = "serde")]
-mod typed;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;
+#[cfg(feature = "serde")]
+mod typed;
 mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};

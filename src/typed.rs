@@ -123,18 +123,32 @@ mod tests {
         let board = Scoreboard::open(tmp.path()).unwrap();
         let mut a = board.worker_with_id("a").unwrap();
         let mut b = board.worker_with_id("b").unwrap();
-        a.update_json(&Req { state: "busy".into(), n: 7 }).unwrap();
+        a.update_json(&Req {
+            state: "busy".into(),
+            n: 7,
+        })
+        .unwrap();
         b.update(b"not json").unwrap();
         board.update_json(&[1, 2, 3]).unwrap();
 
         let all = board.read_all_json::<Req>().unwrap();
-        assert_eq!(all["a"].as_ref().unwrap(), &Req { state: "busy".into(), n: 7 });
+        assert_eq!(
+            all["a"].as_ref().unwrap(),
+            &Req {
+                state: "busy".into(),
+                n: 7
+            }
+        );
         assert!(all["b"].is_err());
         assert!(all[&std::process::id().to_string()].is_err());
         assert_eq!(board.read_all().unwrap()["a"], br#"{"state":"busy","n":7}"#);
 
         let snap = board.snapshot().unwrap();
-        let mine = snap.workers.iter().find(|w| w.id != "a" && w.id != "b").unwrap();
+        let mine = snap
+            .workers
+            .iter()
+            .find(|w| w.id != "a" && w.id != "b")
+            .unwrap();
         assert_eq!(mine.status_json::<Vec<u8>>().unwrap(), [1, 2, 3]);
     }
 
@@ -147,7 +161,10 @@ mod tests {
         let bad: HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
         let e = w.update_json(&bad).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Io);
-        assert_eq!(std::io::Error::from(e).kind(), std::io::ErrorKind::InvalidData);
+        assert_eq!(
+            std::io::Error::from(e).kind(),
+            std::io::ErrorKind::InvalidData
+        );
         assert_eq!(board.read_all().unwrap()["w"], b"before");
     }
 }

@@ -258,9 +258,7 @@ fn run_requests(n: u16, dir: &Path, parent: u32) -> Result<()> {
         let rounds = 1 + (r >> 16) % 8;
         std::hint::black_box((0..rounds).fold(r, |h, i| fnv1a(h ^ i, line.as_bytes())));
         me.update(b"idle")?;
-        if signal::stopped()
-            || (req % 8192 == 0 && std::os::unix::process::parent_id() != parent)
-        {
+        if signal::stopped() || (req % 8192 == 0 && std::os::unix::process::parent_id() != parent) {
             break;
         }
     }

@@ -50,7 +50,8 @@ impl LegacyBoard {
             let Some(id) = name.to_str().and_then(|n| n.strip_prefix("status_")) else {
                 continue;
             };
-            if id.ends_with(".tmp") || id.is_empty() {
+            // The Perl module's temporaries are exactly `status_<id>.tmp`.
+            if id.is_empty() || Path::new(id).extension().is_some_and(|e| e == "tmp") {
                 continue;
             }
             if let Some(record) = read_one(&entry.path(), id, &locks) {
@@ -74,11 +75,10 @@ fn read_one(path: &Path, id: &str, locks: &str) -> Option<Record> {
     if !meta.is_file() {
         return None;
     }
-    match file.try_lock_shared() {
-        // Nobody holds the exclusive lock: the worker is gone.
-        Ok(()) => return None,
-        Err(std::fs::TryLockError::WouldBlock) => {}
-        Err(std::fs::TryLockError::Error(_)) => return None,
+    // A shared lock is refused only while the worker holds its exclusive
+    // lock; taking it means the worker is gone.
+    if !matches!(file.try_lock_shared(), Err(fs::TryLockError::WouldBlock)) {
+        return None;
     }
     let status = (0..ATTEMPTS).find_map(|_| read_status(&mut file))?;
     let meta = file.metadata().ok()?;

@@ -43,7 +43,7 @@ enum Command {
         /// Cut statuses in the table to this many characters.
         #[arg(long, default_value_t = 60, value_name = "CHARS")]
         width: usize,
-        /// Read a directory written by Perl's Parallel::Scoreboard.
+        /// Read a directory written by the original Perl module.
         #[arg(long)]
         legacy: bool,
     },
@@ -53,7 +53,7 @@ enum Command {
         dir: PathBuf,
         /// The worker's id.
         id: String,
-        /// Read a directory written by Perl's Parallel::Scoreboard.
+        /// Read a directory written by the original Perl module.
         #[arg(long)]
         legacy: bool,
     },
@@ -63,7 +63,7 @@ enum Command {
         dir: PathBuf,
         #[command(flatten)]
         view: WatchArgs,
-        /// Read a directory written by Perl's Parallel::Scoreboard.
+        /// Read a directory written by the original Perl module.
         #[arg(long)]
         legacy: bool,
     },
@@ -80,7 +80,7 @@ enum Command {
         /// address is printed on stdout.
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
         listen: String,
-        /// Read a directory written by Perl's Parallel::Scoreboard.
+        /// Read a directory written by the original Perl module.
         #[arg(long)]
         legacy: bool,
     },

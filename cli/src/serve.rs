@@ -37,9 +37,8 @@ async fn serve(source: Source, listen: &str) -> Result<()> {
     };
     let title = source.describe();
     let source = Arc::new(source);
-    let app = parallel_scoreboard::render::router_with(title, move || {
-        source.read().map_err(Into::into)
-    });
+    let app =
+        parallel_scoreboard::render::router_with(title, move || source.read().map_err(Into::into));
     let local = listener.local_addr()?;
     println!("listening on http://{local}/");
     axum::serve(listener, app)
@@ -57,7 +56,10 @@ async fn resolve(listen: &str) -> Result<Vec<SocketAddr>> {
     if !listen.contains(':') {
         return Err(anyhow!(bad()));
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen).await.with_context(bad)?.collect();
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(listen)
+        .await
+        .with_context(bad)?
+        .collect();
     Ok(addrs)
 }
 

@@ -11,6 +11,8 @@ use crate::legacy::LegacyBoard;
 
 /// A board to read.
 #[derive(Debug)]
+// One `Source` per process: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Source {
     /// A board of this library.
     Board(Scoreboard),
@@ -31,8 +33,8 @@ impl Source {
         if legacy {
             return Ok(Self::Legacy(LegacyBoard::new(dir)));
         }
-        let board =
-            Scoreboard::open(dir).with_context(|| format!("opening the board {}", dir.display()))?;
+        let board = Scoreboard::open(dir)
+            .with_context(|| format!("opening the board {}", dir.display()))?;
         Ok(Self::Board(board))
     }
 

@@ -2,6 +2,7 @@
 //! screen, or as plain text frames when stdout is not a terminal.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal as _, Write as _};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -157,11 +158,15 @@ impl View {
                     next.insert(record.id.clone(), (record.pid, updates));
                     match (self.previous.get(&record.id), elapsed) {
                         (Some(&(pid, before)), Some(secs)) if pid == record.pid && secs > 0.0 => {
-                            updates.saturating_sub(before) as f64 / secs
+                            per_second(updates.saturating_sub(before), secs)
                         }
                         _ => {
                             let secs = seconds_since(record.started_at, wall);
-                            if secs > 0.0 { updates as f64 / secs } else { 0.0 }
+                            if secs > 0.0 {
+                                per_second(updates, secs)
+                            } else {
+                                0.0
+                            }
                         }
                     }
                 });
@@ -175,7 +180,8 @@ impl View {
         if key.kind == KeyEventKind::Release {
             return Action::Nothing;
         }
-        let ctrl_c = key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
+        let ctrl_c =
+            key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c');
         if ctrl_c {
             return Action::Quit;
         }
@@ -247,12 +253,12 @@ impl View {
         let mut summary = format!("{} live workers", self.rows.len());
         if !states.is_empty() {
             let counts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
-            summary.push_str(&format!(" ({})", counts.join(", ")));
+            let _ = write!(summary, " ({})", counts.join(", "));
         }
         let rates: Vec<f64> = self.rows.iter().filter_map(|r| r.rate).collect();
         if !rates.is_empty() {
             let total: f64 = rates.iter().sum();
-            summary.push_str(&format!("   {} updates/s in total", group(total as u128)));
+            let _ = write!(summary, "   {} updates/s in total", group(whole(total)));
         }
         out.push(summary);
         let direction = if self.reverse { ", reversed" } else { "" };
@@ -289,7 +295,7 @@ impl View {
                 r.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
                 printable(state(&r.status).unwrap_or_default().as_bytes(), 6),
                 maybe(r.updates),
-                row.rate.map_or_else(|| "-".to_owned(), |x| group(x as u128)),
+                row.rate.map_or_else(|| "-".to_owned(), |x| group(whole(x))),
                 seconds_since(r.updated_at, now),
                 r.status.len(),
                 printable(&r.status, status_width),
@@ -317,7 +323,9 @@ impl View {
                 Sort::Pid => x.pid.cmp(&y.pid),
                 Sort::Rate => b.rate.unwrap_or(-1.0).total_cmp(&a.rate.unwrap_or(-1.0)),
                 Sort::Updates => y.updates.cmp(&x.updates),
-                Sort::Age => seconds_since(y.updated_at, now).total_cmp(&seconds_since(x.updated_at, now)),
+                Sort::Age => {
+                    seconds_since(y.updated_at, now).total_cmp(&seconds_since(x.updated_at, now))
+                }
                 Sort::Status => x.status.cmp(&y.status),
             };
             order.then_with(|| x.id.cmp(&y.id))
@@ -326,6 +334,18 @@ impl View {
             rows.reverse();
         }
     }
+}
+
+/// `n` per `secs` seconds (counts stay far below 2^52, where `f64` is exact).
+#[allow(clippy::cast_precision_loss)]
+fn per_second(n: u64, secs: f64) -> f64 {
+    n as f64 / secs
+}
+
+/// A rate rounded down to a whole number (negative and NaN rates are 0).
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn whole(x: f64) -> u128 {
+    x.max(0.0) as u128
 }
 
 /// Runs the view over `source` until `q`, Ctrl-C, SIGTERM, `frames`
@@ -344,7 +364,12 @@ pub(crate) fn run(source: &Source, options: &WatchOptions, hook: &mut dyn Hook) 
 }
 
 /// The full-screen view; keys are read between refreshes.
-fn live(source: &Source, options: &WatchOptions, hook: &mut dyn Hook, view: &mut View) -> Result<()> {
+fn live(
+    source: &Source,
+    options: &WatchOptions,
+    hook: &mut dyn Hook,
+    view: &mut View,
+) -> Result<()> {
     let mut out = io::stdout();
     for frame in 1.. {
         if !hook.tick(view)? {
@@ -388,7 +413,12 @@ fn draw(out: &mut impl io::Write, view: &View) -> io::Result<()> {
         let y = u16::try_from(i).unwrap_or(u16::MAX);
         queue!(out, cursor::MoveTo(0, y))?;
         if i == header {
-            queue!(out, SetAttribute(Attribute::Reverse), Print(format!("{line:<width$}", width = usize::from(w))), SetAttribute(Attribute::Reset))?;
+            queue!(
+                out,
+                SetAttribute(Attribute::Reverse),
+                Print(format!("{line:<width$}", width = usize::from(w))),
+                SetAttribute(Attribute::Reset)
+            )?;
         } else {
             queue!(out, Print(line))?;
         }
@@ -399,7 +429,12 @@ fn draw(out: &mut impl io::Write, view: &View) -> io::Result<()> {
 }
 
 /// Plain text frames, one per refresh, for pipes and logs.
-fn plain(source: &Source, options: &WatchOptions, hook: &mut dyn Hook, view: &mut View) -> Result<()> {
+fn plain(
+    source: &Source,
+    options: &WatchOptions,
+    hook: &mut dyn Hook,
+    view: &mut View,
+) -> Result<()> {
     let mut out = io::stdout().lock();
     for frame in 1.. {
         if !hook.tick(view)? {
@@ -480,14 +515,23 @@ mod tests {
     #[test]
     fn rates_states_sort_and_filter() {
         let mut v = view();
-        v.update(vec![record("a", "idle", 100), record("b", "busy GET /x", 1000)]);
+        v.update(vec![
+            record("a", "idle", 100),
+            record("b", "busy GET /x", 1000),
+        ]);
         // First sight: the average since the worker started.
         assert!((v.rows[1].rate.unwrap() - 100.0).abs() < 5.0);
         std::thread::sleep(Duration::from_millis(100));
-        v.update(vec![record("a", "idle", 100), record("b", "busy GET /x", 1100)]);
+        v.update(vec![
+            record("a", "idle", 100),
+            record("b", "busy GET /x", 1100),
+        ]);
         assert_eq!(v.rows[0].rate, Some(0.0));
         let (lines, header) = v.lines(120, 40);
-        assert!(lines[1].starts_with("2 live workers (1 busy, 1 idle)"), "{lines:?}");
+        assert!(
+            lines[1].starts_with("2 live workers (1 busy, 1 idle)"),
+            "{lines:?}"
+        );
         assert!(lines[header].starts_with("ID"));
         assert!(lines[header + 1].starts_with("a "));
 
@@ -508,16 +552,27 @@ mod tests {
         v.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
         assert_eq!(v.filter, "Ge");
         assert_eq!(v.key(key('q')), Action::Quit);
-        assert_eq!(v.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Quit);
+        assert_eq!(
+            v.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+            Action::Quit
+        );
     }
 
     #[test]
     fn long_boards_fit_the_screen() {
         let mut v = view();
-        v.update((0..50).map(|i| record(&format!("w{i:02}"), "idle", 1)).collect());
+        v.update(
+            (0..50)
+                .map(|i| record(&format!("w{i:02}"), "idle", 1))
+                .collect(),
+        );
         let (lines, _) = v.lines(80, 20);
         assert_eq!(lines.len(), 20);
-        assert!(lines.iter().any(|l| l.starts_with("… ") && l.ends_with(" more")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("… ") && l.ends_with(" more"))
+        );
         assert!(lines.iter().all(|l| l.chars().count() <= 80));
     }
 }

@@ -45,7 +45,10 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
     if let Some(n) = options.refresh {
         let _ = writeln!(s, "<meta http-equiv=\"refresh\" content=\"{n}\">");
     }
-    let _ = writeln!(s, "<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>");
+    let _ = writeln!(
+        s,
+        "<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>"
+    );
     let _ = writeln!(s, "<h1>{title}</h1>");
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
     for r in records {
@@ -135,7 +138,11 @@ mod tests {
 
     #[test]
     fn refresh_and_state_counts() {
-        let r = [record("a", b"busy GET /"), record("b", b"idle"), record("c", b"busy")];
+        let r = [
+            record("a", b"busy GET /"),
+            record("b", b"idle"),
+            record("c", b"busy"),
+        ];
         let now = SystemTime::UNIX_EPOCH;
         let page = html(&r, now, &HtmlOptions::default().refresh(Some(2)));
         assert!(page.contains("<meta http-equiv=\"refresh\" content=\"2\">"));

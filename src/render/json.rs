@@ -75,7 +75,10 @@ mod tests {
             record("d", b"12"),
         ];
         let v: Value = serde_json::from_str(&json_map(&r)).unwrap();
-        assert_eq!(v, json!({"a": {"n": 1}, "b": "plain \"text\"", "c": "\u{fffd}\u{fffd}", "d": 12}));
+        assert_eq!(
+            v,
+            json!({"a": {"n": 1}, "b": "plain \"text\"", "c": "\u{fffd}\u{fffd}", "d": 12})
+        );
     }
 
     #[test]

@@ -21,7 +21,12 @@ use super::{Record, seconds_since, state};
 #[must_use]
 pub fn prometheus(records: &[Record], now: SystemTime) -> String {
     let mut s = String::with_capacity(512 + records.len() * 256);
-    header(&mut s, "scoreboard_workers", "gauge", "Live workers on the board.");
+    header(
+        &mut s,
+        "scoreboard_workers",
+        "gauge",
+        "Live workers on the board.",
+    );
     let _ = writeln!(s, "scoreboard_workers {}", records.len());
 
     let mut states: BTreeMap<String, usize> = BTreeMap::new();
@@ -37,7 +42,11 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
         "Live workers whose status carries each state.",
     );
     for (st, n) in &states {
-        let _ = writeln!(s, "scoreboard_workers_by_state{{state=\"{}\"}} {n}", label(st));
+        let _ = writeln!(
+            s,
+            "scoreboard_workers_by_state{{state=\"{}\"}} {n}",
+            label(st)
+        );
     }
 
     header(
@@ -48,7 +57,11 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
     );
     for r in records {
         if let Some(n) = r.updates {
-            let _ = writeln!(s, "scoreboard_worker_updates_total{{id=\"{}\"}} {n}", label(&r.id));
+            let _ = writeln!(
+                s,
+                "scoreboard_worker_updates_total{{id=\"{}\"}} {n}",
+                label(&r.id)
+            );
         }
     }
     header(
@@ -73,7 +86,11 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
     );
     for r in records {
         let n = r.status.len();
-        let _ = writeln!(s, "scoreboard_worker_status_bytes{{id=\"{}\"}} {n}", label(&r.id));
+        let _ = writeln!(
+            s,
+            "scoreboard_worker_status_bytes{{id=\"{}\"}} {n}",
+            label(&r.id)
+        );
     }
     header(
         &mut s,
@@ -157,7 +174,10 @@ mod tests {
     fn all_metrics_with_escaped_labels() {
         let r = [
             record("a\"b\\c\nd", b"idle"),
-            record("j", br#"{"state":"busy","n":5,"lat":{"p99":0.25},"s":"x","l":[1]}"#),
+            record(
+                "j",
+                br#"{"state":"busy","n":5,"lat":{"p99":0.25},"s":"x","l":[1]}"#,
+            ),
         ];
         let text = prometheus(&r, SystemTime::UNIX_EPOCH + Duration::from_millis(3500));
         let expected = [
@@ -172,7 +192,10 @@ mod tests {
             "# TYPE scoreboard_worker_updates_total counter",
         ];
         for line in expected {
-            assert!(text.lines().any(|l| l == line), "{line:?} missing in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing in\n{text}"
+            );
         }
         assert!(!text.contains("field=\"s\""));
         assert!(!text.contains("field=\"l\""));
