@@ -141,7 +141,11 @@ impl Drop for Helper {
 
 /// `bytes` as lowercase hex, for statuses sent to helpers.
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 pub fn unhex(text: &str) -> Vec<u8> {

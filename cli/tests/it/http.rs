@@ -54,36 +54,38 @@ fn all_three_endpoints_and_a_404() {
     let (code, ctype, metrics) = get(&agent, &server.url("/metrics"));
     assert_eq!(code, 200);
     assert!(ctype.starts_with("text/plain; version=0.0.4"), "{ctype}");
-    let sample = |name: &str| -> f64 {
+    let sample = |name: &str| -> &str {
         let line = metrics
             .lines()
             .find(|l| l.split_once(' ').is_some_and(|(n, _)| n == name))
             .unwrap_or_else(|| panic!("{name} missing in\n{metrics}"));
-        line.rsplit_once(' ').unwrap().1.parse().unwrap()
+        line.rsplit_once(' ').unwrap().1
     };
-    assert_eq!(sample("scoreboard_workers"), 2.0);
-    assert_eq!(sample("scoreboard_workers_by_state{state=\"busy\"}"), 1.0);
+    assert_eq!(sample("scoreboard_workers"), "2");
+    assert_eq!(sample("scoreboard_workers_by_state{state=\"busy\"}"), "1");
     assert_eq!(
         sample("scoreboard_worker_updates_total{id=\"json-worker\"}"),
-        2.0
+        "2"
     );
     assert_eq!(
         sample("scoreboard_worker_updates_total{id=\"a<script>\"}"),
-        1.0
+        "1"
     );
     assert_eq!(
         sample("scoreboard_worker_status_bytes{id=\"a<script>\"}"),
-        17.0
+        "17"
     );
-    let age = sample("scoreboard_worker_seconds_since_update{id=\"json-worker\"}");
+    let age: f64 = sample("scoreboard_worker_seconds_since_update{id=\"json-worker\"}")
+        .parse()
+        .unwrap();
     assert!((0.0..30.0).contains(&age), "{age}");
     assert_eq!(
         sample("scoreboard_worker_status_field{id=\"json-worker\",field=\"requests\"}"),
-        42.0
+        "42"
     );
     assert_eq!(
         sample("scoreboard_worker_status_field{id=\"json-worker\",field=\"latency.p99_ms\"}"),
-        2.5
+        "2.5"
     );
     for name in [
         "scoreboard_workers gauge",
@@ -95,6 +97,25 @@ fn all_three_endpoints_and_a_404() {
         assert!(metrics.contains(&format!("# TYPE {name}\n")), "{name}");
     }
 
+    bad_paths_and_methods(&server);
+
+    // A worker that goes away is gone from the next response.
+    drop(a);
+    let (_, _, body) = get(&agent, &server.url("/json"));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(server.stop(), "serve exits 0 on SIGTERM");
+}
+
+/// Unknown paths are a 404, other methods a 405, and the server goes on.
+fn bad_paths_and_methods(server: &Server) {
+    let agent = agent();
     for path in ["/nope", "/json/x", "/../etc/passwd", "/metrics?x=1&&"] {
         let (code, _, body) = get(&agent, &server.url(path));
         if path.starts_with("/metrics") {
@@ -111,19 +132,8 @@ fn all_three_endpoints_and_a_404() {
         .status()
         .as_u16();
     assert_eq!(code, 405);
-
-    // A worker that goes away is gone from the next response.
-    drop(a);
-    let (_, _, body) = get(&agent, &server.url("/json"));
-    assert_eq!(
-        serde_json::from_str::<Value>(&body)
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert!(server.stop(), "serve exits 0 on SIGTERM");
+    let (code, _, _) = get(&agent, &server.url("/"));
+    assert_eq!(code, 200);
 }
 
 #[test]
