@@ -56,7 +56,12 @@ struct Slots {
 
 impl Slots {
     fn take(&self) -> Res<(Worker, u64)> {
-        if let Some(slot) = self.free.lock().unwrap_or_else(PoisonError::into_inner).pop() {
+        if let Some(slot) = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+        {
             return Ok(slot);
         }
         let mut made = self.made.lock().unwrap_or_else(PoisonError::into_inner);
@@ -65,7 +70,10 @@ impl Slots {
     }
 
     fn give_back(&self, slot: (Worker, u64)) {
-        self.free.lock().unwrap_or_else(PoisonError::into_inner).push(slot);
+        self.free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(slot);
     }
 }
 
@@ -74,7 +82,9 @@ async fn record(State(slots): State<Arc<Slots>>, request: Request, next: Next) -
     let Ok((mut worker, requests)) = slots.take() else {
         return next.run(request).await;
     };
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let busy = Slot {
         state: "busy".into(),
         method: Some(request.method().to_string()),
@@ -136,12 +146,19 @@ async fn run() -> Res<()> {
             _ => return Err(format!("unknown argument {a}").into()),
         }
     }
-    let shm = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
+    let shm = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
     let dir = std::path::PathBuf::from(shm).join(format!("async-example-{}", std::process::id()));
     let board = Arc::new(Scoreboard::open(&dir)?);
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     let addr = listener.local_addr()?;
-    println!("listening on http://{addr}/ (scoreboard at /scoreboard/); board {}", dir.display());
+    println!(
+        "listening on http://{addr}/ (scoreboard at /scoreboard/); board {}",
+        dir.display()
+    );
     let server = tokio::spawn(axum::serve(listener, app(Arc::clone(&board))).into_future());
     let result = if self_test {
         self_test_run(addr, &board).await
@@ -164,16 +181,24 @@ async fn fetch(addr: std::net::SocketAddr, path: &str) -> Res<String> {
         .await?;
     let mut out = String::new();
     s.read_to_string(&mut out).await?;
-    Ok(out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or(out))
+    Ok(out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(out))
 }
 
 async fn self_test_run(addr: std::net::SocketAddr, board: &Arc<Scoreboard>) -> Res<()> {
-    let slow: Vec<_> = (0..3).map(|_| tokio::spawn(fetch(addr, "/sleep/1000"))).collect();
+    let slow: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(fetch(addr, "/sleep/1000")))
+        .collect();
     let mut busy = 0;
     for _ in 0..200 {
         let b = Arc::clone(board);
         let all = tokio::task::spawn_blocking(move || b.read_all_json::<Slot>()).await??;
-        busy = all.values().filter(|s| s.as_ref().is_ok_and(|s| s.state == "busy")).count();
+        busy = all
+            .values()
+            .filter(|s| s.as_ref().is_ok_and(|s| s.state == "busy"))
+            .count();
         if busy == 3 {
             break;
         }
@@ -185,8 +210,14 @@ async fn self_test_run(addr: std::net::SocketAddr, board: &Arc<Scoreboard>) -> R
     let json = fetch(addr, "/scoreboard/json").await?;
     println!("GET /scoreboard/json\n{json}");
     let all: std::collections::BTreeMap<String, Slot> = serde_json::from_str(&json)?;
-    let sleeping = all.values().filter(|s| s.path.as_deref() == Some("/sleep/1000")).count();
-    let itself = all.values().filter(|s| s.path.as_deref() == Some("/scoreboard/json")).count();
+    let sleeping = all
+        .values()
+        .filter(|s| s.path.as_deref() == Some("/sleep/1000"))
+        .count();
+    let itself = all
+        .values()
+        .filter(|s| s.path.as_deref() == Some("/scoreboard/json"))
+        .count();
     if sleeping != 3 || itself != 1 || all.values().any(|s| s.state != "busy") {
         return Err("/scoreboard/json does not show the requests in flight".into());
     }
@@ -194,10 +225,18 @@ async fn self_test_run(addr: std::net::SocketAddr, board: &Arc<Scoreboard>) -> R
         t.await??;
     }
     let all = board.read_all_json::<Slot>()?;
-    let idle = all.values().filter(|s| s.as_ref().is_ok_and(|s| s.state == "idle" && s.last_code == Some(200))).count();
+    let idle = all
+        .values()
+        .filter(|s| {
+            s.as_ref()
+                .is_ok_and(|s| s.state == "idle" && s.last_code == Some(200))
+        })
+        .count();
     if idle != all.len() || all.len() != 4 {
         return Err(format!("{idle} of {} slots idle after the requests", all.len()).into());
     }
-    println!("self-test passed: 4 requests in flight shown busy on 4 slots, then idle with code 200");
+    println!(
+        "self-test passed: 4 requests in flight shown busy on 4 slots, then idle with code 200"
+    );
     Ok(())
 }

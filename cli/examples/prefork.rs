@@ -18,6 +18,7 @@
 //! /server-status that each is shown busy with its method and path, and exits.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -74,8 +75,12 @@ fn run() -> Res<()> {
     if workers < 2 {
         return Err("--workers must be at least 2".into());
     }
-    let dir = PathBuf::from(if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" })
-        .join(format!("prefork-example-{}", process::id()));
+    let dir = PathBuf::from(if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    })
+    .join(format!("prefork-example-{}", process::id()));
     let board = Scoreboard::open(&dir)?;
     let listener = TcpListener::bind(&listen)?;
     let addr = listener.local_addr()?;
@@ -101,12 +106,18 @@ fn run() -> Res<()> {
         }
     }
     drop(listener);
-    println!("listening on http://{addr}/ with {workers} workers; board {}", dir.display());
+    println!(
+        "listening on http://{addr}/ with {workers} workers; board {}",
+        dir.display()
+    );
     let result = if self_test {
         self_test_run(addr, &board, workers)
     } else {
         install(on_term);
-        println!("try http://{addr}/server-status or `scoreboard watch {}`; Ctrl-C stops", dir.display());
+        println!(
+            "try http://{addr}/server-status or `scoreboard watch {}`; Ctrl-C stops",
+            dir.display()
+        );
         while !STOP.load(Ordering::Relaxed) {
             thread::sleep(Duration::from_millis(100));
         }
@@ -124,7 +135,10 @@ fn run() -> Res<()> {
     let removed = board.cleanup()?;
     drop(board);
     fs::remove_dir(&dir)?;
-    println!("stopped {} workers; cleanup removed {removed} files", children.len());
+    println!(
+        "stopped {} workers; cleanup removed {removed} files",
+        children.len()
+    );
     result
 }
 
@@ -219,11 +233,21 @@ fn server_status(board: &Scoreboard) -> Res<String> {
         .collect();
     let busy = all.values().filter(|s| s.state == "busy").count();
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
-    let mut page = format!("BusyWorkers: {busy}\nIdleWorkers: {}\n--\n", all.len() - busy);
+    let mut page = format!(
+        "BusyWorkers: {busy}\nIdleWorkers: {}\n--\n",
+        all.len() - busy
+    );
     for (id, s) in &all {
-        let (method, path) = (s.method.as_deref().unwrap_or("-"), s.path.as_deref().unwrap_or("-"));
+        let (method, path) = (
+            s.method.as_deref().unwrap_or("-"),
+            s.path.as_deref().unwrap_or("-"),
+        );
         let secs = s.since.map_or(0.0, |t| now - t);
-        page += &format!("{id} pid={} {} {method} {path} {secs:.3}s requests={}\n", s.pid, s.state, s.requests);
+        let _ = writeln!(
+            page,
+            "{id} pid={} {} {method} {path} {secs:.3}s requests={}",
+            s.pid, s.state, s.requests
+        );
     }
     Ok(page)
 }
@@ -242,7 +266,10 @@ fn get(addr: SocketAddr, path: &str) -> Res<String> {
     write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n")?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
-    Ok(out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or(out))
+    Ok(out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or(out))
 }
 
 /// Occupies all workers but one with slow requests, then checks
