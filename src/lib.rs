@@ -41,6 +41,22 @@
 //! worker that exits, is dropped or is killed (even by SIGKILL) is absent from
 //! every read that starts afterwards, and that read removes its file.
 //!
+//! # Features
+//! All off by default; the library alone depends only on `memmap2`, `nix`,
+//! `libc`, `bytemuck` and `crossbeam-utils`.
+//! - `serde`: typed statuses. `Worker::update_json` and
+//!   `Scoreboard::update_json` publish any `impl Serialize` as JSON;
+//!   `Scoreboard::read_all_json::<T>()` and `WorkerStatus::status_json::<T>()`
+//!   read statuses back as any `Deserialize` type.
+//! - `render`: the module `render`, pure functions turning a snapshot into an
+//!   HTML page, JSON (id → status, or the full list) and the Prometheus text
+//!   format, for any HTTP server.
+//! - `axum`: `render::router(board)`, an `axum::Router` serving `/`, `/json`
+//!   and `/metrics` (implies `render`).
+//!
+//! The `scoreboard` command (the workspace member `cli/`) lists, shows,
+//! watches, serves and cleans up boards on top of these.
+//!
 //! # Protocol
 //! Each status file holds two copies of the status; the writer only ever
 //! writes the copy that is not published, then publishes it:
