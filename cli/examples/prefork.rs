@@ -207,6 +207,8 @@ fn serve(board: &Scoreboard, listener: &TcpListener, n: usize) -> Res<()> {
         let body = handle(board, path)?;
         respond(stream, &body)?;
         status.state = "idle".into();
+        status.method = None;
+        status.path = None;
         status.since = None;
         me.update_json(&status)?;
     }

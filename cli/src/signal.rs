@@ -1,4 +1,4 @@
-//! SIGINT and SIGTERM as a flag, so that `watch`, `serve` and `demo` restore
+//! SIGINT, SIGTERM and SIGHUP as a flag, so that `watch` and `demo` restore
 //! the terminal and stop their workers before exiting.
 
 use std::io;
@@ -10,11 +10,11 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
 }
 
-/// Makes SIGINT and SIGTERM set the flag [`stopped`] reads instead of
+/// Makes SIGINT, SIGTERM and SIGHUP set the flag [`stopped`] reads instead of
 /// killing the process.
 pub(crate) fn install() -> io::Result<()> {
     let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    for sig in [libc::SIGINT, libc::SIGTERM] {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // SAFETY: `on_signal` is async-signal-safe (it only stores to an
         // atomic) and has the signature `signal` expects.
         let previous = unsafe { libc::signal(sig, handler) };
@@ -25,7 +25,7 @@ pub(crate) fn install() -> io::Result<()> {
     Ok(())
 }
 
-/// Whether SIGINT or SIGTERM has arrived since [`install`].
+/// Whether SIGINT, SIGTERM or SIGHUP has arrived since [`install`].
 pub(crate) fn stopped() -> bool {
     STOP.load(Ordering::Relaxed)
 }

@@ -282,7 +282,9 @@ impl View {
         ));
         let events = self.events.len().min(4);
         let room = height.saturating_sub(out.len() + events + 2).max(1);
-        let status_width = width.saturating_sub(id_width + 62).max(10);
+        // The columns before the status take `id_width` + 63 characters, and
+        // a cut status ends with one more, `…`.
+        let status_width = width.saturating_sub(id_width + 64).max(10);
         for (i, row) in shown.iter().enumerate() {
             if i + 1 == room && shown.len() > room {
                 out.push(format!("… {} more", shown.len() - i));
@@ -574,5 +576,11 @@ mod tests {
                 .any(|l| l.starts_with("… ") && l.ends_with(" more"))
         );
         assert!(lines.iter().all(|l| l.chars().count() <= 80));
+
+        v.update(vec![record("long", &"x".repeat(500), 1)]);
+        let (lines, header) = v.lines(100, 20);
+        let row = &lines[header + 1];
+        assert_eq!(row.chars().count(), 100, "{row}");
+        assert!(row.ends_with("xx…"), "a cut status ends with …: {row}");
     }
 }
