@@ -35,6 +35,9 @@ thread_local! {
     static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The most buffer capacity a thread keeps between updates.
+const KEEP: usize = 1 << 20;
+
 /// Serializes `value` as JSON into this thread's buffer and hands it to `f`.
 fn with_json<T: Serialize + ?Sized>(value: &T, f: impl FnOnce(&[u8]) -> Result<()>) -> Result<()> {
     BUFFER.with(|cell| {
@@ -46,11 +49,18 @@ fn with_json<T: Serialize + ?Sized>(value: &T, f: impl FnOnce(&[u8]) -> Result<(
             Err(_) => &mut fresh,
         };
         buf.clear();
-        serde_json::to_writer(&mut *buf, value).map_err(|e| {
-            Error::io(io::Error::new(io::ErrorKind::InvalidData, e))
-                .with_detail("serializing a status as JSON")
-        })?;
-        f(buf)
+        let result = serde_json::to_writer(&mut *buf, value)
+            .map_err(|e| {
+                Error::io(io::Error::new(io::ErrorKind::InvalidData, e))
+                    .with_detail("serializing a status as JSON")
+            })
+            .and_then(|()| f(buf));
+        // One huge status does not pin its memory for the thread's lifetime.
+        if buf.capacity() > KEEP {
+            buf.clear();
+            buf.shrink_to(KEEP);
+        }
+        result
     })
 }
 
@@ -150,6 +160,24 @@ mod tests {
             .find(|w| w.id != "a" && w.id != "b")
             .unwrap();
         assert_eq!(mine.status_json::<Vec<u8>>().unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn huge_statuses_round_trip_and_free_the_buffer() {
+        let tmp = tempfile::tempdir().unwrap();
+        let board = Scoreboard::open(tmp.path()).unwrap();
+        let mut w = board.worker_with_id("w").unwrap();
+        let big = "x".repeat(3 << 20);
+        w.update_json(&big).unwrap();
+        assert_eq!(
+            board.read_all_json::<String>().unwrap()["w"]
+                .as_ref()
+                .unwrap(),
+            &big
+        );
+        assert!(super::BUFFER.with(|b| b.borrow().capacity()) <= super::KEEP);
+        w.update_json("small").unwrap();
+        assert_eq!(board.read_all().unwrap()["w"], b"\"small\"");
     }
 
     #[test]
