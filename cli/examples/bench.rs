@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use std::{env, fs, process, thread};
 
@@ -29,6 +30,14 @@ use parallel_scoreboard::Scoreboard;
 use serde::{Deserialize, Serialize};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+/// Set by SIGINT, SIGTERM or SIGHUP in the parent, which then stops the
+/// workers and removes the board.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
 
 /// A worker's progress, as JSON on the board.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, Default)]
@@ -64,6 +73,11 @@ fn run() -> Res<()> {
     if let Some(n) = worker {
         return run_worker(n, &dir.ok_or("--worker needs --dir")?, ops);
     }
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
+        unsafe { libc::signal(sig, handler) };
+    }
     let shm = if Path::new("/dev/shm").is_dir() {
         "/dev/shm"
     } else {
@@ -80,7 +94,7 @@ fn run() -> Res<()> {
 
 fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<()> {
     let exe = env::current_exe()?;
-    let mut children: BTreeMap<String, Child> = BTreeMap::new();
+    let mut children = Children(BTreeMap::new());
     for n in 1..=workers {
         let child = Command::new(&exe)
             .args([
@@ -93,12 +107,13 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
             .arg(dir)
             .stdin(Stdio::piped())
             .spawn()?;
-        children.insert(format!("bench-{n}"), child);
+        children.0.insert(format!("bench-{n}"), child);
     }
     let bars = MultiProgress::new();
     let style = ProgressStyle::with_template("{prefix:>8} [{bar:40}] {pos:>8}/{len} {msg}")?
         .progress_chars("=> ");
     let bar: BTreeMap<String, ProgressBar> = children
+        .0
         .keys()
         .map(|id| {
             let b = bars.add(ProgressBar::new(ops));
@@ -109,7 +124,7 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
         .collect();
     let mut last: BTreeMap<String, Progress> = BTreeMap::new();
     let start = Instant::now();
-    while !children.is_empty() {
+    while !children.0.is_empty() {
         for (id, status) in board.read_all_json::<Progress>()? {
             let Ok(p) = status else { continue };
             if let Some(b) = bar.get(&id) {
@@ -120,7 +135,7 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
             last.insert(id.clone(), p);
             if p.done == p.total {
                 // Seen finished: let the worker go (closing its stdin).
-                if let Some(mut child) = children.remove(&id) {
+                if let Some(mut child) = children.0.remove(&id) {
                     drop(child.stdin.take());
                     child.wait()?;
                     if let Some(b) = bar.get(&id) {
@@ -129,8 +144,11 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
                 }
             }
         }
+        if STOP.load(Ordering::Relaxed) {
+            return Err("interrupted".into());
+        }
         let mut exited = Vec::new();
-        for (id, child) in &mut children {
+        for (id, child) in &mut children.0 {
             if let Some(status) = child.try_wait()? {
                 exited.push(format!("{id} exited before finishing: {status}"));
             }
@@ -164,6 +182,19 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
         return Err("not every worker finished".into());
     }
     Ok(())
+}
+
+/// The worker processes by id; any still running when this is dropped (an
+/// error, Ctrl-C) are killed and reaped.
+struct Children(BTreeMap<String, Child>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for child in self.0.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Log-scale latency histogram: bucket `i` counts durations in `[2^i, 2^(i+1))` ns.
