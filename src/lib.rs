@@ -47,7 +47,8 @@
 //! - `serde`: typed statuses. `Worker::update_json` and
 //!   `Scoreboard::update_json` publish any `impl Serialize` as JSON;
 //!   `Scoreboard::read_all_json::<T>()` and `WorkerStatus::status_json::<T>()`
-//!   read statuses back as any `Deserialize` type.
+//!   read statuses back as any `Deserialize` type. `update_as`,
+//!   `read_all_as` and `status_as` do the same in any `Format`.
 //! - `render`: the module `render`, pure functions turning a snapshot into an
 //!   HTML page, JSON (id → status, or the full list) and the Prometheus text
 //!   format, for any HTTP server.
@@ -125,6 +126,8 @@ mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "serde")]
+pub use typed::{Format, Json};
 pub use worker::Worker;
 
 #[cfg(doctest)]

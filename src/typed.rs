@@ -1,5 +1,6 @@
 //! Typed statuses (feature `serde`): update with any `impl Serialize`, stored
-//! as JSON, and read statuses back as any `Deserialize` type.
+//! as JSON by default or in any [`Format`], and read statuses back as any
+//! `Deserialize` type.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -38,8 +39,80 @@ thread_local! {
 /// The most buffer capacity a thread keeps between updates.
 const KEEP: usize = 1 << 20;
 
-/// Serializes `value` as JSON into this thread's buffer and hands it to `f`.
-fn with_json<T: Serialize + ?Sized>(value: &T, f: impl FnOnce(&[u8]) -> Result<()>) -> Result<()> {
+/// How typed statuses are stored: [`Json`] for [`Worker::update_json`] and
+/// [`Scoreboard::read_all_json`]; implement it to store statuses in another
+/// serde format (CBOR, `MessagePack`, ...) with [`Worker::update_as`] and
+/// [`Scoreboard::read_all_as`].
+///
+/// # Examples
+/// ```
+/// use parallel_scoreboard::{Format, Scoreboard};
+///
+/// /// Pretty-printed JSON, for people reading `scoreboard show`.
+/// struct Pretty;
+///
+/// impl Format for Pretty {
+///     type Error = serde_json::Error;
+///     fn encode<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), Self::Error> {
+///         serde_json::to_writer_pretty(out, value)
+///     }
+///     fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Self::Error> {
+///         serde_json::from_slice(bytes)
+///     }
+/// }
+///
+/// # let tmp = tempfile::tempdir()?;
+/// let board = Scoreboard::open(tmp.path())?;
+/// let mut w = board.worker_with_id("w")?;
+/// w.update_as::<Pretty, _>(&[1, 2])?;
+/// assert_eq!(board.read_all()?["w"], b"[\n  1,\n  2\n]");
+/// assert_eq!(*board.read_all_as::<Pretty, Vec<u8>>()?["w"].as_ref().unwrap(), [1, 2]);
+/// # Ok::<(), parallel_scoreboard::Error>(())
+/// ```
+pub trait Format {
+    /// What `encode` and `decode` fail with.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Appends `value`, encoded, to `out`.
+    ///
+    /// # Errors
+    /// When `value` cannot be encoded in this format.
+    fn encode<T: Serialize + ?Sized>(
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), Self::Error>;
+
+    /// Decodes a `T` from `bytes`.
+    ///
+    /// # Errors
+    /// When `bytes` are not an encoded `T`.
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, Self::Error>;
+}
+
+/// JSON, the default [`Format`] of typed statuses (compact, with `serde_json`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Json;
+
+impl Format for Json {
+    type Error = serde_json::Error;
+
+    fn encode<T: Serialize + ?Sized>(
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> std::result::Result<(), Self::Error> {
+        serde_json::to_writer(out, value)
+    }
+
+    fn decode<T: DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, Self::Error> {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// Encodes `value` in `F` into this thread's buffer and hands it to `f`.
+fn with_encoded<F: Format, T: Serialize + ?Sized>(
+    value: &T,
+    f: impl FnOnce(&[u8]) -> Result<()>,
+) -> Result<()> {
     BUFFER.with(|cell| {
         // A nested call (a `Serialize` impl that updates a board) gets its own buffer.
         let mut fresh = Vec::new();
@@ -49,10 +122,10 @@ fn with_json<T: Serialize + ?Sized>(value: &T, f: impl FnOnce(&[u8]) -> Result<(
             Err(_) => &mut fresh,
         };
         buf.clear();
-        let result = serde_json::to_writer(&mut *buf, value)
+        let result = F::encode(value, buf)
             .map_err(|e| {
                 Error::io(io::Error::new(io::ErrorKind::InvalidData, e))
-                    .with_detail("serializing a status as JSON")
+                    .with_detail("serializing a status")
             })
             .and_then(|()| f(buf));
         // One huge status does not pin its memory for the thread's lifetime.
@@ -73,7 +146,15 @@ impl Worker {
     /// (a map with non-string keys, a failing `Serialize` impl), in which case
     /// the previous status stays published.
     pub fn update_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
-        with_json(value, |bytes| self.update(bytes))
+        self.update_as::<Json, T>(value)
+    }
+
+    /// Publishes `value` encoded in the format `F`.
+    ///
+    /// # Errors
+    /// As [`update_json`](Self::update_json).
+    pub fn update_as<F: Format, T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        with_encoded::<F, T>(value, |bytes| self.update(bytes))
     }
 }
 
@@ -83,7 +164,15 @@ impl Scoreboard {
     /// # Errors
     /// As [`update`](Self::update) and [`Worker::update_json`].
     pub fn update_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
-        with_json(value, |bytes| self.update(bytes))
+        self.update_as::<Json, T>(value)
+    }
+
+    /// [`update`](Self::update) with `value` encoded in the format `F`.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update) and [`Worker::update_json`].
+    pub fn update_as<F: Format, T: Serialize + ?Sized>(&self, value: &T) -> Result<()> {
+        with_encoded::<F, T>(value, |bytes| self.update(bytes))
     }
 
     /// [`read_all`](Self::read_all) with each status deserialized from JSON
@@ -95,10 +184,21 @@ impl Scoreboard {
     pub fn read_all_json<T: DeserializeOwned>(
         &self,
     ) -> Result<BTreeMap<String, std::result::Result<T, serde_json::Error>>> {
+        self.read_all_as::<Json, T>()
+    }
+
+    /// [`read_all`](Self::read_all) with each status decoded from the format
+    /// `F` as a `T`; a status that is not a `T` is an `Err` in its entry.
+    ///
+    /// # Errors
+    /// As [`read_all`](Self::read_all).
+    pub fn read_all_as<F: Format, T: DeserializeOwned>(
+        &self,
+    ) -> Result<BTreeMap<String, std::result::Result<T, F::Error>>> {
         Ok(self
             .read_all()?
             .into_iter()
-            .map(|(id, status)| (id, serde_json::from_slice(&status)))
+            .map(|(id, status)| (id, F::decode(&status)))
             .collect())
     }
 }
@@ -109,7 +209,15 @@ impl WorkerStatus {
     /// # Errors
     /// When the status is not the JSON of a `T`.
     pub fn status_json<T: DeserializeOwned>(&self) -> std::result::Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.status)
+        Json::decode(&self.status)
+    }
+
+    /// The status decoded from the format `F` as a `T`.
+    ///
+    /// # Errors
+    /// When the status is not a `T` encoded in `F`.
+    pub fn status_as<F: Format, T: DeserializeOwned>(&self) -> std::result::Result<T, F::Error> {
+        F::decode(&self.status)
     }
 }
 
