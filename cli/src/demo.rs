@@ -22,7 +22,8 @@ use parallel_scoreboard::Scoreboard;
 use crate::WatchArgs;
 use crate::signal;
 use crate::source::Source;
-use crate::watch::{self, Hook, View};
+use crate::view::View;
+use crate::watch::{self, Hook};
 
 /// When a worker is killed, and when its replacement starts.
 const KILL_AT: Duration = Duration::from_millis(2500);

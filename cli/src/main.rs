@@ -8,6 +8,7 @@ mod serve;
 mod signal;
 mod source;
 mod text;
+mod view;
 mod watch;
 
 use std::io::{self, Write as _};
@@ -19,7 +20,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Parser, Subcommand};
 
 use crate::source::Source;
-use crate::watch::{Sort, WatchOptions};
+use crate::view::Sort;
+use crate::watch::WatchOptions;
 
 /// Monitor the workers of a parallel-scoreboard board.
 #[derive(Debug, Parser)]
