@@ -154,7 +154,10 @@ fn run() -> Result<ExitCode> {
             width,
             legacy,
         } => {
-            let records = Source::open(&dir, legacy)?.read()?;
+            let (records, note) = Source::open(&dir, legacy)?.read_noting_skipped()?;
+            if let Some(note) = note {
+                eprintln!("scoreboard: {}: {note}", dir.display());
+            }
             let mut out = io::stdout().lock();
             if json {
                 writeln!(out, "{}", parallel_scoreboard::render::json_list(&records))?;

@@ -40,10 +40,32 @@ impl Source {
 
     /// Every live worker, sorted by id.
     pub(crate) fn read(&self) -> Result<Vec<Record>> {
-        match self {
-            Self::Board(board) => Ok(render::records(&board.snapshot()?)),
-            Self::Legacy(legacy) => Ok(legacy.read()?),
-        }
+        Ok(self.read_noting_skipped()?.0)
+    }
+
+    /// Every live worker, sorted by id, and a note on the entries of the
+    /// directory that were skipped (not status files, corrupt, another
+    /// user's), if any.
+    pub(crate) fn read_noting_skipped(&self) -> Result<(Vec<Record>, Option<String>)> {
+        let snapshot = match self {
+            Self::Legacy(legacy) => return Ok((legacy.read()?, None)),
+            Self::Board(board) => board.snapshot()?,
+        };
+        let note = snapshot.skipped.first().map(|first| {
+            let perl = snapshot.skipped.iter().any(|e| {
+                e.path()
+                    .and_then(|p| p.file_name())
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("status_"))
+            });
+            let n = snapshot.skipped.len();
+            if perl {
+                format!("{n} entries skipped: status_* files are the Perl module's, try --legacy")
+            } else {
+                format!("{n} entries skipped ({first})")
+            }
+        });
+        Ok((render::records(&snapshot), note))
     }
 
     /// Removes dead workers' files; returns how many.

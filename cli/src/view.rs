@@ -98,6 +98,8 @@ pub(crate) struct View {
     previous: HashMap<String, (Option<u32>, u64)>,
     last_read: Option<Instant>,
     events: Vec<String>,
+    /// What the latest read skipped, if anything.
+    note: Option<String>,
     started: Instant,
 }
 
@@ -122,6 +124,7 @@ impl View {
             previous: HashMap::new(),
             last_read: None,
             events: Vec::new(),
+            note: None,
             started: Instant::now(),
         }
     }
@@ -133,7 +136,8 @@ impl View {
     }
 
     /// Takes a new read and works out each worker's rate.
-    pub(crate) fn update(&mut self, records: Vec<Record>) {
+    pub(crate) fn update(&mut self, records: Vec<Record>, note: Option<String>) {
+        self.note = note;
         let now = Instant::now();
         let wall = SystemTime::now();
         let elapsed = self.last_read.map(|t| now.duration_since(t).as_secs_f64());
@@ -266,7 +270,8 @@ impl View {
     }
 
     /// The lines above the table: title and clock; workers, states and the
-    /// total rate; sort and filter; a blank line.
+    /// total rate; sort and filter; what was skipped, if anything; a blank
+    /// line.
     fn summary(&self, now: SystemTime, shown: usize) -> Vec<String> {
         let clock = parallel_scoreboard::render::rfc3339(now);
         let title = format!(
@@ -298,7 +303,10 @@ impl View {
             None => format!("filter: {:?}  showing {shown}", self.filter),
         };
         let sort = format!("sort: {}{direction}   {filter}", self.sort.name());
-        vec![title, summary, sort, String::new()]
+        let mut lines = vec![title, summary, sort];
+        lines.extend(self.note.clone());
+        lines.push(String::new());
+        lines
     }
 
     fn sort_rows(&self, rows: &mut [&Row], now: SystemTime) {
@@ -368,23 +376,24 @@ mod tests {
     #[test]
     fn rates_states_sort_and_filter() {
         let mut v = view();
-        v.update(vec![
-            record("a", "idle", 100),
-            record("b", "busy GET /x", 1000),
-        ]);
+        v.update(
+            vec![record("a", "idle", 100), record("b", "busy GET /x", 1000)],
+            None,
+        );
         // First sight: the average since the worker started.
         assert!((v.rows[1].rate.unwrap() - 100.0).abs() < 5.0);
         std::thread::sleep(Duration::from_millis(100));
-        v.update(vec![
-            record("a", "idle", 100),
-            record("b", "busy GET /x", 1100),
-        ]);
+        v.update(
+            vec![record("a", "idle", 100), record("b", "busy GET /x", 1100)],
+            Some("1 entries skipped (x)".to_owned()),
+        );
         assert_eq!(v.rows[0].rate, Some(0.0));
         let (lines, header) = v.lines(120, 40);
         assert!(
             lines[1].starts_with("2 live workers (1 busy, 1 idle)"),
             "{lines:?}"
         );
+        assert_eq!(lines[3], "1 entries skipped (x)");
         assert!(lines[header].starts_with("ID"));
         assert!(lines[header + 1].starts_with("a "));
 
@@ -418,6 +427,7 @@ mod tests {
             (0..50)
                 .map(|i| record(&format!("w{i:02}"), "idle", 1))
                 .collect(),
+            None,
         );
         let (lines, _) = v.lines(80, 20);
         assert_eq!(lines.len(), 20);
@@ -428,7 +438,7 @@ mod tests {
         );
         assert!(lines.iter().all(|l| l.chars().count() <= 80));
 
-        v.update(vec![record("long", &"x".repeat(500), 1)]);
+        v.update(vec![record("long", &"x".repeat(500), 1)], None);
         let (lines, header) = v.lines(100, 20);
         let row = &lines[header + 1];
         assert_eq!(row.chars().count(), 100, "{row}");

@@ -66,7 +66,8 @@ fn live(
         if !hook.tick(view)? {
             return Ok(());
         }
-        view.update(source.read()?);
+        let (records, note) = source.read_noting_skipped()?;
+        view.update(records, note);
         draw(&mut out, view)?;
         if options.frames.is_some_and(|n| frame >= n) {
             return Ok(());
@@ -131,7 +132,8 @@ fn plain(
         if !hook.tick(view)? {
             break;
         }
-        view.update(source.read()?);
+        let (records, note) = source.read_noting_skipped()?;
+        view.update(records, note);
         let (lines, _) = view.lines(160, usize::MAX);
         // The key help means nothing without a terminal.
         for line in &lines[..lines.len() - 1] {

@@ -36,6 +36,19 @@ fn list_show_watch_and_serve_read_the_perl_format() {
     drop(legacy_file(dir.path(), "77.tmp", b"tmp"));
     std::fs::write(dir.path().join("README"), b"hello").unwrap();
 
+    // Without --legacy: no workers, and a hint.
+    let out = scoreboard(&["list", d]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("entries skipped") && err.contains("try --legacy"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let frame = scoreboard_ok(&["watch", d, "--frames", "1"]);
+    assert!(frame.contains("try --legacy"), "{frame}");
+    assert!(dir.path().join("status_1234").exists());
+
     let out = scoreboard_ok(&["list", d, "--legacy", "--json"]);
     let list: Value = serde_json::from_str(&out).unwrap();
     let list = list.as_array().unwrap();
