@@ -117,3 +117,120 @@ fn list_show_watch_and_serve_read_the_perl_format() {
     let age = SystemTime::now().duration_since(mtime).unwrap();
     assert!(age < Duration::from_secs(60));
 }
+
+/// A worker of the Perl module, in Perl: it creates its file the way
+/// `Parallel::Scoreboard::update` does (a `.tmp` name, an exclusive `flock`,
+/// a rename), writes each status in turn over the previous one (MD5 digest,
+/// `pack("N", length)`, status), says `ready`, and holds its lock until its
+/// stdin closes.
+const PERL_WORKER: &str = r#"
+use strict;
+use warnings;
+use Digest::MD5 qw(md5);
+use Fcntl qw(:flock SEEK_SET);
+use IO::Handle;
+my ($dir, $id, @statuses) = @ARGV;
+my $fn = "$dir/status_$id";
+open my $fh, '>', "$fn.tmp" or die "open: $!";
+$fh->autoflush(1);
+flock $fh, LOCK_EX or die "flock: $!";
+rename "$fn.tmp", $fn or die "rename: $!";
+for my $status (@statuses) {
+    seek $fh, 0, SEEK_SET or die "seek: $!";
+    print {$fh} md5($status), pack("N", length $status), $status;
+}
+print "ready\n";
+STDOUT->flush;
+my $rest = <STDIN>;
+close $fh;
+unlink $fn;
+"#;
+
+/// Whether `perl` with `Digest::MD5` can be run; in CI (`CI` set) it must.
+fn have_perl() -> bool {
+    let ok = std::process::Command::new("perl")
+        .args(["-MDigest::MD5", "-e", "1"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "perl with Digest::MD5 is missing"
+        );
+        eprintln!("perl is missing: skipping the test of a board written by Perl");
+    }
+    ok
+}
+
+struct PerlWorker {
+    child: std::process::Child,
+}
+
+impl PerlWorker {
+    fn start(dir: &std::path::Path, id: &str, statuses: &[&str]) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("perl")
+            .args(["-e", PERL_WORKER])
+            .arg(dir)
+            .arg(id)
+            .args(statuses)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start perl");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "ready\n");
+        Self { child }
+    }
+
+    /// Closes its stdin: it closes and unlinks its file, as `DESTROY` does.
+    fn finish(mut self) {
+        drop(self.child.stdin.take());
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
+impl Drop for PerlWorker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_board_written_by_perl_is_read() {
+    if !have_perl() {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    let long = "a much longer first status, then a short one";
+    let a = PerlWorker::start(dir.path(), "4242", &[long, r#"{"state":"busy","n":7}"#]);
+    let mut b = PerlWorker::start(dir.path(), "worker-b", &["idle"]);
+
+    let out = scoreboard_ok(&["list", d, "--legacy", "--json"]);
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(list[0]["id"], "4242");
+    assert_eq!(list[0]["pid"], a.child.id());
+    assert_eq!(list[0]["status"], r#"{"state":"busy","n":7}"#);
+    assert_eq!(list[1]["id"], "worker-b");
+    assert_eq!(list[1]["pid"], b.child.id());
+    assert_eq!(list[1]["status"], "idle");
+    let frame = scoreboard_ok(&["watch", d, "--legacy", "--frames", "1"]);
+    assert!(frame.contains("2 live workers (1 busy, 1 idle)"), "{frame}");
+
+    // A worker that exits removes its file; one that is killed leaves a dead
+    // file, which is skipped (and left for the Perl side to remove).
+    a.finish();
+    b.child.kill().unwrap();
+    b.child.wait().unwrap();
+    assert_eq!(
+        scoreboard_ok(&["list", d, "--legacy", "--json"]).trim(),
+        "[]"
+    );
+    assert_eq!(crate::common::entries(dir.path()), ["status_worker-b"]);
+}
