@@ -61,6 +61,16 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
         let _ = write!(s, ", {n} {}", escape(st));
     }
     let _ = writeln!(s, " &middot; {}</p>", rfc3339(now));
+    // Relative links keep the page's own path, wherever it is mounted.
+    let current = options
+        .refresh
+        .map_or_else(|| "off".to_owned(), |n| format!("every {n} s"));
+    let _ = writeln!(
+        s,
+        "<p id=\"refresh\">auto-refresh: {current} &middot; <a href=\"?\">off</a> \
+         <a href=\"?refresh=1\">1 s</a> <a href=\"?refresh=5\">5 s</a> \
+         <a href=\"?refresh=30\">30 s</a></p>"
+    );
     s.push_str(
         "<table id=\"workers\">\n<thead><tr><th>id</th><th>pid</th><th>state</th>\
          <th>updates</th><th>last update (s ago)</th><th>bytes</th><th>status</th></tr></thead>\n<tbody>\n",
@@ -134,6 +144,7 @@ mod tests {
         assert!(page.contains("<title>&lt;t&gt;</title>"));
         assert!(page.contains("<td class=\"age\">1.500</td>"));
         assert!(!page.contains("http-equiv"));
+        assert!(page.contains("auto-refresh: off"));
     }
 
     #[test]
@@ -146,6 +157,8 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH;
         let page = html(&r, now, &HtmlOptions::default().refresh(Some(2)));
         assert!(page.contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+        assert!(page.contains("auto-refresh: every 2 s"));
+        assert!(page.contains("<a href=\"?refresh=5\">5 s</a>"));
         assert!(page.contains("3 live workers, 2 busy, 1 idle"));
         assert_eq!(page.matches("<tr class=\"worker\"").count(), 3);
     }
