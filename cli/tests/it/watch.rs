@@ -255,3 +255,28 @@ fn ctrl_c_quits_and_restores_the_terminal() {
         "cooked mode again: {screen}"
     );
 }
+
+#[test]
+fn demo_in_a_terminal_quits_on_q_and_cleans_up() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let command = format!(
+        "{BIN} demo --workers 2 --interval 0.3 --dir {}; echo EXIT=$?; sleep 60",
+        dir.display()
+    );
+    let Some(tmux) = Tmux::start(&command) else {
+        return;
+    };
+    let screen = tmux.wait_for("the workers", |s| {
+        s.contains("worker-1") && s.contains("worker-2")
+    });
+    assert!(screen.contains("2 live workers"), "{screen}");
+    assert!(screen.contains("updates/s in total"), "{screen}");
+    assert_eq!(tmux.query("#{alternate_on}"), "1");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(screen.contains("stopped 2 workers after"), "{screen}");
+    assert_eq!(tmux.query("#{alternate_on}"), "0");
+    assert!(!dir.exists(), "the demo removed its board");
+}
