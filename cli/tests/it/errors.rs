@@ -97,14 +97,15 @@ fn a_closed_pipe_ends_the_output_quietly() {
     use std::process::{Command, Stdio};
     let dir = tempdir();
     let board = parallel_scoreboard::Scoreboard::open(dir.path()).unwrap();
-    let mut workers: Vec<_> = (0..2000)
-        .map(|i| board.worker_with_id(format!("worker-{i:05}")).unwrap())
+    // 100 workers of 2000 bytes: far more output than a pipe buffers.
+    let mut workers: Vec<_> = (0..100)
+        .map(|i| board.worker_with_id(format!("worker-{i:03}")).unwrap())
         .collect();
     for w in &mut workers {
-        w.update(&[b'x'; 100]).unwrap();
+        w.update(&[b'x'; 2000]).unwrap();
     }
     let mut child = Command::new(BIN)
-        .args(["list", dir.path().to_str().unwrap()])
+        .args(["list", dir.path().to_str().unwrap(), "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
