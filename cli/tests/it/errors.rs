@@ -123,3 +123,40 @@ fn a_closed_pipe_ends_the_output_quietly() {
     assert!(status.success(), "{status}: {err}");
     assert_eq!(err, "");
 }
+
+#[test]
+fn an_unreadable_directory_is_an_error() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempdir();
+    // The parent is open, so `private` itself can be looked up, not listed.
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = tmp.path().join("private");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let d = dir.to_str().unwrap();
+    for args in [
+        vec!["list", d],
+        vec!["watch", d, "--frames", "1"],
+        vec!["serve", d],
+    ] {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(&args);
+        if root {
+            // Root reads any directory: ask as `nobody`, to whom it is closed.
+            cmd.uid(65534).gid(65534);
+        }
+        let out = cmd.output().unwrap();
+        let err = one_line_error(&out);
+        assert!(
+            err.contains(d) && err.contains("Permission denied"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
