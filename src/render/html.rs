@@ -37,6 +37,25 @@ impl HtmlOptions {
 /// Everything from the records is HTML-escaped; statuses that are not UTF-8
 /// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
 /// of classes `id`, `pid`, `state`, `updates`, `age`, `bytes` and `status`.
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"<b>busy</b>"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// use parallel_scoreboard::render::{HtmlOptions, html};
+/// let page = html(&records, at, &HtmlOptions::default().title("my server").refresh(Some(5)));
+/// assert!(page.contains("<td class=\"status\">&lt;b&gt;busy&lt;/b&gt;</td>"));
+/// assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+/// ```
 #[must_use]
 pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> String {
     let title = escape(options.title.as_deref().unwrap_or("scoreboard"));

@@ -7,6 +7,25 @@ use super::{Record, rfc3339};
 /// A JSON object id → status, like the original's JSON app: a status that
 /// parses as JSON is embedded as that JSON value, any other as a string
 /// (lossily decoded when it is not UTF-8).
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"{"state":"busy","queue":3}"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// assert_eq!(
+///     parallel_scoreboard::render::json_map(&records),
+///     r#"{"w1":{"queue":3,"state":"busy"}}"#
+/// );
+/// ```
 #[must_use]
 pub fn json_map(records: &[Record]) -> String {
     let map: Map<String, Value> = records
@@ -26,6 +45,23 @@ fn status_value(status: &[u8]) -> Value {
 /// "started_at"}`. `status` is the status as a string, or `null` when it is
 /// not UTF-8, in which case `status_base64` (present only then) has its bytes.
 /// `pid` and `updates` are `null` when unknown; times are RFC 3339 (UTC).
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"{"state":"busy","queue":3}"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// let json = parallel_scoreboard::render::json_list(&records);
+/// assert!(json.starts_with(r#"[{"bytes":26,"id":"w1","pid":42,"started_at":"2027-01-15T07:59:00.000000Z""#));
+/// ```
 #[must_use]
 pub fn json_list(records: &[Record]) -> String {
     let list: Vec<Value> = records.iter().map(list_entry).collect();

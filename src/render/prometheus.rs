@@ -18,6 +18,25 @@ use super::{Record, seconds_since, state};
 /// | `scoreboard_worker_seconds_since_update` | gauge | `id` |
 /// | `scoreboard_worker_status_bytes` | gauge | `id` |
 /// | `scoreboard_worker_status_field` | gauge | `id`, `field`: every number in a JSON status, nested keys joined with `.` |
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"{"state":"busy","queue":3}"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// let text = parallel_scoreboard::render::prometheus(&records, at + Duration::from_millis(1500));
+/// assert!(text.contains("\nscoreboard_workers 1\n"));
+/// assert!(text.contains("\nscoreboard_worker_seconds_since_update{id=\"w1\"} 1.500000\n"));
+/// assert!(text.contains("\nscoreboard_worker_status_field{id=\"w1\",field=\"queue\"} 3\n"));
+/// ```
 #[must_use]
 pub fn prometheus(records: &[Record], now: SystemTime) -> String {
     let mut s = String::with_capacity(512 + records.len() * 256);
