@@ -85,6 +85,10 @@ fn run() -> Res<()> {
     };
     let dir = PathBuf::from(shm).join(format!("bench-example-{}", process::id()));
     let board = Scoreboard::open(&dir)?;
+    println!(
+        "{workers} workers, {ops} operations each; board {}",
+        dir.display()
+    );
     let result = run_parent(&board, &dir, workers, ops);
     board.cleanup()?;
     drop(board);
