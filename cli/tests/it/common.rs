@@ -252,10 +252,17 @@ pub fn agent() -> ureq::Agent {
         .into()
 }
 
-/// GET `url`: (status code, content type, body).
+/// GET `url`: (status code, content type, body). Every 200 must forbid caching.
 pub fn get(agent: &ureq::Agent, url: &str) -> (u16, String, String) {
     let mut response = agent.get(url).call().expect("GET");
     let status = response.status().as_u16();
+    if status == 200 {
+        let cache = response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(cache, Some("no-store"), "{url}");
+    }
     let content_type = response
         .headers()
         .get("content-type")
