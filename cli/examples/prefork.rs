@@ -87,12 +87,16 @@ fn run() -> Res<()> {
 
     // Fork before any thread exists: the children are single-threaded copies.
     let mut children = Vec::new();
+    let parent = process::id();
     for n in 1..=workers {
         // SAFETY: this process has one thread, so the child may run any code.
         match unsafe { libc::fork() } {
             -1 => return Err(std::io::Error::last_os_error().into()),
             0 => {
-                let code = match serve(&board, &listener, n) {
+                // SAFETY: prctl with PR_SET_PDEATHSIG takes a signal number;
+                // a worker whose parent dies gets SIGTERM and stops.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) };
+                let code = match serve(&board, &listener, n, parent) {
                     Ok(()) => 0,
                     Err(e) => {
                         eprintln!("worker-{n}: {e}");
@@ -156,9 +160,13 @@ fn install(f: extern "C" fn(libc::c_int)) {
     }
 }
 
-/// One worker: accepts connections until SIGTERM.
-fn serve(board: &Scoreboard, listener: &TcpListener, n: usize) -> Res<()> {
+/// One worker: accepts connections until SIGTERM (which it also gets when
+/// the parent dies).
+fn serve(board: &Scoreboard, listener: &TcpListener, n: usize, parent: u32) -> Res<()> {
     install(on_term);
+    if std::os::unix::process::parent_id() != parent {
+        return Ok(()); // the parent died before PR_SET_PDEATHSIG was set
+    }
     let mut me = board.worker_with_id(format!("worker-{n}"))?;
     let mut status = Status {
         state: "idle".into(),
