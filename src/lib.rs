@@ -46,6 +46,23 @@
 //! worker that exits, is dropped or is killed (even by SIGKILL) is absent from
 //! every read that starts afterwards, and that read removes its file.
 //!
+//! # Features
+//! All off by default; the library alone depends only on `memmap2`, `nix`,
+//! `libc`, `bytemuck` and `crossbeam-utils`.
+//! - `serde`: typed statuses. `Worker::update_json` and
+//!   `Scoreboard::update_json` publish any `impl Serialize` as JSON;
+//!   `Scoreboard::read_all_json::<T>()` and `WorkerStatus::status_json::<T>()`
+//!   read statuses back as any `Deserialize` type. `update_as`,
+//!   `read_all_as` and `status_as` do the same in any `Format`.
+//! - `render`: the module `render`, pure functions turning a snapshot into an
+//!   HTML page, JSON (id → status, or the full list) and the Prometheus text
+//!   format, for any HTTP server.
+//! - `axum`: `render::router(board)`, an `axum::Router` serving `/`, `/json`
+//!   and `/metrics` (implies `render`).
+//!
+//! The `scoreboard` command (the workspace member `cli/`) lists, shows,
+//! watches, serves and cleans up boards on top of these.
+//!
 //! # Protocol
 //! Each status file holds two copies of the status; the writer only ever
 //! writes the copy that is not published, then publishes it:
@@ -108,14 +125,21 @@ mod reader;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod reference;
+#[cfg(feature = "render")]
+#[cfg_attr(docsrs, doc(cfg(feature = "render")))]
+pub mod render;
 mod shm;
 mod sync;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;
+#[cfg(feature = "serde")]
+mod typed;
 mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
 pub use error::{Error, ErrorKind, Result};
+#[cfg(feature = "serde")]
+pub use typed::{Format, Json};
 pub use worker::Worker;
 
 #[cfg(doctest)]

@@ -1,0 +1,290 @@
+//! Shared test plumbing: directories, helper processes, the binary, legacy files.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+
+pub const ROLE_VAR: &str = "SCOREBOARD_TEST_ROLE";
+pub const DIR_VAR: &str = "SCOREBOARD_TEST_DIR";
+
+/// The `scoreboard` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_scoreboard");
+
+/// A fresh directory for a board, on tmpfs where there is one.
+pub fn tempdir() -> tempfile::TempDir {
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    tempfile::Builder::new()
+        .prefix("scoreboard-cli-test-")
+        .tempdir_in(base)
+        .expect("tempdir")
+}
+
+/// Runs `scoreboard ARGS` to completion.
+pub fn scoreboard(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run scoreboard")
+}
+
+/// Runs `scoreboard ARGS`, which must succeed; returns its stdout.
+pub fn scoreboard_ok(args: &[&str]) -> String {
+    let out = scoreboard(args);
+    assert!(
+        out.status.success(),
+        "scoreboard {args:?}: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// Asserts a failure with exactly one line on stderr, no panic; returns it.
+pub fn one_line_error(out: &Output) -> String {
+    assert!(!out.status.success(), "expected a failure: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(err.lines().count(), 1, "one line on stderr: {err:?}");
+    assert!(
+        err.starts_with("scoreboard: ") || err.starts_with("error: "),
+        "{err:?}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err:?}"
+    );
+    err
+}
+
+/// A helper process: this test binary in a helper role.
+pub struct Helper {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Helper {
+    /// Starts a helper in `role` on the board in `dir`.
+    pub fn spawn(role: &str, dir: &Path) -> Self {
+        let mut child = Command::new(std::env::current_exe().expect("current_exe"))
+            .args([
+                "--ignored",
+                "--exact",
+                "helper_entry",
+                "--nocapture",
+                "--test-threads=1",
+                "-q",
+            ])
+            .env(ROLE_VAR, role)
+            .env(DIR_VAR, dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn helper");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends one command; returns what follows `@@ ok`.
+    pub fn ok(&mut self, cmd: &str) -> String {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{cmd}").expect("write helper");
+        stdin.flush().expect("flush");
+        loop {
+            let mut s = String::new();
+            let n = self.stdout.read_line(&mut s).expect("read helper");
+            assert!(n > 0, "helper exited before answering {cmd:?}");
+            if let Some(rest) = s.strip_prefix("@@ ") {
+                let rest = rest.trim_end();
+                return match rest.strip_prefix("ok") {
+                    Some(r) => r.trim().to_owned(),
+                    None => panic!("{cmd:?} answered {rest:?}"),
+                };
+            }
+        }
+    }
+
+    /// SIGKILLs the helper and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `bytes` as lowercase hex, for statuses sent to helpers.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+pub fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Writes `status` into `dir/status_<id>` as Perl's `Parallel::Scoreboard`
+/// does: MD5 digest, 4-byte big-endian length, payload, in place over
+/// whatever the file held (it never shrinks).
+pub fn write_legacy(file: &mut File, status: &[u8]) {
+    use std::io::Seek;
+    let mut record = Md5::digest(status).to_vec();
+    record.extend_from_slice(&u32::try_from(status.len()).unwrap().to_be_bytes());
+    record.extend_from_slice(status);
+    file.seek(std::io::SeekFrom::Start(0)).expect("seek");
+    file.write_all(&record).expect("write");
+}
+
+/// Creates `dir/status_<id>` holding `status`, as the Perl module does.
+pub fn legacy_file(dir: &Path, id: &str, status: &[u8]) -> File {
+    let path = dir.join(format!("status_{id}"));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .expect("create legacy file");
+    write_legacy(&mut file, status);
+    file
+}
+
+/// `scoreboard serve` running on a free port of 127.0.0.1.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    pub fn start(dir: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg(dir)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start scoreboard serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read the bound address");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|s| s.strip_suffix('/'))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("address");
+        Self { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops the server with SIGTERM; returns whether it exited successfully.
+    pub fn stop(mut self) -> bool {
+        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
+        unsafe { libc::kill(self.child.id().cast_signed(), libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.success();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP agent that reports every status as a response and uses no proxy.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+/// GET `url`: (status code, content type, body). Every 200 must forbid caching.
+pub fn get(agent: &ureq::Agent, url: &str) -> (u16, String, String) {
+    let mut response = agent.get(url).call().expect("GET");
+    let status = response.status().as_u16();
+    if status == 200 {
+        let cache = response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap());
+        assert_eq!(cache, Some("no-store"), "{url}");
+    }
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = response.body_mut().read_to_string().expect("body");
+    (status, content_type, body)
+}
+
+/// Reads everything from `r` (for raw sockets).
+pub fn read_all(mut r: impl Read) -> String {
+    let mut s = String::new();
+    r.read_to_string(&mut s).expect("read");
+    s
+}
+
+/// The names in `dir`, sorted.
+pub fn entries(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}

@@ -1,0 +1,29 @@
+//! Tests of the `scoreboard` binary: real processes, files, sockets, a real
+//! HTTP client, headless Chromium and tmux.
+//!
+//! Workers are this test binary re-executed in a helper role (`helper.rs`),
+//! or worker handles held by the test process itself; either way the
+//! `scoreboard` binary reads them from another process.
+
+// Test modules share their helpers with `pub`; this crate exports nothing.
+#![allow(unreachable_pub)]
+
+mod common;
+mod helper;
+
+mod browser;
+mod demo;
+mod errors;
+mod http;
+mod legacy;
+mod list;
+mod watch;
+
+/// The entry point of helper processes; does nothing in a normal test run.
+#[test]
+#[ignore = "entry point of helper processes, started by the other tests"]
+fn helper_entry() {
+    if let Ok(role) = std::env::var(common::ROLE_VAR) {
+        helper::run(&role);
+    }
+}

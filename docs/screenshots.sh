@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Remakes docs/watch.png and docs/serve.png from a running `scoreboard demo`:
+# the watch view as tmux shows it, and the status page as Chromium shows it.
+# Needs tmux and chromium; run from the repository's root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p scoreboard-cli
+bin=target/release/scoreboard
+board=/dev/shm/scoreboard-screenshots-$$
+work=$(mktemp -d)
+socket=screenshots-$$
+cleanup() {
+  tmux -L "$socket" kill-server 2>/dev/null || true
+  [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+tmux -L "$socket" -f /dev/null new-session -d -x 112 -y 20 "$bin demo --dir $board; sleep 600"
+sleep 5.5
+tmux -L "$socket" capture-pane -p >"$work/watch.txt"
+
+"$bin" serve "$board" --listen 127.0.0.1:0 >"$work/serve.out" &
+server=$!
+until grep -q listening "$work/serve.out"; do sleep 0.1; done
+url=$(sed -n 's/^listening on //p' "$work/serve.out")
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,330 \
+  --screenshot="$PWD/docs/serve.png" "$url" 2>/dev/null
+
+# The terminal as HTML: light text on black, the column header reversed.
+{
+  echo '<!DOCTYPE html><html><head><meta charset="utf-8"><style>'
+  echo 'body{margin:0;background:#1e1e1e}pre{margin:0;padding:12px;color:#ddd;'
+  echo 'font:15px/1.25 "DejaVu Sans Mono",monospace}.h{background:#ddd;color:#1e1e1e;display:inline-block;width:112ch}'
+  echo '</style></head><body><pre>'
+  sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
+    -e 's/^\(ID  .*\)$/<span class="h">\1<\/span>/' "$work/watch.txt"
+  echo '</pre></body></html>'
+} >"$work/watch.html"
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1060,430 \
+  --screenshot="$PWD/docs/watch.png" "file://$work/watch.html" 2>/dev/null
+tmux -L "$socket" send-keys q
+sleep 3
+echo "wrote docs/watch.png and docs/serve.png"

@@ -1,0 +1,184 @@
+//! The HTML status page: a table of workers, like the original's PSGI app.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use super::{Record, rfc3339, seconds_since, state};
+
+/// Options of [`html`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HtmlOptions {
+    /// The page's title and heading (default `scoreboard`).
+    pub title: Option<String>,
+    /// Reload the page every this many seconds (a `<meta http-equiv="refresh">`).
+    pub refresh: Option<u32>,
+}
+
+impl HtmlOptions {
+    /// Sets the title.
+    #[must_use]
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the refresh interval in seconds.
+    #[must_use]
+    pub fn refresh(mut self, seconds: Option<u32>) -> Self {
+        self.refresh = seconds;
+        self
+    }
+}
+
+/// A complete HTML page with one table row per record: id, pid, state,
+/// updates, seconds since the last update, status bytes and the status.
+/// Everything from the records is HTML-escaped; statuses that are not UTF-8
+/// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
+/// of classes `id`, `pid`, `state`, `updates`, `age`, `bytes` and `status`.
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"<b>busy</b>"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// use parallel_scoreboard::render::{HtmlOptions, html};
+/// let page = html(&records, at, &HtmlOptions::default().title("my server").refresh(Some(5)));
+/// assert!(page.contains("<td class=\"status\">&lt;b&gt;busy&lt;/b&gt;</td>"));
+/// assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+/// ```
+#[must_use]
+pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> String {
+    let title = escape(options.title.as_deref().unwrap_or("scoreboard"));
+    let mut s = String::with_capacity(1024 + records.len() * 256);
+    s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    if let Some(n) = options.refresh {
+        let _ = writeln!(s, "<meta http-equiv=\"refresh\" content=\"{n}\">");
+    }
+    let _ = writeln!(
+        s,
+        "<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>"
+    );
+    let _ = writeln!(s, "<h1>{title}</h1>");
+    let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    for r in records {
+        if let Some(st) = state(&r.status) {
+            *states.entry(st).or_default() += 1;
+        }
+    }
+    let _ = write!(s, "<p id=\"summary\">{} live workers", records.len());
+    for (st, n) in &states {
+        let _ = write!(s, ", {n} {}", escape(st));
+    }
+    let _ = writeln!(s, " &middot; {}</p>", rfc3339(now));
+    // Relative links keep the page's own path, wherever it is mounted.
+    let current = options
+        .refresh
+        .map_or_else(|| "off".to_owned(), |n| format!("every {n} s"));
+    let _ = writeln!(
+        s,
+        "<p id=\"refresh\">auto-refresh: {current} &middot; <a href=\"?\">off</a> \
+         <a href=\"?refresh=1\">1 s</a> <a href=\"?refresh=5\">5 s</a> \
+         <a href=\"?refresh=30\">30 s</a></p>"
+    );
+    s.push_str(
+        "<table id=\"workers\">\n<thead><tr><th>id</th><th>pid</th><th>state</th>\
+         <th>updates</th><th>last update (s ago)</th><th>bytes</th><th>status</th></tr></thead>\n<tbody>\n",
+    );
+    for r in records {
+        let id = escape(&r.id);
+        let st = state(&r.status).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "<tr class=\"worker\" data-id=\"{id}\"><td class=\"id\">{id}</td><td class=\"pid\">{}</td>\
+             <td class=\"state\">{}</td><td class=\"updates\">{}</td><td class=\"age\">{:.3}</td>\
+             <td class=\"bytes\">{}</td><td class=\"status\">{}</td></tr>",
+            r.pid.map(|p| p.to_string()).unwrap_or_default(),
+            escape(&st),
+            r.updates.map(|u| u.to_string()).unwrap_or_default(),
+            seconds_since(r.updated_at, now),
+            r.status.len(),
+            escape(&String::from_utf8_lossy(&r.status)),
+        );
+    }
+    s.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    s
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}\
+table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}\
+th{background:#eee}td.status{font-family:monospace;white-space:pre-wrap;word-break:break-all}\
+td.pid,td.updates,td.age,td.bytes{text-align:right}";
+
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped.
+fn escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => s.push_str("&amp;"),
+            '<' => s.push_str("&lt;"),
+            '>' => s.push_str("&gt;"),
+            '"' => s.push_str("&quot;"),
+            '\'' => s.push_str("&#39;"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn record(id: &str, status: &[u8]) -> Record {
+        Record {
+            id: id.to_owned(),
+            status: status.to_vec(),
+            pid: Some(42),
+            updates: Some(7),
+            updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(100),
+            started_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn everything_is_escaped() {
+        let r = [record("<b>\"id\"&'", b"<script>alert('x')</script>")];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(101_500);
+        let page = html(&r, now, &HtmlOptions::default().title("<t>"));
+        assert!(!page.contains("<script>"));
+        assert!(!page.contains("<b>"));
+        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(page.contains("data-id=\"&lt;b&gt;&quot;id&quot;&amp;&#39;\""));
+        assert!(page.contains("<title>&lt;t&gt;</title>"));
+        assert!(page.contains("<td class=\"age\">1.500</td>"));
+        assert!(!page.contains("http-equiv"));
+        assert!(page.contains("auto-refresh: off"));
+    }
+
+    #[test]
+    fn refresh_and_state_counts() {
+        let r = [
+            record("a", b"busy GET /"),
+            record("b", b"idle"),
+            record("c", b"busy"),
+        ];
+        let now = SystemTime::UNIX_EPOCH;
+        let page = html(&r, now, &HtmlOptions::default().refresh(Some(2)));
+        assert!(page.contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+        assert!(page.contains("auto-refresh: every 2 s"));
+        assert!(page.contains("<a href=\"?refresh=5\">5 s</a>"));
+        assert!(page.contains("3 live workers, 2 busy, 1 idle"));
+        assert_eq!(page.matches("<tr class=\"worker\"").count(), 3);
+    }
+}

@@ -1,0 +1,133 @@
+//! JSON renderings: id → status (the original's JSON app) and the full list.
+
+use serde_json::{Map, Value, json};
+
+use super::{Record, rfc3339};
+
+/// A JSON object id → status, like the original's JSON app: a status that
+/// parses as JSON is embedded as that JSON value, any other as a string
+/// (lossily decoded when it is not UTF-8).
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"{"state":"busy","queue":3}"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// assert_eq!(
+///     parallel_scoreboard::render::json_map(&records),
+///     r#"{"w1":{"queue":3,"state":"busy"}}"#
+/// );
+/// ```
+#[must_use]
+pub fn json_map(records: &[Record]) -> String {
+    let map: Map<String, Value> = records
+        .iter()
+        .map(|r| (r.id.clone(), status_value(&r.status)))
+        .collect();
+    Value::Object(map).to_string()
+}
+
+fn status_value(status: &[u8]) -> Value {
+    serde_json::from_slice(status)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(status).into_owned()))
+}
+
+/// A JSON array of one object per record, in the records' order:
+/// `{"id", "pid", "status", "status_base64", "bytes", "updates", "updated_at",
+/// "started_at"}`. `status` is the status as a string, or `null` when it is
+/// not UTF-8, in which case `status_base64` (present only then) has its bytes.
+/// `pid` and `updates` are `null` when unknown; times are RFC 3339 (UTC).
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: br#"{"state":"busy","queue":3}"#.to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// }];
+/// let json = parallel_scoreboard::render::json_list(&records);
+/// assert!(json.starts_with(r#"[{"bytes":26,"id":"w1","pid":42,"started_at":"2027-01-15T07:59:00.000000Z""#));
+/// ```
+#[must_use]
+pub fn json_list(records: &[Record]) -> String {
+    let list: Vec<Value> = records.iter().map(list_entry).collect();
+    Value::Array(list).to_string()
+}
+
+fn list_entry(r: &Record) -> Value {
+    let mut v = json!({
+        "id": r.id,
+        "pid": r.pid,
+        "status": std::str::from_utf8(&r.status).ok(),
+        "bytes": r.status.len(),
+        "updates": r.updates,
+        "updated_at": rfc3339(r.updated_at),
+        "started_at": rfc3339(r.started_at),
+    });
+    if std::str::from_utf8(&r.status).is_err() {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&r.status);
+        v["status_base64"] = Value::String(b64);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    fn record(id: &str, status: &[u8]) -> Record {
+        Record {
+            id: id.to_owned(),
+            status: status.to_vec(),
+            pid: Some(9),
+            updates: Some(3),
+            updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1),
+            started_at: SystemTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn map_embeds_json_statuses() {
+        let r = [
+            record("a", br#"{"n":1}"#),
+            record("b", b"plain \"text\""),
+            record("c", b"\xff\xfe"),
+            record("d", b"12"),
+        ];
+        let v: Value = serde_json::from_str(&json_map(&r)).unwrap();
+        assert_eq!(
+            v,
+            json!({"a": {"n": 1}, "b": "plain \"text\"", "c": "\u{fffd}\u{fffd}", "d": 12})
+        );
+    }
+
+    #[test]
+    fn list_has_every_field() {
+        let r = [record("a", b"ok"), record("b", b"\x00\xff")];
+        let v: Value = serde_json::from_str(&json_list(&r)).unwrap();
+        assert_eq!(
+            v[0],
+            json!({"id": "a", "pid": 9, "status": "ok", "bytes": 2, "updates": 3,
+                   "updated_at": "1970-01-01T00:00:01.000000Z", "started_at": "1970-01-01T00:00:00.000000Z"})
+        );
+        assert_eq!(v[1]["status"], Value::Null);
+        assert_eq!(v[1]["status_base64"], "AP8=");
+        assert_eq!(v[1]["bytes"], 2);
+    }
+}
