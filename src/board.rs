@@ -281,8 +281,10 @@ impl Scoreboard {
     /// allocating.
     ///
     /// # Errors
-    /// Only when `base_dir` cannot be listed. Entries that are not readable
-    /// status files are skipped; [`snapshot`](Self::snapshot) says why.
+    /// [`ErrorKind::Io`](crate::ErrorKind::Io) only when `base_dir` cannot be
+    /// listed, or when an entry cannot be opened for want of file descriptors
+    /// or memory (the result would then miss workers). Entries that are not
+    /// readable status files are skipped; [`snapshot`](Self::snapshot) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = BTreeMap::new();
         self.read(READ, &mut |e: Entry<'_>| {
@@ -295,7 +297,7 @@ impl Scoreboard {
     /// what was skipped and why. Dead workers' files are removed on the way.
     ///
     /// # Errors
-    /// Only when `base_dir` cannot be listed.
+    /// As [`read_all`](Self::read_all).
     pub fn snapshot(&self) -> Result<Snapshot> {
         let mut snap = Snapshot::default();
         self.snapshot_into(&mut snap)?;
@@ -307,7 +309,7 @@ impl Scoreboard {
     /// (while no entry is skipped).
     ///
     /// # Errors
-    /// Only when `base_dir` cannot be listed.
+    /// As [`read_all`](Self::read_all).
     pub fn snapshot_into(&self, snap: &mut Snapshot) -> Result<()> {
         let workers = &mut snap.workers;
         let mut n = 0;
@@ -353,7 +355,7 @@ impl Scoreboard {
     /// across too.
     ///
     /// # Errors
-    /// Only when `base_dir` cannot be listed.
+    /// As [`read_all`](Self::read_all).
     pub fn cleanup(&self) -> Result<usize> {
         Ok(self
             .read(

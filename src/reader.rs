@@ -199,8 +199,10 @@ impl Reader {
 
     /// Visits every live worker that has a status; removes dead workers' files.
     ///
-    /// Fails only when `base_dir` itself cannot be listed; a bad entry is skipped
-    /// and reported, and never stops the read.
+    /// Fails only when `base_dir` itself cannot be listed, or when an entry
+    /// that must be looked at cannot be opened for want of descriptors or
+    /// memory (the read would be incomplete); a bad entry is skipped and
+    /// reported, and never stops the read.
     pub(crate) fn read(
         &mut self,
         dir: &BaseDir,
