@@ -59,6 +59,9 @@
 //!   format, for any HTTP server.
 //! - `axum`: `render::router(board)`, an `axum::Router` serving `/`, `/json`
 //!   and `/metrics` (implies `render`).
+//! - `fault-injection`: crash points for this crate's own test suite (a process
+//!   told `PARALLEL_SCOREBOARD_FAULT=<point>` kills itself there); not for
+//!   other builds.
 //!
 //! The `scoreboard` command (the workspace member `cli/`) lists, shows,
 //! watches, serves and cleans up boards on top of these.
