@@ -20,7 +20,16 @@ cargo fuzz --version
 cargo fuzz build -s none
 
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+# libFuzzer exits without running destructors: remove the scratch boards of
+# fuzz processes that are gone.
+cleanup() {
+  rm -rf "$work"
+  for d in /dev/shm/psb-fuzz-* "${TMPDIR:-/tmp}"/psb-fuzz-*; do
+    [ -e "$d" ] || continue
+    kill -0 "${d##*-}" 2>/dev/null || rm -rf "$d"
+  done
+}
+trap cleanup EXIT
 for target in parse_status_file ops_model; do
   echo "=== fuzzing $target for ${seconds}s"
   mkdir -p "$work/$target"
