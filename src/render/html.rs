@@ -138,23 +138,13 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::tests::record;
     use std::time::Duration;
-
-    fn record(id: &str, status: &[u8]) -> Record {
-        Record {
-            id: id.to_owned(),
-            status: status.to_vec(),
-            pid: Some(42),
-            updates: Some(7),
-            updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(100),
-            started_at: SystemTime::UNIX_EPOCH,
-        }
-    }
 
     #[test]
     fn everything_is_escaped() {
         let r = [record("<b>\"id\"&'", b"<script>alert('x')</script>")];
-        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(101_500);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_millis(2500);
         let page = html(&r, now, &HtmlOptions::default().title("<t>"));
         assert!(!page.contains("<script>"));
         assert!(!page.contains("<b>"));

@@ -89,18 +89,7 @@ fn list_entry(r: &Record) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, SystemTime};
-
-    fn record(id: &str, status: &[u8]) -> Record {
-        Record {
-            id: id.to_owned(),
-            status: status.to_vec(),
-            pid: Some(9),
-            updates: Some(3),
-            updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1),
-            started_at: SystemTime::UNIX_EPOCH,
-        }
-    }
+    use crate::render::tests::record;
 
     #[test]
     fn map_embeds_json_statuses() {

@@ -122,8 +122,21 @@ pub fn seconds_since(then: SystemTime, now: SystemTime) -> f64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A record for the renderers' tests: pid 9, 3 updates, updated 1 s
+    /// after the epoch, started at it.
+    pub(crate) fn record(id: &str, status: &[u8]) -> Record {
+        Record {
+            id: id.to_owned(),
+            status: status.to_vec(),
+            pid: Some(9),
+            updates: Some(3),
+            updated_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1),
+            started_at: SystemTime::UNIX_EPOCH,
+        }
+    }
 
     #[test]
     fn states_come_from_json_or_the_first_word() {

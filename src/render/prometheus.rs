@@ -176,18 +176,8 @@ fn label(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::render::tests::record;
     use std::time::Duration;
-
-    fn record(id: &str, status: &[u8]) -> Record {
-        Record {
-            id: id.to_owned(),
-            status: status.to_vec(),
-            pid: Some(9),
-            updates: Some(3),
-            updated_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1),
-            started_at: SystemTime::UNIX_EPOCH,
-        }
-    }
 
     #[test]
     fn all_metrics_with_escaped_labels() {
