@@ -224,7 +224,7 @@ impl Reader {
         }
         if let Some(e) = report.incomplete.take() {
             return Err(
-                e.with_detail("out of resources while reading base_dir; the read is incomplete")
+                e.with_detail("an entry could not be looked at now; the read would be incomplete")
             );
         }
         self.visit_all(dir, &mut report, how, visit);
@@ -369,9 +369,9 @@ impl Reader {
                     Skip::Passing(error) => {
                         self.dirty.insert(name.to_owned(), closed);
                         if error.kind() == ErrorKind::Io {
-                            // Out of descriptors or memory: whether this
-                            // worker is live is unknown, so the read fails
-                            // rather than leave it out.
+                            // Out of descriptors or memory, or interrupted:
+                            // whether this worker is live is unknown, so the
+                            // read fails rather than leave it out.
                             report.incomplete.get_or_insert(error);
                         } else if how.skipped {
                             report.skipped.push(error);
