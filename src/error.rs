@@ -26,6 +26,10 @@ pub enum ErrorKind {
     /// `base_dir` is owned by another user, or others may write to it
     /// without the sticky bit: they could replace status files.
     Insecure,
+    /// No directory is at `base_dir`'s path: it was removed (or not made yet).
+    /// A reading board keeps following the path: once a directory is there
+    /// again, the next read reads it.
+    Missing,
 }
 
 /// An error of the scoreboard: what failed, on which path, and why.
@@ -117,6 +121,7 @@ impl fmt::Display for Error {
             ErrorKind::Busy => "status kept changing while being read",
             ErrorKind::TooLarge => "status too large",
             ErrorKind::Insecure => "base_dir is not private to this user",
+            ErrorKind::Missing => "no directory at base_dir's path",
         };
         f.write_str(what)?;
         if let Some(detail) = &self.detail {
@@ -154,6 +159,7 @@ impl From<Error> for io::Error {
             (ErrorKind::Busy, _) => io::ErrorKind::TimedOut,
             (ErrorKind::TooLarge, _) => io::ErrorKind::FileTooLarge,
             (ErrorKind::Insecure, _) => io::ErrorKind::PermissionDenied,
+            (ErrorKind::Missing, _) => io::ErrorKind::NotFound,
             _ => io::ErrorKind::Other,
         };
         io::Error::new(kind, e)

@@ -284,7 +284,7 @@ impl Reader {
         if names.is_empty()
             && sys::is_removed(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?
         {
-            return Err(Error::io(io::ErrorKind::NotFound.into())
+            return Err(Error::new(ErrorKind::Missing)
                 .with_detail("base_dir was removed")
                 .with_path(dir.path()));
         }
