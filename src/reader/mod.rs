@@ -34,12 +34,14 @@ mod copy;
 mod track;
 
 use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use self::cache::Cache;
 use self::classify::{Found, Skip};
 use self::copy::Reread;
-use self::track::Tracker;
-use crate::dir::BaseDir;
+use self::track::{Drained, Tracker};
+use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 
@@ -77,6 +79,12 @@ pub(crate) struct ScanReport {
 /// A reader's state kept between reads.
 #[derive(Debug)]
 pub(crate) struct Reader {
+    /// `base_dir`'s path, which reads follow.
+    path: PathBuf,
+    /// Whether to watch `base_dir` with inotify.
+    watch: bool,
+    /// The directory at `path`, as last found; `None` while there is none.
+    dir: Option<Arc<BaseDir>>,
     track: Tracker,
     cache: Cache,
     buf: Vec<u8>,
@@ -94,9 +102,13 @@ enum Look {
 }
 
 impl Reader {
-    /// A reader; `watch`: whether to watch `base_dir` with inotify.
-    pub(crate) fn new(watch: bool) -> Self {
+    /// A reader of the directory at `path`, which is `dir` if there was one
+    /// there; `watch`: whether to watch it with inotify.
+    pub(crate) fn new(path: &Path, dir: Option<Arc<BaseDir>>, watch: bool) -> Self {
         Self {
+            path: path.to_path_buf(),
+            watch,
+            dir,
             track: Tracker::new(watch),
             cache: Cache::default(),
             buf: Vec::new(),
@@ -106,23 +118,19 @@ impl Reader {
 
     /// Visits every live worker that has a status; removes dead workers' files.
     ///
-    /// Fails only when `base_dir` itself cannot be listed, or when an entry
-    /// that must be looked at cannot be opened for want of descriptors or
-    /// memory (the read would be incomplete); a bad entry is skipped and
+    /// Fails when no directory is at `base_dir`'s path (`Missing`), when the
+    /// one there is not private (`Insecure`) or cannot be listed, or when an
+    /// entry that must be looked at cannot be opened for want of descriptors
+    /// or memory (the read would be incomplete); a bad entry is skipped and
     /// reported, and never stops the read.
     pub(crate) fn read(
         &mut self,
-        dir: &BaseDir,
         how: How,
         visit: &mut dyn FnMut(Entry<'_>),
     ) -> Result<ScanReport> {
         let mut report = ScanReport::default();
-        let incremental = !how.full && self.track.drain(dir);
-        if incremental {
-            self.examine_dirty(dir, &mut report, how);
-        } else {
-            self.examine_all(dir, &mut report, how)?;
-        }
+        let dir = self.scan(how, &mut report)?;
+        let dir = &*dir;
         for name in self.track.due_suspects() {
             self.examine(dir, &name, false, &mut report, how);
         }
@@ -138,15 +146,64 @@ impl Reader {
         Ok(report)
     }
 
-    /// Lists `base_dir` and looks at every entry.
-    fn examine_all(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) -> Result<()> {
+    /// Finds the directory at the path and looks at the entries that changed
+    /// (or at all of them); returns the directory.
+    fn scan(&mut self, how: How, report: &mut ScanReport) -> Result<Arc<BaseDir>> {
+        for _ in 0..2 {
+            let (dir, drained) = self.locate()?;
+            if drained == Drained::Complete && !how.full {
+                self.examine_dirty(&dir, report, how);
+                return Ok(dir);
+            }
+            if self.examine_all(&dir, report, how)? {
+                return Ok(dir);
+            }
+            // Removed between the look-up and the listing: look again.
+            self.forget();
+        }
+        Err(dir::missing(&self.path))
+    }
+
+    /// The directory at the path, and what the watch says changed in it.
+    ///
+    /// A warm read with a watch that follows the path makes one system call
+    /// here (the watch's `read`); otherwise the path is looked up (`stat`) and,
+    /// when it no longer leads to the directory read so far, the directory now
+    /// there is opened (with the checks of `open`) and read afresh.
+    fn locate(&mut self) -> Result<(Arc<BaseDir>, Drained)> {
+        if let Some(dir) = self.dir.clone() {
+            let drained = self.track.drain(&dir);
+            let here = match drained {
+                Drained::Lost => false,
+                Drained::Complete if self.track.follows_path() => true,
+                Drained::Complete | Drained::List => dir.is_at_path()?,
+            };
+            if here {
+                return Ok((dir, drained));
+            }
+            self.forget();
+        }
+        let dir = Arc::new(BaseDir::find(&self.path)?);
+        self.dir = Some(Arc::clone(&dir));
+        let drained = self.track.drain(&dir);
+        Ok((dir, drained))
+    }
+
+    /// Forgets the directory read so far: its path leads elsewhere now.
+    fn forget(&mut self) {
+        self.dir = None;
+        self.track = Tracker::new(self.watch);
+        self.cache = Cache::default();
+    }
+
+    /// Lists `base_dir` and looks at every entry. False when the directory
+    /// turned out to be removed.
+    fn examine_all(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) -> Result<bool> {
         let names = sys::list(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?;
         if names.is_empty()
             && sys::is_removed(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?
         {
-            return Err(Error::new(ErrorKind::Missing)
-                .with_detail("base_dir was removed")
-                .with_path(dir.path()));
+            return Ok(false);
         }
         let mut dirty = self.track.begin_listing();
         for name in names {
@@ -155,7 +212,7 @@ impl Reader {
         }
         self.cache.retain_seen(self.track.listing());
         self.track.end_listing(dirty);
-        Ok(())
+        Ok(true)
     }
 
     /// Looks at the names the watch reported.

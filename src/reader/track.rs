@@ -33,6 +33,17 @@ enum Watching {
     Off,
 }
 
+/// What a read must do, after [`Tracker::drain`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Drained {
+    /// The dirty names are every change since the last read.
+    Complete,
+    /// Changes may have been missed: list the whole directory.
+    List,
+    /// The directory may have left its path: find the one there now.
+    Lost,
+}
+
 /// An entry skipped for a reason that lasts until the entry changes.
 #[derive(Debug)]
 struct Skipped {
@@ -76,19 +87,21 @@ impl Tracker {
         self.listing
     }
 
-    /// Takes the watch's news into the dirty names. False when the whole
-    /// directory must be listed: no watch, a new one, or events lost.
-    pub(super) fn drain(&mut self, dir: &BaseDir) -> bool {
+    /// Takes the watch's news into the dirty names, and says what the read
+    /// must do.
+    pub(super) fn drain(&mut self, dir: &BaseDir) -> Drained {
         let generation = fork::generation();
         if matches!(&self.watching, Watching::On { generation: g, .. } if *g != generation) {
             // Inherited through fork: its events are the parent's to read.
             self.watching = Watching::NotYet;
         }
         match &self.watching {
-            Watching::Off => false,
+            Watching::Off => Drained::List,
             Watching::NotYet => {
                 // Set up before the listing, so nothing between the two is missed.
-                self.watching = match Watch::new(dir.fd()) {
+                let entry = dir.entry_in_parent();
+                let entry = entry.as_ref().map(|(p, n)| (p.as_path(), n.as_os_str()));
+                self.watching = match Watch::new(dir.fd(), entry) {
                     Ok(watch) => Watching::On { watch, generation },
                     // Out of descriptors or inotify instances for now: list,
                     // and try again on the next read.
@@ -102,7 +115,7 @@ impl Tracker {
                     }
                     Err(_) => Watching::Off,
                 };
-                false
+                Drained::List
             }
             Watching::On { watch, .. } => {
                 let (mut complete, mut lost) = (true, false);
@@ -112,15 +125,27 @@ impl Tracker {
                     Change::Overflow => complete = false,
                     Change::Lost => lost = true,
                 });
-                if drained.is_err() || lost {
-                    // The directory was removed or unmounted, or the watch
-                    // broke: listing tells which, from now on.
-                    self.watching = Watching::Off;
-                    return false;
+                if lost {
+                    return Drained::Lost;
                 }
-                complete
+                if drained.is_err() {
+                    // The watch broke: list from now on.
+                    self.watching = Watching::Off;
+                    return Drained::List;
+                }
+                if complete {
+                    Drained::Complete
+                } else {
+                    Drained::List
+                }
             }
         }
+    }
+
+    /// Whether the watch tells when `base_dir` leaves its path (else the
+    /// reader checks the path on every read).
+    pub(super) fn follows_path(&self) -> bool {
+        matches!(&self.watching, Watching::On { watch, .. } if watch.follows_path())
     }
 
     /// Starts a listing: returns the dirty names (whether closed, by name),

@@ -17,6 +17,7 @@ mod growth;
 mod hostile;
 mod ids;
 mod races;
+mod recreate;
 mod storm;
 mod threads;
 mod watch;
