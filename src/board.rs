@@ -260,6 +260,11 @@ impl Scoreboard {
     ///
     /// After `fork()`, the child's first call creates the child's own entry.
     ///
+    /// Files are made in the directory the board opened: if it is removed,
+    /// existing workers' updates still succeed (into files no reader of the
+    /// path sees), and making a new one fails (see the README, "A removed or
+    /// recreated `base_dir`").
+    ///
     /// # Errors
     /// As [`Worker::update`], and on the first call for an id as
     /// [`worker_with_id`](Self::worker_with_id).
@@ -321,7 +326,10 @@ impl Scoreboard {
     /// - [`ErrorKind::DuplicateId`](crate::ErrorKind::DuplicateId): a live worker holds `id`. A
     ///   dead worker's id is taken over.
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io): the file cannot be created (full disk, no
-    ///   permission, out of file descriptors).
+    ///   permission, out of file descriptors, `base_dir` removed).
+    /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing): the board was
+    ///   opened with [`Builder::create(false)`](Builder::create) and no
+    ///   directory has been at its path since.
     pub fn worker_with_id(&self, id: impl Into<String>) -> Result<Worker> {
         Worker::create(self.writer_dir()?, id.into())
     }
@@ -335,11 +343,21 @@ impl Scoreboard {
     /// [`snapshot_into`](Self::snapshot_into) refills a [`Snapshot`] without
     /// allocating.
     ///
+    /// Reads follow `base_dir`'s path: when the directory there is removed
+    /// or replaced (by `mkdir` or a rename), the next read reads the one there
+    /// now, never reporting a removed board as an empty one.
+    ///
     /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) only when `base_dir` cannot be
-    /// listed, or when an entry cannot be opened for want of file descriptors
-    /// or memory (the result would then miss workers). Entries that are not
-    /// readable status files are skipped; [`snapshot`](Self::snapshot) says why.
+    /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing) while no directory
+    ///   is at `base_dir`'s path.
+    /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure) when the
+    ///   directory now there is not private (as [`Builder::open`] checks).
+    /// - [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be
+    ///   listed, or when an entry cannot be opened for want of file descriptors
+    ///   or memory (the result would then miss workers).
+    ///
+    /// Entries that are not readable status files are skipped;
+    /// [`snapshot`](Self::snapshot) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = BTreeMap::new();
         self.read(READ, &mut |e: Entry<'_>| {
