@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::reader::{Entry, How, Reader, ScanReport};
+use crate::reader::{Entry, How, Reader, SETTLE_TIMEOUT, ScanReport};
 
 /// A plain read: what the watch reports, no list of skipped entries.
 const READ: How = How {
@@ -64,6 +64,7 @@ pub struct Builder {
     worker_id: Option<WorkerIdFn>,
     watch: bool,
     create: bool,
+    settle_timeout: Duration,
 }
 
 impl fmt::Debug for Builder {
@@ -76,6 +77,7 @@ impl fmt::Debug for Builder {
             )
             .field("watch", &self.watch)
             .field("create", &self.create)
+            .field("settle_timeout", &self.settle_timeout)
             .finish()
     }
 }
@@ -136,6 +138,29 @@ impl Builder {
         self
     }
 
+    /// How long one read waits, all statuses together, for statuses that keep
+    /// changing under it (default 100 ms). A status that does not settle in
+    /// time (a file left marked as being written, a writer that starts a new
+    /// update during every copy) is left out of that read and reported as
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) in
+    /// [`Snapshot::skipped`]; the rest of the board is returned. Once the
+    /// time is spent each further such status gets a few quick retries only,
+    /// so a read with many of them still takes about this long.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let board = parallel_scoreboard::Scoreboard::builder(dir.path())
+    ///     .settle_timeout(std::time::Duration::from_millis(20))
+    ///     .open()?;
+    /// # Ok::<(), parallel_scoreboard::Error>(())
+    /// ```
+    #[must_use]
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+
     /// Opens the scoreboard, creating `base_dir` (mode 0700) and its missing
     /// parents if needed (unless told not to with [`create`](Self::create)).
     /// A concurrent creation is not an error.
@@ -160,7 +185,7 @@ impl Builder {
         let dir = dir.map(Arc::new);
         let watch =
             self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
-        let reader = Reader::new(&self.base_dir, dir.clone(), watch);
+        let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout);
         let cell = OnceLock::new();
         if let Some(dir) = dir {
             let _ = cell.set(dir);
@@ -235,6 +260,7 @@ impl Scoreboard {
             worker_id: None,
             watch: true,
             create: true,
+            settle_timeout: SETTLE_TIMEOUT,
         }
     }
 

@@ -15,10 +15,45 @@ use crate::protocol::{self, Attempt};
 use crate::shm::ReadMap;
 use crate::sys::{self, FileId};
 
-/// How long a reader keeps retrying a status that changes under it before it
-/// reports the worker as busy. Only a writer that completes an update and starts
-/// the next one during every single copy can cause this.
-const BUSY_AFTER: Duration = Duration::from_secs(1);
+/// How long one read waits, all statuses together, for statuses that keep
+/// changing under it, unless the builder says otherwise.
+pub(crate) const SETTLE_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// Attempts a status still gets once the read's time is spent: a few
+/// spinning retries (no yield, no sleep) for a writer that is just finishing.
+const LATE_ATTEMPTS: u32 = 8;
+
+/// One read's time for statuses that do not settle: the clock starts when the
+/// first status has used up its quick back-off (spinning, then yielding), and
+/// once it has run out each further unsettled status gets only
+/// [`LATE_ATTEMPTS`] spins. So a read spends at most about `budget` on all
+/// its unsettled statuses together, however many there are.
+#[derive(Debug)]
+pub(super) struct Patience {
+    budget: Duration,
+    until: Option<Instant>,
+}
+
+impl Patience {
+    pub(super) fn new(budget: Duration) -> Self {
+        Self {
+            budget,
+            until: None,
+        }
+    }
+
+    /// Starts the clock, if not started yet.
+    fn start(&mut self) {
+        if self.until.is_none() {
+            self.until = Some(Instant::now() + self.budget);
+        }
+    }
+
+    /// Whether the read's time is spent.
+    fn spent(&self) -> bool {
+        self.until.is_some_and(|until| Instant::now() >= until)
+    }
+}
 
 /// Why a mapped status could not be copied.
 pub(super) enum Reread {
@@ -34,27 +69,34 @@ impl From<Error> for Reread {
     }
 }
 
-/// Copies the published status of `m` into `buf`, following growth.
+/// Copies the published status of `m` into `buf`, following growth; a status
+/// that does not settle within the read's `patience` is `Busy`.
 pub(super) fn read_status(
     dir: &BaseDir,
     name: &OsStr,
     m: &mut Mapped,
     buf: &mut Vec<u8>,
+    patience: &mut Patience,
 ) -> Result<protocol::CopyMeta, Reread> {
     let backoff = Backoff::new();
-    let mut started: Option<Instant> = None;
+    let mut late = 0;
     let text = || name.to_string_lossy();
     loop {
         match protocol::read_attempt(&m.map, buf) {
             Attempt::Done(meta) => return Ok(meta),
+            Attempt::Retry if patience.spent() => {
+                late += 1;
+                if late > LATE_ATTEMPTS {
+                    return Err(Error::new(ErrorKind::Busy)
+                        .with_detail("the status kept changing during this read")
+                        .with_path(dir.entry(&text()))
+                        .into());
+                }
+                backoff.spin();
+            }
             Attempt::Retry => {
                 if backoff.is_completed() {
-                    let t0 = *started.get_or_insert_with(Instant::now);
-                    if t0.elapsed() > BUSY_AFTER {
-                        return Err(Error::new(ErrorKind::Busy)
-                            .with_path(dir.entry(&text()))
-                            .into());
-                    }
+                    patience.start();
                 }
                 backoff.snooze();
             }

@@ -36,10 +36,12 @@ mod track;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use self::cache::Cache;
 use self::classify::{Found, Skip};
-use self::copy::Reread;
+pub(crate) use self::copy::SETTLE_TIMEOUT;
+use self::copy::{Patience, Reread};
 use self::track::{Drained, Tracker};
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Result};
@@ -83,6 +85,8 @@ pub(crate) struct Reader {
     path: PathBuf,
     /// Whether to watch `base_dir` with inotify.
     watch: bool,
+    /// How long one read waits for statuses that do not settle, in total.
+    settle: Duration,
     /// The directory at `path`, as last found; `None` while there is none.
     dir: Option<Arc<BaseDir>>,
     track: Tracker,
@@ -103,11 +107,18 @@ enum Look {
 
 impl Reader {
     /// A reader of the directory at `path`, which is `dir` if there was one
-    /// there; `watch`: whether to watch it with inotify.
-    pub(crate) fn new(path: &Path, dir: Option<Arc<BaseDir>>, watch: bool) -> Self {
+    /// there; `watch`: whether to watch it with inotify; `settle`: how long
+    /// one read waits, in total, for statuses that keep changing.
+    pub(crate) fn new(
+        path: &Path,
+        dir: Option<Arc<BaseDir>>,
+        watch: bool,
+        settle: Duration,
+    ) -> Self {
         Self {
             path: path.to_path_buf(),
             watch,
+            settle,
             dir,
             track: Tracker::new(watch),
             cache: Cache::default(),
@@ -294,8 +305,9 @@ impl Reader {
         visit: &mut dyn FnMut(Entry<'_>),
     ) {
         let mut replaced: Vec<OsString> = Vec::new();
+        let mut patience = Patience::new(self.settle);
         for (name, m) in self.cache.iter_mut() {
-            match copy::read_status(dir, name, m, &mut self.buf) {
+            match copy::read_status(dir, name, m, &mut self.buf, &mut patience) {
                 Ok(meta) => {
                     if meta.updates > 0 {
                         visit(Entry {

@@ -20,6 +20,7 @@ mod races;
 mod recreate;
 mod storm;
 mod threads;
+mod unsettled;
 mod watch;
 
 /// The entry point of helper processes; does nothing in a normal test run.
