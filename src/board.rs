@@ -65,6 +65,7 @@ pub struct Builder {
     watch: bool,
     create: bool,
     settle_timeout: Duration,
+    max_mappings: Option<usize>,
 }
 
 impl fmt::Debug for Builder {
@@ -78,6 +79,7 @@ impl fmt::Debug for Builder {
             .field("watch", &self.watch)
             .field("create", &self.create)
             .field("settle_timeout", &self.settle_timeout)
+            .field("max_mappings", &self.max_mappings)
             .finish()
     }
 }
@@ -161,6 +163,30 @@ impl Builder {
         self
     }
 
+    /// How many workers' files reads keep mapped between reads, at most
+    /// (default: the process's `vm.max_map_count` less the mappings it has
+    /// when it first reads, less a quarter of `vm.max_map_count` left for the
+    /// rest of the process). A kept mapping makes a warm read of that worker
+    /// a plain copy, with no system call; each worker beyond it costs every
+    /// read an `open`, `fstat`, `mmap`, `munmap` and `close`. A process that
+    /// runs out of mappings cannot allocate memory either (Rust then aborts),
+    /// so a reader never keeps more; a mapping refused for want of memory
+    /// lowers the budget to the mappings kept so far. `0` keeps none.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let board = parallel_scoreboard::Scoreboard::builder(dir.path())
+    ///     .max_mappings(10_000)
+    ///     .open()?;
+    /// # Ok::<(), parallel_scoreboard::Error>(())
+    /// ```
+    #[must_use]
+    pub fn max_mappings(mut self, n: usize) -> Self {
+        self.max_mappings = Some(n);
+        self
+    }
+
     /// Opens the scoreboard, creating `base_dir` (mode 0700) and its missing
     /// parents if needed (unless told not to with [`create`](Self::create)).
     /// A concurrent creation is not an error.
@@ -185,7 +211,8 @@ impl Builder {
         let dir = dir.map(Arc::new);
         let watch =
             self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
-        let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout);
+        let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout)
+            .max_mappings(self.max_mappings);
         let cell = OnceLock::new();
         if let Some(dir) = dir {
             let _ = cell.set(dir);
@@ -261,6 +288,7 @@ impl Scoreboard {
             watch: true,
             create: true,
             settle_timeout: SETTLE_TIMEOUT,
+            max_mappings: None,
         }
     }
 

@@ -2,18 +2,32 @@
 //! mapping, never a descriptor, so 10,000 workers cost no descriptors. A file
 //! is mapped once, when first found live, and its header checked then (see
 //! [`check_header`]).
+//!
+//! Mappings are kept within a budget: a process may have only
+//! `vm.max_map_count` mappings (65,530 by default), and once it has them all
+//! every `mmap` fails, the allocator's included, which aborts the process. So
+//! a reader keeps at most [`auto_budget`] mappings (or as many as
+//! [`Builder::max_mappings`](crate::Builder::max_mappings) says); the files
+//! found beyond it are kept *unmapped*: their header is checked once (through
+//! a mapping dropped at once), and each read opens the file, maps it, copies
+//! the status and drops the mapping and the descriptor. A mapping that fails
+//! with `ENOMEM` lowers the budget to the mappings kept so far. A kept mapping
+//! freed by a worker's exit goes to the next unmapped file a read copies.
 
 use std::collections::BTreeMap;
-use std::collections::btree_map::Entry as MapEntry;
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, Metadata};
+use std::io;
 
 use super::Skip;
+use super::copy::Reread;
 use super::corrupt;
 use crate::dir::BaseDir;
-use crate::layout::{HEADER_LEN, check_header};
+use crate::error::{Error, ErrorKind};
+use crate::layout::{self, HEADER_LEN, check_header};
+use crate::protocol::Words;
 use crate::shm::ReadMap;
-use crate::sys::FileId;
+use crate::sys::{self, FileId};
 
 /// A live worker's status file mapped by this reader, with its static header.
 #[derive(Debug)]
@@ -27,18 +41,81 @@ pub(super) struct Mapped {
     seen: u64,
 }
 
+/// A live worker's file kept beyond the budget: its header, no mapping.
+#[derive(Debug)]
+struct Unmapped {
+    file_id: FileId,
+    id: String,
+    pid: u32,
+    started_ns: u64,
+    seen: u64,
+}
+
+/// One live worker's file, mapped or not.
+#[derive(Debug)]
+enum Kept {
+    Mapped(Mapped),
+    Unmapped(Unmapped),
+}
+
+impl Kept {
+    fn file_id(&self) -> FileId {
+        match self {
+            Kept::Mapped(m) => m.file_id,
+            Kept::Unmapped(u) => u.file_id,
+        }
+    }
+
+    fn seen(&mut self) -> &mut u64 {
+        match self {
+            Kept::Mapped(m) => &mut m.seen,
+            Kept::Unmapped(u) => &mut u.seen,
+        }
+    }
+
+    fn is_mapped(&self) -> bool {
+        matches!(self, Kept::Mapped(_))
+    }
+}
+
 /// Live workers' files, by entry name. Ordered: names follow ids, so reads
 /// visit workers roughly in id order, which makes the callers' sorted inserts
 /// cheap.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Cache {
-    maps: BTreeMap<OsString, Mapped>,
+    files: BTreeMap<OsString, Kept>,
+    /// How many of `files` are mapped.
+    mapped: usize,
+    /// The most mappings to keep: as the builder said, or [`auto_budget`]
+    /// once the first file is kept.
+    budget: Option<usize>,
 }
 
 impl Cache {
-    /// Keeps the live status file `file` (named `name`, which is `text`)
-    /// mapped: maps it if it is new or replaced the one mapped, and records
-    /// that listing `listing` saw it.
+    /// A cache that keeps at most `budget` mappings (`None`: [`auto_budget`]).
+    pub(super) fn new(budget: Option<usize>) -> Self {
+        Self {
+            files: BTreeMap::new(),
+            mapped: 0,
+            budget,
+        }
+    }
+
+    /// Forgets every file, keeping the budget.
+    pub(super) fn clear(&mut self) {
+        self.files.clear();
+        self.mapped = 0;
+    }
+
+    /// The budget, worked out on first use.
+    fn budget(&mut self) -> usize {
+        *self.budget.get_or_insert_with(auto_budget)
+    }
+
+    /// Keeps the live status file `file` (named `name`, which is `text`):
+    /// maps it if it is new or replaced the one kept (within the budget, or
+    /// else only checks its header), and records that listing `listing` saw
+    /// it.
     pub(super) fn keep(
         &mut self,
         dir: &BaseDir,
@@ -49,48 +126,118 @@ impl Cache {
         listing: u64,
     ) -> Result<(), Skip> {
         let file_id = FileId::of(meta);
-        match self.maps.entry(name.to_owned()) {
-            MapEntry::Occupied(mut o) if o.get().file_id == file_id => o.get_mut().seen = listing,
-            MapEntry::Occupied(mut o) => {
-                *o.get_mut() = map_new(dir, text, file, meta.len(), file_id, listing)?;
+        if let Some(kept) = self.files.get_mut(name) {
+            if kept.file_id() == file_id {
+                *kept.seen() = listing;
+                return Ok(());
             }
-            MapEntry::Vacant(v) => {
-                v.insert(map_new(dir, text, file, meta.len(), file_id, listing)?);
-            }
+            self.remove(name);
         }
+        let kept = self.first_look(dir, text, file, meta.len(), file_id, listing)?;
+        self.mapped += usize::from(kept.is_mapped());
+        self.files.insert(name.to_owned(), kept);
         Ok(())
     }
 
-    /// Drops the mapping of `name`, if any.
+    /// Checks the header of a file not kept yet, and maps it if the budget
+    /// allows.
+    fn first_look(
+        &mut self,
+        dir: &BaseDir,
+        text: &str,
+        file: &File,
+        size: u64,
+        file_id: FileId,
+        seen: u64,
+    ) -> Result<Kept, Skip> {
+        if size < HEADER_LEN {
+            return Err(Skip::Lasting(corrupt(dir, text, "shorter than the header")));
+        }
+        if self.mapped < self.budget() {
+            match ReadMap::new(file, size) {
+                Ok(map) => return Ok(Kept::Mapped(checked(dir, text, map, file_id, seen)?)),
+                // Out of mappings: keep no more than now.
+                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => self.budget = Some(self.mapped),
+                Err(e) => return Err(dir.err(text, e).into()),
+            }
+        }
+        let map = ReadMap::new(file, HEADER_LEN).map_err(|e| dir.err(text, e))?;
+        let m = checked(dir, text, map, file_id, seen)?;
+        Ok(Kept::Unmapped(Unmapped {
+            file_id,
+            id: m.id,
+            pid: m.pid,
+            started_ns: m.started_ns,
+            seen,
+        }))
+    }
+
+    /// Drops the file `name`, if kept.
     pub(super) fn remove(&mut self, name: &OsStr) {
-        self.maps.remove(name);
+        if let Some(kept) = self.files.remove(name) {
+            self.mapped -= usize::from(kept.is_mapped());
+        }
     }
 
-    /// Drops the mappings listing `listing` did not see.
+    /// Drops the files listing `listing` did not see.
     pub(super) fn retain_seen(&mut self, listing: u64) {
-        self.maps.retain(|_, m| m.seen == listing);
+        let mapped = &mut self.mapped;
+        self.files.retain(|_, kept| {
+            let keep = *kept.seen() == listing;
+            if !keep {
+                *mapped -= usize::from(kept.is_mapped());
+            }
+            keep
+        });
     }
 
-    /// Every mapping, in name order.
-    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = (&OsString, &mut Mapped)> {
-        self.maps.iter_mut()
+    /// Calls `f` with every file kept, in name order, and a mapping of it:
+    /// the kept one, or for an unmapped file one made for the call (kept
+    /// after it if the budget has room again, dropped otherwise). `Err` when
+    /// an unmapped file could not be mapped: [`Reread::Replaced`] when its
+    /// name leads to another file now, or to none.
+    pub(super) fn each(
+        &mut self,
+        dir: &BaseDir,
+        mut f: impl FnMut(&OsString, Result<&mut Mapped, Reread>),
+    ) {
+        let budget = self.budget();
+        for (name, kept) in &mut self.files {
+            let u = match kept {
+                Kept::Mapped(m) => {
+                    f(name, Ok(m));
+                    continue;
+                }
+                Kept::Unmapped(u) => u,
+            };
+            let mut m = match lend(dir, name, u) {
+                Ok(m) => m,
+                Err(e) => {
+                    f(name, Err(e));
+                    continue;
+                }
+            };
+            f(name, Ok(&mut m));
+            if self.mapped < budget {
+                self.mapped += 1;
+                *kept = Kept::Mapped(m);
+            } else {
+                // The id goes back; the mapping and the descriptor are gone.
+                u.id = m.id;
+            }
+        }
     }
 }
 
-/// Maps a status file not seen before and checks its header.
-fn map_new(
+/// Checks the header read through `map` of the file `text`.
+fn checked(
     dir: &BaseDir,
-    name: &str,
-    file: &File,
-    size: u64,
+    text: &str,
+    map: ReadMap,
     file_id: FileId,
     seen: u64,
 ) -> Result<Mapped, Skip> {
-    if size < HEADER_LEN {
-        return Err(Skip::Lasting(corrupt(dir, name, "shorter than the header")));
-    }
-    let map = ReadMap::new(file, size).map_err(|e| dir.err(name, e))?;
-    match check_header(&map, name) {
+    match check_header(&map, text) {
         Ok(h) => Ok(Mapped {
             file_id,
             map,
@@ -99,6 +246,76 @@ fn map_new(
             started_ns: h.started_ns,
             seen,
         }),
-        Err(why) => Err(Skip::Lasting(corrupt(dir, name, &why))),
+        Err(why) => Err(Skip::Lasting(corrupt(dir, text, &why))),
     }
+}
+
+/// Maps the unmapped file `u`, named `name`, for one copy: opens it (the
+/// descriptor is closed on return), checks that the name still leads to the
+/// file kept, and maps all of it. Its id is moved into the mapping (and given
+/// back by the caller).
+fn lend(dir: &BaseDir, name: &OsStr, u: &mut Unmapped) -> Result<Mapped, Reread> {
+    let text = &*name.to_string_lossy();
+    let file = match sys::open_entry(dir.fd(), text, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
+        Err(e) => return Err(dir.err(text, e).into()),
+    };
+    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
+    if FileId::of(&meta) != u.file_id {
+        return Err(Reread::Replaced);
+    }
+    let map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
+    Ok(Mapped {
+        file_id: u.file_id,
+        map,
+        id: std::mem::take(&mut u.id),
+        pid: u.pid,
+        started_ns: u.started_ns,
+        seen: u.seen,
+    })
+}
+
+/// Makes room in `buf` for the status `m` publishes now, without aborting
+/// when memory runs out: the copy then needs no allocation of its own. Not
+/// covered: a status that grows during the read, and one beyond the mapping
+/// (the file grew since it was mapped, or it is corrupt), for which the room
+/// is only tried for (a corrupt length must not fail the read); the copy
+/// reserves the rest itself.
+pub(super) fn reserve(
+    dir: &BaseDir,
+    name: &OsStr,
+    m: &Mapped,
+    buf: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let i = (m.map.load(layout::PUBLISHED) & 1) as usize;
+    let len = m.map.load(layout::desc(i) + layout::LEN);
+    let mapped = m.map.len_words() as u64 * 8;
+    buf.clear();
+    let want = usize::try_from(len.min(layout::MAX_CAP).next_multiple_of(8)).unwrap_or(0);
+    match buf.try_reserve(want) {
+        Err(_) if len <= mapped => Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
+            .with_detail(format!("no memory for its {len}-byte status"))
+            .with_path(dir.entry(&name.to_string_lossy()))),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `e` says a resource ran out (descriptors, memory, mappings): the
+/// read that met it fails rather than leave a live worker out.
+pub(super) fn is_exhaustion(e: &Error) -> bool {
+    e.kind() == ErrorKind::Io
+        && e.io_error()
+            .and_then(io::Error::raw_os_error)
+            .is_some_and(|c| matches!(c, libc::EMFILE | libc::ENFILE | libc::ENOMEM))
+}
+
+/// The mappings a reader keeps unless told otherwise: a quarter of the
+/// process's `vm.max_map_count` is left for everything else (the allocator,
+/// thread stacks, other readers), and the mappings the process has already
+/// are not counted twice. Read once, when the first file is kept.
+pub(super) fn auto_budget() -> usize {
+    let max = sys::max_map_count().unwrap_or(65_530);
+    let have = sys::mapping_count().unwrap_or(0);
+    max.saturating_sub(have).saturating_sub(max / 4)
 }

@@ -121,10 +121,19 @@ impl Reader {
             settle,
             dir,
             track: Tracker::new(watch),
-            cache: Cache::default(),
+            cache: Cache::new(None),
             buf: Vec::new(),
             euid: sys::euid(),
         }
+    }
+
+    /// Keeps at most `n` mappings between reads (default: a budget derived
+    /// from `vm.max_map_count`, see [`cache`]).
+    pub(crate) fn max_mappings(mut self, n: Option<usize>) -> Self {
+        if n.is_some() {
+            self.cache = Cache::new(n);
+        }
+        self
     }
 
     /// Visits every live worker that has a status; removes dead workers' files.
@@ -154,6 +163,9 @@ impl Reader {
             );
         }
         self.visit_all(dir, &mut report, how, visit);
+        if let Some(e) = report.incomplete.take() {
+            return Err(e.with_detail("a status could not be copied now; the read would be incomplete"));
+        }
         Ok(report)
     }
 
@@ -204,7 +216,7 @@ impl Reader {
     fn forget(&mut self) {
         self.dir = None;
         self.track = Tracker::new(self.watch);
-        self.cache = Cache::default();
+        self.cache.clear();
     }
 
     /// Lists `base_dir` and looks at every entry. False when the directory
@@ -296,7 +308,7 @@ impl Reader {
         }
     }
 
-    /// Copies every mapped status and visits those that have one.
+    /// Copies every kept status and visits those that have one.
     fn visit_all(
         &mut self,
         dir: &BaseDir,
@@ -306,9 +318,15 @@ impl Reader {
     ) {
         let mut replaced: Vec<OsString> = Vec::new();
         let mut patience = Patience::new(self.settle);
-        for (name, m) in self.cache.iter_mut() {
-            match copy::read_status(dir, name, m, &mut self.buf, &mut patience) {
-                Ok(meta) => {
+        let buf = &mut self.buf;
+        self.cache.each(dir, |name, m| {
+            let copied = m.and_then(|m| {
+                cache::reserve(dir, name, m, buf)?;
+                let meta = copy::read_status(dir, name, m, buf, &mut patience)?;
+                Ok((m, meta))
+            });
+            match copied {
+                Ok((m, meta)) => {
                     if meta.updates > 0 {
                         visit(Entry {
                             id: &m.id,
@@ -316,18 +334,23 @@ impl Reader {
                             started_ns: m.started_ns,
                             updated_ns: meta.updated_ns,
                             updates: meta.updates,
-                            status: &self.buf,
+                            status: buf,
                         });
                     }
                 }
                 Err(Reread::Replaced) => replaced.push(name.clone()),
+                Err(Reread::Failed(e)) if cache::is_exhaustion(&e) => {
+                    // Whether it still lives is known, its status is not:
+                    // the read fails rather than leave it out.
+                    report.incomplete.get_or_insert(e);
+                }
                 Err(Reread::Failed(e)) => {
                     if how.skipped {
                         report.skipped.push(e);
                     }
                 }
             }
-        }
+        });
         for name in replaced {
             // Its worker died and another took the id during this read: the
             // next read maps the new file.

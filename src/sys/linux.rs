@@ -169,6 +169,31 @@ pub(crate) fn list(dir: BorrowedFd<'_>) -> io::Result<Vec<OsString>> {
     Ok(names)
 }
 
+/// The most mappings a process may have (`/proc/sys/vm/max_map_count`).
+pub(crate) fn max_map_count() -> io::Result<usize> {
+    let text = std::fs::read_to_string("/proc/sys/vm/max_map_count")?;
+    text.trim()
+        .parse()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "max_map_count is not a number"))
+}
+
+/// How many mappings this process has now: the lines of `/proc/self/maps`,
+/// counted through a fixed buffer (no allocation however many there are).
+pub(crate) fn mapping_count() -> io::Result<usize> {
+    use std::io::Read;
+    let mut maps = File::open("/proc/self/maps")?;
+    let mut buf = [0u8; 16 * 1024];
+    let mut lines = 0;
+    loop {
+        match maps.read(&mut buf) {
+            Ok(0) => return Ok(lines),
+            Ok(n) => lines += buf[..n].iter().filter(|&&b| b == b'\n').count(),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Now, in ns since the Unix epoch, from the coarse real-time clock: read from
 /// the vDSO without a system call in a few ns, with the resolution of one
 /// kernel tick (1 to 4 ms), plenty for "seconds since the last update".
