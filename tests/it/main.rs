@@ -10,6 +10,7 @@ mod common;
 mod helper;
 
 mod basics;
+mod budget;
 mod crash;
 mod exhaustion;
 mod fork;

@@ -1,0 +1,150 @@
+//! A reader keeps its mappings within a budget (`Builder::max_mappings`); the
+//! workers beyond it are read through a mapping made and dropped within each
+//! read. Forced here to a few mappings for 50 workers, so every path of the
+//! fallback runs: statuses, growth, deaths, skipped entries, both read modes.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parallel_scoreboard::{ErrorKind, Scoreboard, Snapshot};
+
+use crate::common::{Helper, entries, pattern, tempdir};
+
+/// The monitors under test: watching and listing, each with no kept mapping
+/// at all and with 8.
+fn monitors(dir: &Path) -> Vec<(String, Scoreboard)> {
+    let mut all = Vec::new();
+    for watch in [true, false] {
+        for budget in [0, 8] {
+            let board = Scoreboard::builder(dir)
+                .watch(watch)
+                .max_mappings(budget)
+                .settle_timeout(std::time::Duration::from_millis(10))
+                .open()
+                .unwrap();
+            all.push((format!("watch={watch} budget={budget}"), board));
+        }
+    }
+    all
+}
+
+/// Mappings of files in `dir` this process has now.
+fn mappings_of(dir: &Path) -> usize {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let dir = dir.to_str().unwrap();
+    maps.lines().filter(|l| l.contains(dir)).count()
+}
+
+/// Live files with a bad magic, an impossible status length and a copy left
+/// marked as being written, locked (live) by the returned handles.
+fn crafted(board: &Scoreboard) -> (Vec<File>, Vec<(PathBuf, ErrorKind)>) {
+    // After one update the published copy is copy 1, described at byte 448:
+    // seq, offset (+8), capacity (+16), length (+24).
+    let damages = [
+        ("bad-magic", 0, 0x4141_4141, ErrorKind::Corrupt),
+        ("huge-len", 448 + 24, 1 << 50, ErrorKind::Corrupt),
+        ("odd-seq", 448, 3, ErrorKind::Busy),
+    ];
+    let mut locks = Vec::new();
+    let mut expect = Vec::new();
+    for (id, at, value, kind) in damages {
+        let mut w = board.worker_with_id(id).unwrap();
+        w.update(b"a status of twenty b").unwrap();
+        let path = w.path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        drop(w);
+        bytes[at..at + 8].copy_from_slice(&u64::to_le_bytes(value));
+        std::fs::write(&path, &bytes).unwrap();
+        let f = File::options().read(true).write(true).open(&path).unwrap();
+        f.lock().unwrap();
+        locks.push(f);
+        expect.push((path, kind));
+    }
+    (locks, expect)
+}
+
+/// Every worker `PREFIX-i` of `groups` with status `s-i`, except the grown
+/// ones, and every crafted file skipped for its reason.
+fn check(
+    what: &str,
+    snap: &Snapshot,
+    groups: &[(&str, usize)],
+    grown: &[(String, Vec<u8>)],
+    skipped: &[(PathBuf, ErrorKind)],
+) {
+    let n: usize = groups.iter().map(|g| g.1).sum();
+    assert_eq!(snap.workers.len(), n, "{what}: {:?}", snap.skipped);
+    for (prefix, count) in groups {
+        for i in 0..*count {
+            let id = format!("{prefix}-{i}");
+            let w = snap.workers.iter().find(|w| w.id == id);
+            let w = w.unwrap_or_else(|| panic!("{what}: {id} missing"));
+            let want = grown
+                .iter()
+                .find(|g| g.0 == id)
+                .map_or_else(|| format!("s-{i}").into_bytes(), |g| g.1.clone());
+            assert!(w.status == want, "{what}: {id} has {} bytes", w.status.len());
+        }
+    }
+    assert_eq!(snap.skipped.len(), skipped.len(), "{what}: {:?}", snap.skipped);
+    for (path, kind) in skipped {
+        let e = snap.skipped.iter().find(|e| e.path() == Some(path.as_path()));
+        let e = e.unwrap_or_else(|| panic!("{what}: {path:?} not reported: {:?}", snap.skipped));
+        assert_eq!(e.kind(), *kind, "{what}: {e}");
+    }
+}
+
+#[test]
+fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = Scoreboard::open(&dir).unwrap();
+    let (locks, skipped) = crafted(&board);
+    let mut a = Helper::spawn("script", &dir);
+    a.ok("hold 30 a");
+    let mut b = Helper::spawn("script", &dir);
+    b.ok("hold 20 b");
+    let monitors = monitors(&dir);
+    let groups = [("a", 30), ("b", 20)];
+    for (what, m) in &monitors {
+        check(what, &m.snapshot().unwrap(), &groups, &[], &skipped);
+        // Warm: from the kept mappings and the fallback alike.
+        check(what, &m.snapshot().unwrap(), &groups, &[], &skipped);
+    }
+    // Within budget: 8 kept by each of two monitors, none by the others (the
+    // crafted files' handles are descriptors, not mappings).
+    assert!(mappings_of(&dir) <= 16, "{}", mappings_of(&dir));
+
+    // Growth, past the first page and past a kept mapping's length, is
+    // followed whichever way a worker is read.
+    let mut grown = Vec::new();
+    for (i, len) in [(0, 5000), (7, 100_000), (13, 1 << 20), (29, 3)] {
+        let seed = 40 + i as u64;
+        a.ok(&format!("grow a-{i} {len} {seed}"));
+        grown.push((format!("a-{i}"), pattern(len, seed)));
+    }
+    for (what, m) in &monitors {
+        check(what, &m.snapshot().unwrap(), &groups, &grown, &skipped);
+    }
+    assert!(mappings_of(&dir) <= 16, "{}", mappings_of(&dir));
+
+    // Deaths: the first monitor to read removes the files, every one stops
+    // showing them, and the freed mappings go to the workers read without.
+    b.kill();
+    let mut removed = 0;
+    for (what, m) in &monitors {
+        let snap = m.snapshot().unwrap();
+        check(what, &snap, &[("a", 30)], &grown, &skipped);
+        removed += snap.removed;
+        check(what, &m.snapshot().unwrap(), &[("a", 30)], &grown, &skipped);
+    }
+    assert_eq!(removed, 20);
+    assert_eq!(entries(&dir).len(), 30 + skipped.len());
+    assert!(mappings_of(&dir) <= 16, "{}", mappings_of(&dir));
+    for (what, m) in &monitors {
+        let all = m.read_all().unwrap();
+        assert_eq!(all.len(), 30, "{what}");
+    }
+    drop(locks);
+    assert!(a.finish().success());
+}
