@@ -407,17 +407,23 @@ impl Scoreboard {
     /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure) when the
     ///   directory now there is not private (as [`Builder::open`] checks).
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be
-    ///   listed, or when an entry cannot be opened for want of file descriptors
-    ///   or memory (the result would then miss workers).
+    ///   listed, or when an entry cannot be opened, mapped or copied for want
+    ///   of file descriptors, memory or mappings (the result would then miss
+    ///   workers): never an abort.
     ///
     /// Entries that are not readable status files are skipped;
     /// [`snapshot`](Self::snapshot) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = BTreeMap::new();
+        let mut failed = None;
         self.read(READ, &mut |e: Entry<'_>| {
-            all.insert(e.id.to_owned(), e.status.to_vec());
+            let mut status = Vec::new();
+            match copy_status(&mut status, &e) {
+                Ok(()) => drop(all.insert(e.id.to_owned(), status)),
+                Err(err) => drop(failed.get_or_insert(err)),
+            }
         })?;
-        Ok(all)
+        failed.map_or(Ok(all), Err)
     }
 
     /// Every live worker's status with its pid, update count and times, plus
@@ -440,6 +446,7 @@ impl Scoreboard {
     pub fn snapshot_into(&self, snap: &mut Snapshot) -> Result<()> {
         let workers = &mut snap.workers;
         let mut n = 0;
+        let mut failed = None;
         let report = self.read(
             How {
                 full: false,
@@ -460,8 +467,9 @@ impl Scoreboard {
                 n += 1;
                 w.id.clear();
                 w.id.push_str(e.id);
-                w.status.clear();
-                w.status.extend_from_slice(e.status);
+                if let Err(err) = copy_status(&mut w.status, &e) {
+                    failed.get_or_insert(err);
+                }
                 w.pid = e.pid;
                 w.updates = e.updates;
                 w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);
@@ -470,6 +478,9 @@ impl Scoreboard {
         );
         workers.truncate(n);
         let report = report?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
         workers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         snap.skipped = report.skipped;
         snap.removed = report.removed;
@@ -502,6 +513,21 @@ impl Scoreboard {
     fn reader(&self) -> MutexGuard<'_, Reader> {
         self.reader.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Copies the status of `e` into `out`; fails (`Io`, `ENOMEM`) rather than
+/// abort when there is no memory for it.
+fn copy_status(out: &mut Vec<u8>, e: &Entry<'_>) -> Result<()> {
+    out.clear();
+    out.try_reserve(e.status.len()).map_err(|_| {
+        Error::io(std::io::Error::from_raw_os_error(libc::ENOMEM)).with_detail(format!(
+            "no memory for the {}-byte status of worker {}",
+            e.status.len(),
+            e.id
+        ))
+    })?;
+    out.extend_from_slice(e.status);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 //!
 //! A reader keeps, between reads, a read-only mapping of every live worker's
 //! file (a mapping, never a descriptor, so 10,000 workers cost no descriptors)
-//! and learns which entries of `base_dir` changed from an inotify watch. A warm
-//! read while nobody starts or exits is one `read` of the watch, which finds
-//! nothing, plus a copy of each mapped status: no other system call.
+//! up to a budget below `vm.max_map_count`, and maps the files beyond it for
+//! each copy only (see [`cache`]); it learns which entries of `base_dir`
+//! changed from an inotify watch. A warm read while nobody starts or exits is
+//! one `read` of the watch, which finds nothing, plus a copy of each mapped
+//! status: no other system call (and five for each worker beyond the budget).
 //!
 //! Names the watch reports (created, renamed, removed, closed after writing,
 //! metadata changed) are looked at again before the read: open, `fstat`, lock
