@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-100000}
-PER=${PER:-20000}
+PER=${PER:-19000}
 WARM=${WARM:-5}
 
 cargo build --release --locked -q --example many_workers -p parallel-scoreboard
@@ -61,7 +61,7 @@ echo "library (many_workers read, $WARM warm reads, median):"
 
 echo "scoreboard list (one read per process):"
 for run in 1 2; do
-  /usr/bin/time -f "list run $run: %e s, max RSS %M kB" "$sb" list "$dir" >"$tmp/list" 2>"$tmp/list.err" || {
+  /usr/bin/time -f "list run $run: %e s (cpu %U user + %S sys), max RSS %M kB" "$sb" list "$dir" >"$tmp/list" 2>"$tmp/list.err" || {
     cat "$tmp/list.err" >&2
     exit 1
   }
@@ -79,11 +79,14 @@ until grep -q listening "$tmp/serve" 2>/dev/null; do
   sleep 0.1
 done
 url=$(sed -n 's/.*listening on \(http[^ ]*\)\/$/\1/p' "$tmp/serve")
-fetch() { curl -sS -o "$tmp/body" -w '%{http_code} %{time_total}' "$url$1"; }
+fetch() { curl -sS -o "$tmp/body" -w '%{http_code} %{time_total}\n' "$url$1"; }
+# serve's CPU time (user + system) in ms, from its clock ticks.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / hz }' "/proc/$serve/stat"; }
 for run in first $(seq "$WARM" | sed 's/.*/warm/'); do
+  before=$(cpu_ms)
   read -r code took < <(fetch /json)
   [ "$code" = 200 ] || { echo "/json answered $code" >&2; exit 1; }
-  echo "/json $run: ${took} s, $(stat -c %s "$tmp/body") bytes"
+  echo "/json $run: ${took} s (serve cpu $(($(cpu_ms) - before)) ms), $(stat -c %s "$tmp/body") bytes"
 done
 read -r code took < <(fetch /metrics)
 grep -qx "scoreboard_workers $N" "$tmp/body" || { echo "/metrics: not $N workers ($code)" >&2; exit 1; }

@@ -60,28 +60,48 @@ fn hold(dir: &str, n: usize, prefix: &str) -> Result<()> {
 fn read(dir: &str, n: usize, warm: usize) -> Result<()> {
     let board = Scoreboard::open(dir)?;
     let mut snap = Snapshot::default();
-    let t0 = Instant::now();
-    board.snapshot_into(&mut snap)?;
-    let first = t0.elapsed();
+    let first = timed(|| board.snapshot_into(&mut snap))?;
     check(&snap, n)?;
     let mut times = Vec::new();
     for _ in 0..warm {
-        let t0 = Instant::now();
-        board.snapshot_into(&mut snap)?;
-        times.push(t0.elapsed());
+        times.push(timed(|| board.snapshot_into(&mut snap))?);
         check(&snap, n)?;
     }
     times.sort();
-    let median = times.get(times.len() / 2).copied().unwrap_or(Duration::ZERO);
+    let median = times.get(times.len() / 2).copied().unwrap_or_default();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "workers={} first_ms={:.1} warm_ms={:.1} {} {}",
+        "workers={} first_ms={:.1} (cpu {:.1}) warm_ms={:.1} (cpu {:.1}) {} {}",
         snap.workers.len(),
-        first.as_secs_f64() * 1e3,
-        median.as_secs_f64() * 1e3,
+        ms(first.0),
+        ms(first.1),
+        ms(median.0),
+        ms(median.1),
         status_line("VmHWM")?,
         status_line("VmRSS")?,
     );
     Ok(())
+}
+
+/// The wall-clock and CPU (user + system) time `f` took.
+fn timed(f: impl FnOnce() -> parallel_scoreboard::Result<()>) -> Result<(Duration, Duration)> {
+    let (t0, c0) = (Instant::now(), cpu_time()?);
+    f()?;
+    Ok((t0.elapsed(), cpu_time()? - c0))
+}
+
+/// CPU time this process has used, user and system.
+fn cpu_time() -> Result<Duration> {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to overwrite.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes one valid rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut ru) } != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.unsigned_abs()) + Duration::from_micros(t.tv_usec.unsigned_abs())
+    };
+    Ok(tv(ru.ru_utime) + tv(ru.ru_stime))
 }
 
 /// Every one of `n` workers is there with status `s-i`, nothing skipped.
