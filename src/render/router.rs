@@ -138,14 +138,23 @@ async fn worker(State(source): State<Source>, Path(id): Path<String>) -> Respons
     let Ok(i) = records.binary_search_by(|r| r.id.as_str().cmp(&id)) else {
         return (StatusCode::NOT_FOUND, "no live worker with this id\n").into_response();
     };
-    // A copy of one status; the page and /json share theirs.
-    let status = axum::body::Bytes::copy_from_slice(&records[i].status);
-    let content_type = if std::str::from_utf8(&status).is_ok() {
+    let content_type = if std::str::from_utf8(&records[i].status).is_ok() {
         "text/plain; charset=utf-8"
     } else {
         "application/octet-stream"
     };
-    ok(content_type, Body::from(status))
+    // The status itself, not a copy.
+    let status = axum::body::Bytes::from_owner(StatusOf(Arc::clone(&current), i));
+    ok(content_type, Body::new(SharedBody::new(status, current)))
+}
+
+/// The status of the `.1`th record of a reading, as bytes a body can own.
+struct StatusOf(Arc<Current>, usize);
+
+impl AsRef<[u8]> for StatusOf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.reading.records[self.1].status
+    }
 }
 
 /// The value of `refresh=N` in a query string.

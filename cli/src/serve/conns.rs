@@ -4,7 +4,7 @@
 //! A connection is *busy* while a request of it is being answered (from the
 //! request head to the last byte of the response body) and *idle* otherwise;
 //! its *activity* is the latest of its start, a byte received from the
-//! client, and the end of a response. At the cap the idle connection with the
+//! client or sent to it, and the end of a response. At the cap the idle connection with the
 //! oldest activity is closed first: connections that never sent anything go
 //! before a request that is arriving, and requests in flight are not cut.
 
@@ -174,7 +174,7 @@ impl Drop for Busy {
     }
 }
 
-/// A stream that notes, on its connection, every byte received.
+/// A stream that notes, on its connection, every byte received or sent.
 #[derive(Debug)]
 pub(super) struct Noted<S> {
     stream: S,
@@ -208,7 +208,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Noted<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let result = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.conn.touch();
+        }
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -224,7 +228,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Noted<S> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let result = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
+            self.conn.touch();
+        }
+        result
     }
 
     fn is_write_vectored(&self) -> bool {

@@ -45,13 +45,13 @@ pub(crate) struct ServeArgs {
     /// opens or its previous response ends.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     header_timeout: f64,
-    /// Seconds a keep-alive connection may stay idle (no request being
-    /// answered, nothing received) before it is closed.
+    /// Seconds a connection may stay idle (no request being answered,
+    /// nothing received or sent) before it is closed.
     #[arg(long, default_value_t = 5.0, value_name = "SECONDS")]
     idle_timeout: f64,
     /// Seconds to answer a request (then a 503), and again to send the
     /// answer's body (then the connection is closed).
-    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 60.0, value_name = "SECONDS")]
     request_timeout: f64,
     /// At most this many open connections; at the cap the idle connection
     /// with the oldest activity is closed first. Default, and most: the

@@ -18,6 +18,7 @@ mod hold;
 mod http;
 mod legacy;
 mod list;
+mod memory;
 mod recovery;
 mod watch;
 

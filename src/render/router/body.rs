@@ -1,6 +1,8 @@
 //! A response body of shared bytes that keeps the reading it was made from
 //! alive until it is sent (so the readings held by clients count against
-//! [`KEPT`](super::reads::KEPT)).
+//! [`KEPT`](super::reads::KEPT)): it hands the bytes to the server in
+//! slices of [`CHUNK`], each taken when the server has room for it, so the
+//! body lives as long as its sending.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -10,6 +12,10 @@ use axum::body::{Bytes, HttpBody};
 use http_body::{Frame, SizeHint};
 
 use super::reads::Current;
+
+/// How many bytes the server is given at a time (slices of the shared bytes,
+/// not copies).
+const CHUNK: usize = 256 * 1024;
 
 /// `bytes` (shared, not copied) as a body, holding `current` until dropped.
 #[derive(Debug)]
@@ -35,7 +41,18 @@ impl HttpBody for SharedBody {
         mut self: Pin<&mut Self>,
         _: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Poll::Ready(self.bytes.take().map(|b| Ok(Frame::data(b))))
+        let Some(bytes) = &mut self.bytes else {
+            return Poll::Ready(None);
+        };
+        let chunk = if bytes.len() > CHUNK {
+            bytes.split_to(CHUNK)
+        } else {
+            std::mem::take(bytes)
+        };
+        if bytes.is_empty() {
+            self.bytes = None;
+        }
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 
     fn is_end_stream(&self) -> bool {
