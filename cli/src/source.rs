@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
-use parallel_scoreboard::Scoreboard;
 use parallel_scoreboard::render::{self, Record};
+use parallel_scoreboard::{Cleanup, Scoreboard};
 
 use crate::legacy::LegacyBoard;
 
@@ -68,8 +68,8 @@ impl Source {
         Ok((render::records(&snapshot), note))
     }
 
-    /// Removes dead workers' files; returns how many.
-    pub(crate) fn cleanup(&self) -> Result<usize> {
+    /// Removes dead workers' files; says how many, and which it could not.
+    pub(crate) fn cleanup(&self) -> Result<Cleanup> {
         match self {
             Self::Board(board) => Ok(board.cleanup()?),
             Self::Legacy(_) => bail!("cleanup of a legacy board is left to the Perl module"),
