@@ -239,8 +239,8 @@ pub(crate) fn at_fork(
 /// What happened in a watched directory, from [`Watch::drain`].
 #[derive(Debug)]
 pub(crate) enum Change {
-    /// The entry `name` was created, renamed, removed or had its metadata
-    /// changed; `closed` when a descriptor opened for writing on it was closed
+    /// The entry `name` was created, renamed, removed, truncated or written
+    /// to with `write(2)`, or had its metadata changed; `closed` when a descriptor opened for writing on it was closed
     /// (which is how a worker's death shows: its lock goes with that close).
     Entry { name: OsString, closed: bool },
     /// Events were lost (the kernel's queue overflowed): look at everything.
@@ -280,6 +280,10 @@ impl Watch {
             | F::IN_DELETE
             | F::IN_CLOSE_WRITE
             | F::IN_ATTRIB
+            // Truncation (and any write(2)): never raised by updates, which
+            // store through the mapping; lets readers see a shrunk file
+            // before they copy from it.
+            | F::IN_MODIFY
             | F::IN_DELETE_SELF
             | F::IN_MOVE_SELF
             | F::IN_ONLYDIR
