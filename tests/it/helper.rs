@@ -34,7 +34,8 @@ fn answer(r: Result<String, Error>) {
 
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
-/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN [log]`,
+/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `cleanup-report`
+/// (`REMOVED ERRNO...`), `spin ID MINLEN MAXLEN [log]`,
 /// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `nofile-extra K`
 /// (allow K more open files), `read` (`id=status ...`), `quit`.
 fn script(board: &Scoreboard) {
@@ -94,6 +95,15 @@ fn script(board: &Scoreboard) {
                 }
                 Ok(removed.to_string())
             }
+            "cleanup-report" => board.cleanup().map(|done| {
+                // How many it removed, then the OS error of each failure.
+                let mut out = done.removed.to_string();
+                for e in &done.failed {
+                    let errno = e.io_error().and_then(std::io::Error::raw_os_error);
+                    out.push_str(&format!(" {}", errno.unwrap_or(0)));
+                }
+                out
+            }),
             "spin" => spin(board, rest),
             "hold" => {
                 let (n, prefix) = rest.split_once(' ').expect("hold N PREFIX");
