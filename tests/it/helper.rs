@@ -24,6 +24,17 @@ pub fn run(role: &str) {
     }
 }
 
+/// A cleanup: how many files it removed, then the OS error of each failure.
+fn cleanup_report(board: &Scoreboard) -> Result<String, Error> {
+    let done = board.cleanup()?;
+    let mut out = vec![done.removed.to_string()];
+    out.extend(done.failed.iter().map(|e| {
+        let errno = e.io_error().and_then(std::io::Error::raw_os_error);
+        errno.unwrap_or(0).to_string()
+    }));
+    Ok(out.join(" "))
+}
+
 fn answer(r: Result<String, Error>) {
     match r {
         Ok(s) if s.is_empty() => println!("@@ ok"),
@@ -95,15 +106,7 @@ fn script(board: &Scoreboard) {
                 }
                 Ok(removed.to_string())
             }
-            "cleanup-report" => board.cleanup().map(|done| {
-                // How many it removed, then the OS error of each failure.
-                let mut out = done.removed.to_string();
-                for e in &done.failed {
-                    let errno = e.io_error().and_then(std::io::Error::raw_os_error);
-                    out.push_str(&format!(" {}", errno.unwrap_or(0)));
-                }
-                out
-            }),
+            "cleanup-report" => cleanup_report(board),
             "spin" => spin(board, rest),
             "hold" => {
                 let (n, prefix) = rest.split_once(' ').expect("hold N PREFIX");
