@@ -113,9 +113,9 @@ impl Cache {
     }
 
     /// Keeps the live status file `file` (named `name`, which is `text`):
-    /// maps it if it is new or replaced the one kept (within the budget, or
-    /// else only checks its header), and records that listing `listing` saw
-    /// it.
+    /// maps it if it is new, replaced the one kept or shrank below the
+    /// mapping (within the budget, or else only checks its header), and
+    /// records that listing `listing` saw it.
     pub(super) fn keep(
         &mut self,
         dir: &BaseDir,
@@ -129,7 +129,16 @@ impl Cache {
         if let Some(kept) = self.files.get_mut(name) {
             if kept.file_id() == file_id {
                 *kept.seen() = listing;
-                return Ok(());
+                let shrank = matches!(kept, Kept::Mapped(m)
+                    if meta.len() < m.map.len_words() as u64 * 8);
+                if !shrank {
+                    return Ok(());
+                }
+                // Truncated under our mapping (the library never shrinks a
+                // file: another process of this user did): a copy from the
+                // pages past the new end would fault (SIGBUS). Map it again
+                // at its new size, which checks it afresh. (A file kept
+                // unmapped is mapped at its size of the moment for each copy.)
             }
             self.remove(name);
         }
