@@ -6,6 +6,8 @@
 #
 #   benches/many_workers.sh            # 100,000 workers
 #   N=20000 benches/many_workers.sh    # fewer
+#   ALSO_MAX_MAPPINGS=0 benches/many_workers.sh  # and a library reader keeping
+#                                      # at most that many mappings
 #
 # The workers are held by N/PER processes (a worker is a mapping and a
 # descriptor; the holders raise their open-file limit, which needs root above
@@ -58,6 +60,10 @@ echo "workers made in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.
 
 echo "library (many_workers read, $WARM warm reads, median):"
 "$bin" read "$dir" "$N" "$WARM"
+if [ -n "${ALSO_MAX_MAPPINGS:-}" ]; then
+  echo "library with max_mappings($ALSO_MAX_MAPPINGS):"
+  MAX_MAPPINGS=$ALSO_MAX_MAPPINGS "$bin" read "$dir" "$N" "$WARM"
+fi
 
 echo "scoreboard list (one read per process):"
 for run in 1 2; do
@@ -91,4 +97,4 @@ done
 read -r code took < <(fetch /metrics)
 grep -qx "scoreboard_workers $N" "$tmp/body" || { echo "/metrics: not $N workers ($code)" >&2; exit 1; }
 echo "/metrics: ${took} s, scoreboard_workers $N"
-grep -E '^Vm(HWM|RSS)' "/proc/$serve/status" | tr -s ' \t' ' ' | sed 's/^/serve /'
+grep -E '^(VmHWM|VmRSS|RssAnon)' "/proc/$serve/status" | tr -s ' \t' ' ' | sed 's/^/serve /'

@@ -1,4 +1,4 @@
-//! Holds many workers, or reads a board of many, for `scripts/100k.sh`:
+//! Holds many workers, or reads a board of many, for `benches/many_workers.sh`:
 //!
 //! ```text
 //! many_workers hold DIR N PREFIX   # N workers PREFIX-i with status "s-i", until stdin closes
@@ -7,8 +7,11 @@
 //!
 //! One process may hold only about `vm.max_map_count` (65,530 by default)
 //! workers, each a mapping and a descriptor: the script starts several. `read`
-//! prints `first_ms`, `warm_ms` (the median), `VmHWM` and `VmRSS`, and fails
-//! unless every read returns the N workers with their statuses.
+//! prints `first_ms`, `warm_ms` (the median, both with their CPU time),
+//! `VmHWM`, `VmRSS` and `RssAnon` (`VmRSS` counts the pages of the files
+//! mapped too), and fails unless every read returns the N workers with their
+//! statuses. `MAX_MAPPINGS=n` in the environment sets the reader's
+//! `Builder::max_mappings`.
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;
@@ -58,7 +61,10 @@ fn hold(dir: &str, n: usize, prefix: &str) -> Result<()> {
 
 /// Reads the board once cold and `warm` times warm, checking every read.
 fn read(dir: &str, n: usize, warm: usize) -> Result<()> {
-    let board = Scoreboard::open(dir)?;
+    let board = match std::env::var("MAX_MAPPINGS") {
+        Ok(max) => Scoreboard::builder(dir).max_mappings(max.parse()?).open()?,
+        Err(_) => Scoreboard::open(dir)?,
+    };
     let mut snap = Snapshot::default();
     let first = timed(|| board.snapshot_into(&mut snap))?;
     check(&snap, n)?;
@@ -71,7 +77,7 @@ fn read(dir: &str, n: usize, warm: usize) -> Result<()> {
     let median = times.get(times.len() / 2).copied().unwrap_or_default();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "workers={} first_ms={:.1} (cpu {:.1}) warm_ms={:.1} (cpu {:.1}) {} {}",
+        "workers={} first_ms={:.1} (cpu {:.1}) warm_ms={:.1} (cpu {:.1}) {} {} {}",
         snap.workers.len(),
         ms(first.0),
         ms(first.1),
@@ -79,6 +85,7 @@ fn read(dir: &str, n: usize, warm: usize) -> Result<()> {
         ms(median.1),
         status_line("VmHWM")?,
         status_line("VmRSS")?,
+        status_line("RssAnon")?,
     );
     Ok(())
 }
@@ -99,7 +106,8 @@ fn cpu_time() -> Result<Duration> {
         return Err(std::io::Error::last_os_error().into());
     }
     let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec.unsigned_abs()) + Duration::from_micros(t.tv_usec.unsigned_abs())
+        Duration::from_secs(t.tv_sec.unsigned_abs())
+            + Duration::from_micros(t.tv_usec.unsigned_abs())
     };
     Ok(tv(ru.ru_utime) + tv(ru.ru_stime))
 }
@@ -131,7 +139,10 @@ fn status_line(key: &str) -> Result<String> {
         .lines()
         .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
         .ok_or("no such line")?;
-    Ok(format!("{key}={}", line.split_whitespace().collect::<Vec<_>>().join("")))
+    Ok(format!(
+        "{key}={}",
+        line.split_whitespace().collect::<Vec<_>>().join("")
+    ))
 }
 
 /// Raises the open-file limit to at least `n`, the hard limit too where the

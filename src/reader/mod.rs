@@ -168,7 +168,9 @@ impl Reader {
         }
         self.visit_all(dir, &mut report, how, visit);
         if let Some(e) = report.incomplete.take() {
-            return Err(e.with_detail("a status could not be copied now; the read would be incomplete"));
+            return Err(
+                e.with_detail("a status could not be copied now; the read would be incomplete")
+            );
         }
         Ok(report)
     }

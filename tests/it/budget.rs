@@ -83,12 +83,24 @@ fn check(
                 .iter()
                 .find(|g| g.0 == id)
                 .map_or_else(|| format!("s-{i}").into_bytes(), |g| g.1.clone());
-            assert!(w.status == want, "{what}: {id} has {} bytes", w.status.len());
+            assert!(
+                w.status == want,
+                "{what}: {id} has {} bytes",
+                w.status.len()
+            );
         }
     }
-    assert_eq!(snap.skipped.len(), skipped.len(), "{what}: {:?}", snap.skipped);
+    assert_eq!(
+        snap.skipped.len(),
+        skipped.len(),
+        "{what}: {:?}",
+        snap.skipped
+    );
     for (path, kind) in skipped {
-        let e = snap.skipped.iter().find(|e| e.path() == Some(path.as_path()));
+        let e = snap
+            .skipped
+            .iter()
+            .find(|e| e.path() == Some(path.as_path()));
         let e = e.unwrap_or_else(|| panic!("{what}: {path:?} not reported: {:?}", snap.skipped));
         assert_eq!(e.kind(), *kind, "{what}: {e}");
     }
