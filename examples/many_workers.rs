@@ -94,7 +94,7 @@ fn read(dir: &str, n: usize, warm: usize) -> Result<()> {
 fn timed(f: impl FnOnce() -> parallel_scoreboard::Result<()>) -> Result<(Duration, Duration)> {
     let (t0, c0) = (Instant::now(), cpu_time()?);
     f()?;
-    Ok((t0.elapsed(), cpu_time()? - c0))
+    Ok((t0.elapsed(), cpu_time()?.saturating_sub(c0)))
 }
 
 /// CPU time this process has used, user and system.

@@ -328,3 +328,18 @@ pub(super) fn auto_budget() -> usize {
     let have = sys::mapping_count().unwrap_or(0);
     max.saturating_sub(have).saturating_sub(max / 4)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_automatic_budget_leaves_a_quarter_and_what_the_process_has() {
+        let max = sys::max_map_count().unwrap();
+        let have = sys::mapping_count().unwrap();
+        assert!(have > 0, "a process has mappings");
+        let budget = auto_budget();
+        assert!(budget > 0, "{budget} of {max} with {have} in use");
+        assert!(budget <= max - max / 4 - have + 64, "{budget} of {max}");
+    }
+}

@@ -179,6 +179,8 @@ pub(crate) fn max_map_count() -> io::Result<usize> {
 
 /// How many mappings this process has now: the lines of `/proc/self/maps`,
 /// counted through a fixed buffer (no allocation however many there are).
+// Counted once per reader: not worth a dependency (`bytecount`).
+#[allow(clippy::naive_bytecount)]
 pub(crate) fn mapping_count() -> io::Result<usize> {
     use std::io::Read;
     let mut maps = File::open("/proc/self/maps")?;

@@ -101,7 +101,13 @@ fn check(
             .skipped
             .iter()
             .find(|e| e.path() == Some(path.as_path()));
-        let e = e.unwrap_or_else(|| panic!("{what}: {path:?} not reported: {:?}", snap.skipped));
+        let e = e.unwrap_or_else(|| {
+            panic!(
+                "{what}: {} not reported: {:?}",
+                path.display(),
+                snap.skipped
+            )
+        });
         assert_eq!(e.kind(), *kind, "{what}: {e}");
     }
 }
@@ -130,8 +136,8 @@ fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
     // Growth, past the first page and past a kept mapping's length, is
     // followed whichever way a worker is read.
     let mut grown = Vec::new();
-    for (i, len) in [(0, 5000), (7, 100_000), (13, 1 << 20), (29, 3)] {
-        let seed = 40 + i as u64;
+    for (i, len) in [(0u64, 5000), (7, 100_000), (13, 1 << 20), (29, 3)] {
+        let seed = 40 + i;
         a.ok(&format!("grow a-{i} {len} {seed}"));
         grown.push((format!("a-{i}"), pattern(len, seed)));
     }
