@@ -164,15 +164,18 @@ impl Builder {
         self
     }
 
-    /// How many workers' files reads keep mapped between reads, at most
-    /// (default: the process's `vm.max_map_count` less the mappings it has
-    /// when it first reads, less a quarter of `vm.max_map_count` left for the
-    /// rest of the process). A kept mapping makes a warm read of that worker
-    /// a plain copy, with no system call; each worker beyond it costs every
-    /// read an `open`, `fstat`, `mmap`, `munmap` and `close`. A process that
-    /// runs out of mappings cannot allocate memory either (Rust then aborts),
-    /// so a reader never keeps more; a mapping refused for want of memory
-    /// lowers the budget to the mappings kept so far. `0` keeps none.
+    /// How many workers' files reads keep mapped between reads, at most. A
+    /// kept mapping makes a warm read of that worker a plain copy, with no
+    /// system call; each worker beyond it costs every read an `open`,
+    /// `fstat`, `mmap`, `munmap` and `close`. `0` keeps none.
+    ///
+    /// Whatever `n`, a board keeps no more than the process's
+    /// `vm.max_map_count` less the mappings it has when the board first
+    /// reads, less a quarter of `vm.max_map_count` left for the rest of the
+    /// process (that is also the default): a process that runs out of
+    /// mappings cannot allocate memory either, and Rust then aborts. A
+    /// mapping refused for want of memory lowers the budget to the mappings
+    /// kept so far.
     ///
     /// # Examples
     /// ```

@@ -6,7 +6,7 @@
 //! Mappings are kept within a budget: a process may have only
 //! `vm.max_map_count` mappings (65,530 by default), and once it has them all
 //! every `mmap` fails, the allocator's included, which aborts the process. So
-//! a reader keeps at most [`auto_budget`] mappings (or as many as
+//! a reader keeps at most [`auto_budget`] mappings (or fewer, as
 //! [`Builder::max_mappings`](crate::Builder::max_mappings) says); the files
 //! found beyond it are kept *unmapped*: their header is checked once (through
 //! a mapping dropped at once), and each read opens the file, maps it, copies
@@ -86,18 +86,23 @@ pub(super) struct Cache {
     files: BTreeMap<OsString, Kept>,
     /// How many of `files` are mapped.
     mapped: usize,
-    /// The most mappings to keep: as the builder said, or [`auto_budget`]
-    /// once the first file is kept.
+    /// The most mappings the builder allows (`None`: no limit of its own).
+    asked: Option<usize>,
+    /// The most mappings to keep: `asked`, capped by [`auto_budget`] (more
+    /// would not leave the process room), worked out when the first file is
+    /// kept.
     budget: Option<usize>,
 }
 
 impl Cache {
-    /// A cache that keeps at most `budget` mappings (`None`: [`auto_budget`]).
-    pub(super) fn new(budget: Option<usize>) -> Self {
+    /// A cache that keeps at most `asked` mappings, and never more than
+    /// [`auto_budget`].
+    pub(super) fn new(asked: Option<usize>) -> Self {
         Self {
             files: BTreeMap::new(),
             mapped: 0,
-            budget,
+            asked,
+            budget: None,
         }
     }
 
@@ -109,7 +114,8 @@ impl Cache {
 
     /// The budget, worked out on first use.
     fn budget(&mut self) -> usize {
-        *self.budget.get_or_insert_with(auto_budget)
+        let asked = self.asked.unwrap_or(usize::MAX);
+        *self.budget.get_or_insert_with(|| auto_budget().min(asked))
     }
 
     /// Keeps the live status file `file` (named `name`, which is `text`):

@@ -131,12 +131,10 @@ impl Reader {
         }
     }
 
-    /// Keeps at most `n` mappings between reads (default: a budget derived
-    /// from `vm.max_map_count`, see [`cache`]).
+    /// Keeps at most `n` mappings between reads, and never more than the
+    /// budget derived from `vm.max_map_count` (see [`cache`]).
     pub(crate) fn max_mappings(mut self, n: Option<usize>) -> Self {
-        if n.is_some() {
-            self.cache = Cache::new(n);
-        }
+        self.cache = Cache::new(n);
         self
     }
 
