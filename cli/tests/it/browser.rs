@@ -6,28 +6,14 @@ use std::time::{Duration, Instant};
 
 use parallel_scoreboard::Scoreboard;
 
-use crate::common::{Server, tempdir};
+use crate::common::{Server, installed, tempdir};
 
-/// The Chromium binary, or `None` outside CI when it is not installed. In CI
-/// (`CI` set) a missing Chromium fails the test.
+/// The Chromium binary, or `None` outside CI when it is not installed.
 fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH")?
-                .to_str()?
-                .split(':')
-                .map(|d| PathBuf::from(d).join(name))
-                .find(|p| p.is_file())
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "chromium is not installed (apt-get install chromium)"
-        );
-        eprintln!("chromium is not installed: skipping the browser test outside CI");
-    }
-    found
+    installed(
+        &["chromium", "chromium-browser", "google-chrome"],
+        "chromium",
+    )
 }
 
 /// Runs Chromium headless with `args`; returns stdout.
