@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Remakes docs/watch.png and docs/serve.png from a running `scoreboard demo`:
 # the watch view as tmux shows it, and the status page as Chromium shows it.
-# Needs tmux and chromium; run from the repository's root.
+# Needs tmux, chromium and curl; run from the repository's root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p scoreboard-cli
@@ -24,7 +24,10 @@ tmux -L "$socket" capture-pane -p >"$work/watch.txt"
 server=$!
 until grep -q listening "$work/serve.out"; do sleep 0.1; done
 url=$(sed -n 's/^listening on //p' "$work/serve.out")
-chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,330 \
+# A first read, so that the page shows rates since it.
+curl -fsS "$url" >/dev/null
+sleep 1
+chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1000,560 \
   --screenshot="$PWD/docs/serve.png" "$url" 2>/dev/null
 
 # The terminal as HTML: light text on black, the column header reversed.
