@@ -13,6 +13,7 @@
 //!   newcomer cannot link over an existing one, so the check stays true until
 //!   the claimant's unlink or rename. A process id never enters into it.
 
+use std::ffi::OsString;
 use std::fs::{DirBuilder, File, TryLockError};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -29,6 +30,8 @@ use crate::sys::{self, FileId};
 pub(crate) struct BaseDir {
     path: PathBuf,
     fd: OwnedFd,
+    /// The directory's inode, to tell whether its path still leads to it.
+    id: FileId,
 }
 
 /// A dead file whose name this process may now remove or replace.
@@ -47,16 +50,61 @@ impl BaseDir {
             .mode(0o700)
             .create(path)
             .map_err(|e| Error::io(e).with_path(path))?;
-        let fd = sys::open_dir(path).map_err(|e| Error::io(e).with_path(path))?;
+        Self::find(path)
+    }
+
+    /// Opens the directory at `path`, which must exist; checks it is private
+    /// (see [`check_private`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Missing`] when no directory is at `path`,
+    /// [`ErrorKind::Insecure`] when it is not private, [`ErrorKind::Io`] when
+    /// it cannot be opened.
+    pub(crate) fn find(path: &Path) -> Result<Self> {
+        let fd = sys::open_dir(path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => missing(path),
+            _ => Error::io(e).with_path(path),
+        })?;
         check_private(&fd).map_err(|why| {
             Error::new(ErrorKind::Insecure)
                 .with_detail(why)
                 .with_path(path)
         })?;
+        let id = sys::identity(fd.as_fd()).map_err(|e| Error::io(e).with_path(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             fd,
+            id,
         })
+    }
+
+    /// Whether this directory is still the one at its path (one `stat`).
+    ///
+    /// # Errors
+    /// When the path cannot be looked up for another reason than there being
+    /// nothing (or no directory) there.
+    pub(crate) fn is_at_path(&self) -> Result<bool> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => Ok(FileId::of(&meta) == self.id),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(false),
+            Err(e) => Err(Error::io(e).with_path(&self.path)),
+        }
+    }
+
+    /// The parent directory and the name this directory has there, when its
+    /// path names it directly (its last component is this directory, not a
+    /// link to it), so that watching that name follows the path.
+    pub(crate) fn entry_in_parent(&self) -> Option<(PathBuf, OsString)> {
+        let name = self.path.file_name()?;
+        let meta = std::fs::symlink_metadata(&self.path).ok()?;
+        if !meta.is_dir() || FileId::of(&meta) != self.id {
+            return None;
+        }
+        let parent = match self.path.parent()? {
+            p if p.as_os_str().is_empty() => Path::new("."),
+            p => p,
+        };
+        Some((parent.to_path_buf(), name.to_owned()))
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -146,6 +194,11 @@ impl BaseDir {
             let _ = sys::unlink(self.fd(), name);
         }
     }
+}
+
+/// No directory at `path`.
+pub(crate) fn missing(path: &Path) -> Error {
+    Error::new(ErrorKind::Missing).with_path(path)
 }
 
 /// Checks that nobody but this user can add, remove or rename entries of the

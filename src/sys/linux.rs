@@ -3,7 +3,7 @@
 //! `posix_fallocate`, and the fork hooks. Every path here is a single name
 //! inside `base_dir`, resolved relative to its handle, never following a link.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
@@ -51,6 +51,11 @@ pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 /// Whether the directory `dir` has been removed (it has no links left).
 pub(crate) fn is_removed(dir: BorrowedFd<'_>) -> io::Result<bool> {
     Ok(nix::sys::stat::fstat(dir)?.st_nlink == 0)
+}
+
+/// The inode open as `fd`.
+pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<FileId> {
+    Ok(FileId::of_stat(&nix::sys::stat::fstat(fd)?))
 }
 
 /// Creates `name` in `dir`, which must not exist: read-write, mode 0600.
@@ -240,24 +245,32 @@ pub(crate) enum Change {
     Entry { name: OsString, closed: bool },
     /// Events were lost (the kernel's queue overflowed): look at everything.
     Overflow,
-    /// The watch is gone (the directory was removed or unmounted).
+    /// The watched directory may no longer be at its path: it, or its entry
+    /// in its parent, was removed, renamed or replaced, or a watch is gone.
     Lost,
 }
 
 /// An inotify watch on a directory: tells which names changed since the last
-/// [`drain`](Self::drain), so a reader need not look at the others.
+/// [`drain`](Self::drain), so a reader need not look at the others; and,
+/// when given its entry in its parent, whether the directory left its path.
 #[derive(Debug)]
 pub(crate) struct Watch {
     inotify: nix::sys::inotify::Inotify,
+    /// The watch on the directory's parent, and the directory's name there.
+    parent: Option<(nix::sys::inotify::WatchDescriptor, OsString)>,
 }
 
 impl Watch {
     /// Watches the directory open as `dir`. The watch is placed through
     /// `/proc/self/fd`, so it is on that very directory even if its path has
-    /// since been replaced. Fails where inotify or `/proc` is unavailable, or
+    /// since been replaced. With `entry` (the directory's parent and its name
+    /// there), the parent is watched too, in the same inotify instance, for
+    /// that name being removed or renamed: a removed directory that is still
+    /// open raises no event of its own (its `IN_DELETE_SELF` waits for the
+    /// last descriptor). Fails where inotify or `/proc` is unavailable, or
     /// the user's inotify instances are used up; callers then list the
     /// directory on every read instead.
-    pub(crate) fn new(dir: BorrowedFd<'_>) -> io::Result<Self> {
+    pub(crate) fn new(dir: BorrowedFd<'_>, entry: Option<(&Path, &OsStr)>) -> io::Result<Self> {
         use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify};
         use std::os::fd::AsRawFd;
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
@@ -268,18 +281,42 @@ impl Watch {
             | F::IN_CLOSE_WRITE
             | F::IN_ATTRIB
             | F::IN_DELETE_SELF
+            | F::IN_MOVE_SELF
             | F::IN_ONLYDIR
             // Nothing about a name once it is unlinked: its IN_DELETE said it all.
             | F::from_bits_retain(libc::IN_EXCL_UNLINK);
         let path = format!("/proc/self/fd/{}", dir.as_raw_fd());
         inotify.add_watch(path.as_str(), mask)?;
-        Ok(Self { inotify })
+        let parent = match entry {
+            Some((parent, name)) => {
+                let mask = F::IN_DELETE
+                    | F::IN_MOVED_FROM
+                    | F::IN_MOVED_TO
+                    | F::IN_DELETE_SELF
+                    | F::IN_MOVE_SELF
+                    | F::IN_ONLYDIR;
+                // Without it (no access to the parent, the user's watches
+                // used up) callers check the path themselves.
+                inotify
+                    .add_watch(parent, mask)
+                    .ok()
+                    .map(|wd| (wd, name.to_owned()))
+            }
+            None => None,
+        };
+        Ok(Self { inotify, parent })
+    }
+
+    /// Whether this watch tells when the directory leaves its path.
+    pub(crate) fn follows_path(&self) -> bool {
+        self.parent.is_some()
     }
 
     /// Reports every change queued since the last call; one `read` when there
     /// is none.
     pub(crate) fn drain(&self, mut f: impl FnMut(Change)) -> io::Result<()> {
         use nix::sys::inotify::AddWatchFlags as F;
+        let gone = F::IN_DELETE_SELF | F::IN_MOVE_SELF | F::IN_IGNORED | F::IN_UNMOUNT;
         loop {
             let events = match self.inotify.read_events() {
                 Ok(events) => events,
@@ -293,11 +330,15 @@ impl Watch {
             for ev in events {
                 if ev.mask.contains(F::IN_Q_OVERFLOW) {
                     f(Change::Overflow);
-                } else if ev
-                    .mask
-                    .intersects(F::IN_DELETE_SELF | F::IN_IGNORED | F::IN_UNMOUNT)
-                {
+                } else if ev.mask.intersects(gone) {
                     f(Change::Lost);
+                } else if let Some((wd, name)) = &self.parent
+                    && ev.wd == *wd
+                {
+                    // The parent: only our own name matters.
+                    if ev.name.as_ref() == Some(name) {
+                        f(Change::Lost);
+                    }
                 } else if let Some(name) = ev.name {
                     f(Change::Entry {
                         name,

@@ -17,8 +17,10 @@ mod growth;
 mod hostile;
 mod ids;
 mod races;
+mod recreate;
 mod storm;
 mod threads;
+mod unsettled;
 mod watch;
 
 /// The entry point of helper processes; does nothing in a normal test run.
