@@ -79,7 +79,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     });
     let existed = dir.exists();
     let board = Scoreboard::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
-    let source = Source::Board(board);
+    let source = Source::of_board(board);
     signal::install()?;
     let mut hook = Demo {
         pool: Pool {

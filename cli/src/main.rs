@@ -60,6 +60,7 @@ enum Command {
         legacy: bool,
     },
     /// A live view like `top`: q or Ctrl-C quits, s changes the sort, / filters.
+    /// Waits for a missing directory, saying so in its header.
     Watch {
         /// The board's directory.
         dir: PathBuf,
@@ -74,7 +75,9 @@ enum Command {
         /// The board's directory.
         dir: PathBuf,
     },
-    /// Serve an HTML page (/), JSON (/json) and Prometheus metrics (/metrics).
+    /// Serve an HTML page (/), JSON (/json), Prometheus metrics (/metrics)
+    /// and each worker's raw status (/worker/ID). Waits for a missing
+    /// directory, answering 503 meanwhile.
     Serve {
         /// The board's directory.
         dir: PathBuf,
@@ -85,6 +88,8 @@ enum Command {
         /// Read a directory written by the original Perl module.
         #[arg(long)]
         legacy: bool,
+        #[command(flatten)]
+        limits: serve::ServeArgs,
     },
     /// One worker of `scoreboard demo` (started by it).
     #[command(hide = true)]
@@ -176,7 +181,7 @@ fn run() -> Result<ExitCode> {
             out.flush()?;
         }
         Command::Watch { dir, view, legacy } => {
-            let source = Source::open(&dir, legacy)?;
+            let source = Source::wait(&dir, legacy)?;
             watch::run(&source, &view.options()?, &mut watch::NoHook)?;
         }
         Command::Cleanup { dir } => {
@@ -188,7 +193,8 @@ fn run() -> Result<ExitCode> {
             dir,
             listen,
             legacy,
-        } => serve::run(Source::open(&dir, legacy)?, &listen)?,
+            limits,
+        } => serve::run(Source::wait(&dir, legacy)?, &listen, &limits)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -65,7 +65,8 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
 /// grid of one character per worker (`<pre id="scoreboard">`, 64 to a line)
 /// with its key (`<p id="key">`); then a table with one row per record: id,
 /// pid, state, updates, seconds since the last update, status bytes and the
-/// status. `summary` is of `records`, read at `summary.at`.
+/// status (cut after 1 KiB, with a link to the whole at `worker/ID`).
+/// `summary` is of `records`, read at `summary.at`.
 ///
 /// Everything from the records is HTML-escaped; statuses that are not UTF-8
 /// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
@@ -141,7 +142,7 @@ pub fn html_with_summary(records: &[Record], summary: &Summary, options: &HtmlOp
             r.updates.map(|u| u.to_string()).unwrap_or_default(),
             seconds_since(r.updated_at, now),
             r.status.len(),
-            escape(&String::from_utf8_lossy(&r.status)),
+            status_cell(r),
         );
     }
     s.push_str("</tbody>\n</table>\n</body>\n</html>\n");
@@ -212,6 +213,43 @@ fn grid(s: &mut String, summary: &Summary) {
         let _ = write!(s, "{sep} <code>{c}</code> {meaning}");
     }
     s.push_str("; one character per live worker, in the table's order</p>\n");
+}
+
+/// How much of a status the page shows: at most this many bytes of it.
+pub(crate) const DISPLAY_BYTES: usize = 1024;
+
+/// The status as the page shows it, escaped: whole up to [`DISPLAY_BYTES`],
+/// else cut there (at a character boundary) and followed by a link to the
+/// whole status at `worker/ID` with its size.
+fn status_cell(r: &Record) -> String {
+    if r.status.len() <= DISPLAY_BYTES {
+        return escape(&String::from_utf8_lossy(&r.status));
+    }
+    let text = String::from_utf8_lossy(&r.status[..DISPLAY_BYTES]);
+    // A character cut in two at the limit is dropped rather than shown as U+FFFD.
+    let text = match std::str::from_utf8(&r.status[..DISPLAY_BYTES]) {
+        Err(e) if e.error_len().is_none() => String::from_utf8_lossy(&r.status[..e.valid_up_to()]),
+        _ => text,
+    };
+    format!(
+        "{}<span class=\"cut\">\u{2026} <a href=\"worker/{}\">all {} bytes</a></span>",
+        escape(&text),
+        url_escape(&r.id),
+        r.status.len()
+    )
+}
+
+/// `text` percent-encoded for a path segment (only unreserved characters stay).
+fn url_escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            s.push(char::from(b));
+        } else {
+            let _ = write!(s, "%{b:02X}");
+        }
+    }
+    s
 }
 
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}\
@@ -303,5 +341,31 @@ mod tests {
         assert!(page.contains("<dd id=\"requests-per-second\">0.00</dd>"));
         assert!(page.contains("rates: over the 0.5 s since the previous read"));
         assert!(page.contains("<dd id=\"oldest-busy\">3.000</dd>"));
+    }
+
+    #[test]
+    fn long_statuses_are_cut_with_a_link_to_the_whole() {
+        let mut long = "é".repeat(DISPLAY_BYTES); // 2 bytes each: cut mid-way
+        long.push_str("<end>");
+        let r = [record("a b/é", long.as_bytes()), record("short", b"idle")];
+        let page = html(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        let shown = "é".repeat(DISPLAY_BYTES / 2);
+        let cell = format!(
+            "<td class=\"status\">{shown}<span class=\"cut\">\u{2026} \
+             <a href=\"worker/a%20b%2F%C3%A9\">all {} bytes</a></span></td>",
+            long.len()
+        );
+        assert!(page.contains(&cell), "{page}");
+        assert!(!page.contains("&lt;end&gt;"));
+        assert!(page.contains(&format!("<td class=\"bytes\">{}</td>", long.len())));
+        assert!(page.contains("<td class=\"status\">idle</td>"));
+        // Cut in the middle of a character: the half is dropped.
+        let odd = format!("x{}", "é".repeat(DISPLAY_BYTES));
+        let page = html(
+            &[record("o", odd.as_bytes())],
+            SystemTime::UNIX_EPOCH,
+            &HtmlOptions::default(),
+        );
+        assert!(!page.contains('\u{fffd}'));
     }
 }

@@ -117,20 +117,19 @@ pub fn records(snapshot: &Snapshot) -> Vec<Record> {
 /// ```
 #[must_use]
 pub fn state(status: &[u8]) -> Option<String> {
-    if status.first() == Some(&b'{') {
-        return state_of_json(&serde_json::from_slice(status).ok()?);
-    }
+    // JSON statuses: only the fields the summaries use are kept; the rest
+    // is checked, not built.
+    summary::Fields::of(status).state
+}
+
+/// The state of a text status: a first word `busy` or `idle` (any case).
+fn text_state(status: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(status).ok()?;
     let word = text.split_whitespace().next()?;
     ["busy", "idle"]
         .into_iter()
         .find(|s| word.eq_ignore_ascii_case(s))
         .map(str::to_owned)
-}
-
-/// The string field `state` of a JSON status.
-fn state_of_json(value: &serde_json::Value) -> Option<String> {
-    value.get("state")?.as_str().map(str::to_owned)
 }
 
 /// How many live workers carry each state (see [`state`]): the one count
@@ -166,6 +165,8 @@ pub fn count_states<'a>(records: impl IntoIterator<Item = &'a Record>) -> BTreeM
     states
 }
 
+/// The string field `state` of a JSON object (the last one, as a map keeps),
+/// if it has one; any other JSON is an error.
 /// How many seconds lie between `then` and `now` (0 when `then` is later).
 #[must_use]
 pub fn seconds_since(then: SystemTime, now: SystemTime) -> f64 {
@@ -198,6 +199,12 @@ pub(crate) mod tests {
         assert_eq!(state(b"{not json"), None);
         assert_eq!(state(b"busybody"), None);
         assert_eq!(state(b"\xff busy"), None);
+        assert_eq!(
+            state(br#"{"state":"a","x":[1,{"state":"b"}],"state":"c"}"#).as_deref(),
+            Some("c")
+        );
+        assert_eq!(state(br#"{"state":"busy"} trailing"#), None);
+        assert_eq!(state(br#"{"x":1}"#), None);
         assert_eq!(state(b""), None);
     }
 }

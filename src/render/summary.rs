@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::{Record, count_states, parse_rfc3339, state, state_of_json};
+use super::{Record, count_states, parse_rfc3339, text_state};
 
 /// The characters of [`Summary::grid`] and what they mean, in the order the
 /// page's key lists them. `W` and `_` are `mod_status`'s own.
@@ -86,37 +86,73 @@ pub(crate) struct Fields {
 }
 
 impl Fields {
+    /// The fields of a status: a JSON object's `state`, `requests` (or
+    /// `count`) and `since`, or a text status's first word; nothing from a
+    /// status that starts with `{` but is not a JSON object.
     pub(crate) fn of(status: &[u8]) -> Self {
-        if status.first() != Some(&b'{') {
-            return Self {
-                state: state(status),
+        if status.first() == Some(&b'{') {
+            serde_json::from_slice(status).unwrap_or_default()
+        } else {
+            Self {
+                state: text_state(status),
                 ..Self::default()
-            };
-        }
-        let Ok(value) = serde_json::from_slice::<Value>(status) else {
-            return Self::default();
-        };
-        let requests = ["requests", "count"]
-            .iter()
-            .find_map(|k| value.get(k)?.as_u64());
-        let since = value.get("since").and_then(|v| match v {
-            Value::Number(n) => n
-                .as_f64()
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .map(|d| UNIX_EPOCH + d),
-            Value::String(s) => parse_rfc3339(s),
-            _ => None,
-        });
-        Self {
-            state: state_of_json(&value),
-            requests,
-            since,
+            }
         }
     }
 
     /// When the request of a busy worker started.
     pub(crate) fn busy_since(&self, record: &Record) -> Option<SystemTime> {
         (self.state.as_deref() == Some("busy")).then(|| self.since.unwrap_or(record.updated_at))
+    }
+}
+
+/// A JSON object read for its fields only: the others are checked, not
+/// built. Where a key repeats, the last one counts, as in a map.
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = Fields;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Fields, A::Error> {
+                let (mut fields, mut count) = (Fields::default(), None);
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "state" => {
+                            fields.state = map.next_value::<Value>()?.as_str().map(str::to_owned)
+                        }
+                        "requests" => fields.requests = map.next_value::<Value>()?.as_u64(),
+                        "count" => count = map.next_value::<Value>()?.as_u64(),
+                        "since" => fields.since = time_of(&map.next_value::<Value>()?),
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                fields.requests = fields.requests.or(count);
+                Ok(fields)
+            }
+        }
+        d.deserialize_map(Keys)
+    }
+}
+
+/// A time as Unix seconds or an RFC 3339 string.
+fn time_of(value: &Value) -> Option<SystemTime> {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .map(|d| UNIX_EPOCH + d),
+        Value::String(s) => parse_rfc3339(s),
+        _ => None,
     }
 }
 
