@@ -126,7 +126,7 @@ impl<'de> serde::Deserialize<'de> for Fields {
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "state" => {
-                            fields.state = map.next_value::<Value>()?.as_str().map(str::to_owned)
+                            fields.state = map.next_value::<Value>()?.as_str().map(str::to_owned);
                         }
                         "requests" => fields.requests = map.next_value::<Value>()?.as_u64(),
                         "count" => count = map.next_value::<Value>()?.as_u64(),

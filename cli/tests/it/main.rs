@@ -19,6 +19,7 @@ mod http;
 mod legacy;
 mod list;
 mod memory;
+mod modstatus;
 mod monitoring;
 mod recovery;
 mod watch;
