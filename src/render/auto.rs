@@ -12,7 +12,7 @@ use super::Summary;
 /// |---|---|---|
 /// | `ServerUptimeSeconds`, `Uptime` | whole seconds since the longest-running live worker started | some worker is live |
 /// | `Total Accesses` | the sum of the request counters of the statuses (see [`Summary`]) | some status carries one |
-/// | `ReqPerSec` | requests per second since the previous read | the summary has rates with requests |
+/// | `ReqPerSec` | requests per second since the previous read, to 6 decimals | the summary has rates with requests |
 /// | `BusyWorkers`, `IdleWorkers` | workers whose state is `busy`, `idle` | always |
 /// | `Scoreboard` | one character per live worker: `W` busy, `_` idle, `?` unknown | always |
 ///
@@ -54,12 +54,18 @@ pub fn auto(summary: &Summary) -> String {
         let _ = writeln!(s, "Uptime: {secs}");
     }
     if let Some(x) = summary.rates.and_then(|r| r.requests_per_second) {
-        let _ = writeln!(s, "ReqPerSec: {x}");
+        let _ = writeln!(s, "ReqPerSec: {}", decimal(x));
     }
     let _ = writeln!(s, "BusyWorkers: {}", summary.busy());
     let _ = writeln!(s, "IdleWorkers: {}", summary.idle());
     let _ = writeln!(s, "Scoreboard: {}", summary.grid);
     s
+}
+
+/// `x` with at most 6 decimals, trailing zeros dropped (`2`, `0.333333`).
+fn decimal(x: f64) -> String {
+    let s = format!("{x:.6}");
+    s.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]
@@ -87,7 +93,9 @@ mod tests {
              BusyWorkers: 1\nIdleWorkers: 1\nScoreboard: W?_\n"
         );
         let slow = auto(&Summary::with_previous(&after, at(13), &before, at(10)));
-        assert!(slow.contains("\nReqPerSec: 2.6666666666666665\n"), "{slow}");
+        assert!(slow.contains("\nReqPerSec: 2.666667\n"), "{slow}");
+        assert_eq!(decimal(0.0000004), "0");
+        assert_eq!(decimal(120.5), "120.5");
         let now = SystemTime::now();
         assert!(!auto(&Summary::new(&after, now)).contains("ReqPerSec"));
     }

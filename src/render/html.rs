@@ -258,7 +258,9 @@ th{background:#eee}td.status{font-family:monospace;white-space:pre-wrap;word-bre
 td.pid,td.updates,td.age,td.bytes{text-align:right}\
 dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;margin:0 0 1em}\
 dt{color:#555}dd{margin:0;font-family:monospace}\
-pre#scoreboard{font-size:1.25em;letter-spacing:.15em;margin:0 0 .3em}p#key{color:#555;margin-top:0}";
+pre#scoreboard{font-size:1.4em;letter-spacing:.2em;margin:0 0 .3em}\
+p#key{color:#555;margin-top:0}p#key code{font-size:1.2em;font-weight:bold;color:#000}\
+td.id{white-space:nowrap}";
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped.
 fn escape(text: &str) -> String {

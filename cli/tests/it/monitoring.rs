@@ -83,6 +83,31 @@ fn promtool_finds_no_problem_in_the_metrics() {
     let (ok, out) = run_promtool(&bin, &["check", "metrics"], &metrics);
     assert!(ok && out.trim().is_empty(), "promtool: {out}\n{metrics}");
 
+    // A scraper that prefers OpenMetrics gets it, with the same samples.
+    let mut response = agent()
+        .get(server.url("/metrics"))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .call()
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        header("content-type").as_deref(),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert_eq!(header("vary").as_deref(), Some("accept"));
+    let open = response.body_mut().read_to_string().unwrap();
+    assert!(open.ends_with("\n# EOF\n"), "{open}");
+    assert!(open.contains("\n# TYPE scoreboard_worker_requests counter\n"));
+    assert!(open.contains("\nscoreboard_worker_requests_total{id=\"json-idle\"} 41\n"));
+
     // promtool does find problems: a counter without `_total` is one.
     let bad = metrics.replace(
         "scoreboard_worker_updates_total",
@@ -239,6 +264,15 @@ fn prometheus_scrapes_serve_and_evaluates_the_rules() {
     let labelled = format!(r#"scoreboard_worker_updates_total{{id="w1",instance="{instance}"}}"#);
     assert_eq!(prometheus.value(&labelled), Some(1.0));
 
+    // Prometheus asked for OpenMetrics and parsed it: the metadata names
+    // the counter's family without `_total`, as only OpenMetrics does.
+    prometheus.wait_for("metadata", |p| {
+        p.api("/api/v1/metadata", None).is_some_and(|data| {
+            data["scoreboard_worker_updates"][0]["type"] == "counter"
+                && data.get("scoreboard_worker_updates_total").is_none()
+        })
+    });
+
     // Later scrapes see the board change.
     w2.update(br#"{"state":"busy","requests":41}"#).unwrap();
     prometheus.wait_for("second busy worker", |p| {
@@ -270,4 +304,23 @@ fn prometheus_scrapes_serve_and_evaluates_the_rules() {
     });
     drop(prometheus);
     assert!(server.stop());
+}
+
+#[test]
+fn the_readme_shows_the_scrape_config_and_the_rules() {
+    let root = repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    for file in [
+        "docs/prometheus/prometheus.yml",
+        "docs/prometheus/rules.yml",
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        // The file without its opening comment, as the README quotes it.
+        let body: Vec<&str> = text.lines().skip_while(|l| l.starts_with('#')).collect();
+        let body = format!("```yaml\n{}\n```", body.join("\n").trim());
+        assert!(
+            readme.contains(&body),
+            "README.md does not quote {file} as it is"
+        );
+    }
 }
