@@ -14,7 +14,7 @@ use super::{Record, count_states, parse_rfc3339, text_state};
 /// page's key lists them. `W` and `_` are `mod_status`'s own.
 pub const GRID_KEY: [(char, &str); 3] = [('W', "busy"), ('_', "idle"), ('?', "state unknown")];
 
-/// The grid character of a worker in `state` (see [`state`]): `W` busy,
+/// The grid character of a worker in `state` (see [`state`](super::state)): `W` busy,
 /// `_` idle, `?` for any other state or none.
 ///
 /// ```
