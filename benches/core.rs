@@ -134,9 +134,12 @@ fn updates(c: &mut Criterion) {
         .worker_id(|| format!("{:?}", std::thread::current().id()))
         .open()
         .unwrap();
-    g.bench_function(BenchmarkId::new("Scoreboard::update", "64, thread id"), |b| {
-        b.iter(|| per_thread.update(black_box(&s)).unwrap());
-    });
+    g.bench_function(
+        BenchmarkId::new("Scoreboard::update", "64, thread id"),
+        |b| {
+            b.iter(|| per_thread.update(black_box(&s)).unwrap());
+        },
+    );
     g.finish();
 }
 

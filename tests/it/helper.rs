@@ -20,6 +20,7 @@ pub fn run(role: &str) {
         "fork-storm" => fork_storm(&board),
         "fork-reader" => fork_reader(&board),
         "low-fd-reader" => low_fd_reader(&dir),
+        "thread-churn" => thread_churn(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -334,5 +335,74 @@ fn kind(r: Result<(), Error>) -> String {
     match r {
         Ok(()) => "ok".into(),
         Err(e) => format!("{:?}", e.kind()),
+    }
+}
+
+/// `PSB_THREADS` short-lived threads (default 5000) in waves of `PSB_WAVE`
+/// (default 50), each calling `board.update` with the builder's per-thread id,
+/// under an open-file limit of `PSB_NOFILE` if set. Every thread of a wave
+/// updates, then waits while this thread reads the board; the wave is joined
+/// and the board read again. Answers `@@ churn THREADS ERRORS BAD_WAVES
+/// LEFT_LIVE FDS_BEFORE FDS_AFTER`: failed updates or reads, waves whose read
+/// did not see each of its threads live, workers found after the joins (all
+/// waves together), and open descriptors before and after. Then waits for EOF on stdin.
+fn thread_churn(dir: &str) {
+    let var = |k: &str, default: usize| std::env::var(k).map_or(default, |v| v.parse().unwrap());
+    if let Ok(n) = std::env::var("PSB_NOFILE") {
+        let n: u64 = n.parse().unwrap();
+        let rl = libc::rlimit {
+            rlim_cur: n,
+            rlim_max: n,
+        };
+        // SAFETY: setrlimit reads one valid rlimit.
+        unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0) };
+    }
+    let (threads, wave) = (var("PSB_THREADS", 5000), var("PSB_WAVE", 50));
+    let board = Scoreboard::builder(dir)
+        .worker_id(|| format!("{:?}", std::thread::current().id()))
+        .open()
+        .expect("open");
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    board.read_all().expect("first read");
+    let before = open_fds();
+    let (mut errors, mut bad_waves, mut left) = (0, 0, 0);
+    for _ in 0..threads / wave {
+        let barrier = std::sync::Barrier::new(wave + 1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..wave)
+                .map(|_| {
+                    s.spawn(|| {
+                        let r = board.update(b"short-lived");
+                        barrier.wait();
+                        barrier.wait();
+                        r
+                    })
+                })
+                .collect();
+            barrier.wait();
+            match board.read_all() {
+                Ok(all) if all.len() == wave => {}
+                Ok(_) => bad_waves += 1,
+                Err(_) => errors += 1,
+            }
+            barrier.wait();
+            // `join` returns once the thread's thread-local destructors ran.
+            for h in handles {
+                errors += usize::from(h.join().expect("thread").is_err());
+            }
+        });
+        match board.read_all() {
+            Ok(all) => left += all.len(),
+            Err(_) => errors += 1,
+        }
+    }
+    println!(
+        "@@ churn {threads} {errors} {bad_waves} {left} {before} {}",
+        open_fds()
+    );
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
     }
 }
