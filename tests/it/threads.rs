@@ -144,8 +144,9 @@ fn a_running_thread_keeps_its_worker_while_others_exit() {
     let tmp = tempdir();
     let board = by_thread_name(tmp.path());
     let (go, wait) = mpsc::channel::<()>();
-    let board = &board;
-    thread::scope(|s| {
+    let (board, dir) = (&board, tmp.path());
+    // `move`: a failed assertion drops the senders, so no thread waits forever.
+    thread::scope(move |s| {
         let keeper = thread::Builder::new()
             .name("keeper".into())
             .spawn_scoped(s, move || {
@@ -163,7 +164,7 @@ fn a_running_thread_keeps_its_worker_while_others_exit() {
             short.join().unwrap();
         }
         // The keeper has updated by now: wait for its file.
-        while !entries(tmp.path()).contains(&"sb-keeper".to_owned()) {
+        while !entries(dir).contains(&"sb-keeper".to_owned()) {
             thread::yield_now();
         }
         let all = board.read_all().unwrap();
@@ -190,7 +191,8 @@ fn two_threads_of_one_id_share_its_slot_until_both_exit() {
     let (a_go, a_wait) = mpsc::channel::<()>();
     let (b_go, b_wait) = mpsc::channel::<()>();
     let board = &board;
-    thread::scope(|s| {
+    // `move`: a failed assertion drops the senders, so no thread waits forever.
+    thread::scope(move |s| {
         let a = s.spawn(move || {
             board.update(b"from a").unwrap();
             a_wait.recv().unwrap();
