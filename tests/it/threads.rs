@@ -289,3 +289,60 @@ fn the_process_id_slot_outlives_the_threads_that_update_it() {
     drop(board);
     assert!(entries(tmp.path()).is_empty());
 }
+
+#[test]
+fn a_thread_keeps_every_slot_it_updated_through_until_it_exits() {
+    thread_local!(static ID: std::cell::Cell<u8> = const { std::cell::Cell::new(0) });
+    let tmp = tempdir();
+    let board = Scoreboard::builder(tmp.path())
+        .worker_id(|| format!("id-{}", ID.get()))
+        .open()
+        .unwrap();
+    thread::scope(|s| {
+        s.spawn(|| {
+            for i in 0..3 {
+                ID.set(i);
+                board.update(format!("as {i}").as_bytes()).unwrap();
+            }
+            let all = board.read_all().unwrap();
+            assert_eq!(all.keys().collect::<Vec<_>>(), ["id-0", "id-1", "id-2"]);
+        })
+        .join()
+        .unwrap();
+    });
+    assert!(board.read_all().unwrap().is_empty());
+    assert!(entries(tmp.path()).is_empty());
+}
+
+/// Updates the board it holds when its thread's thread-locals are destroyed.
+struct UpdateOnExit(std::cell::RefCell<Option<Arc<Scoreboard>>>);
+
+impl Drop for UpdateOnExit {
+    fn drop(&mut self) {
+        if let Some(board) = self.0.get_mut().take() {
+            board.update(b"from a destructor").unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_update_from_a_late_thread_local_destructor_keeps_its_slot_with_the_board() {
+    thread_local!(static LATE: UpdateOnExit = const { UpdateOnExit(std::cell::RefCell::new(None)) });
+    let tmp = tempdir();
+    let board = Arc::new(by_thread_name(tmp.path()));
+    let b = Arc::clone(&board);
+    thread::Builder::new()
+        .name("late".into())
+        .spawn(move || {
+            // Set up before the board's own thread-local, so destroyed after
+            // it: this update finds no record of the thread's holds.
+            LATE.with(|l| *l.0.borrow_mut() = Some(Arc::clone(&b)));
+            b.update(b"running").unwrap();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(board.read_all().unwrap()["late"], b"from a destructor");
+    drop(board);
+    assert!(entries(tmp.path()).is_empty());
+}
