@@ -21,6 +21,7 @@ pub fn run(role: &str) {
         "fork-reader" => fork_reader(&board),
         "low-fd-reader" => low_fd_reader(&dir),
         "thread-churn" => thread_churn(&dir),
+        "fork-threads" => fork_threads(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -406,4 +407,61 @@ fn thread_churn(dir: &str) {
             break;
         }
     }
+}
+
+/// A board whose ids are `PID-THREADNAME`. A thread `forker` updates, then
+/// forks. In the child, `forker` updates again (a new id), a thread `c`
+/// updates and is joined, `forker` answers `@@ child PID IDS` (the child's
+/// read)
+/// and returns: the child's last thread exits. In the parent, `forker` waits
+/// for the child, answers `@@ parent STATUS`, and on the next line of stdin
+/// answers `@@ read IDS`; then it waits for EOF on stdin.
+fn fork_threads(dir: &str) {
+    let board = Scoreboard::builder(dir)
+        .worker_id(|| {
+            let t = std::thread::current();
+            format!("{}-{}", std::process::id(), t.name().unwrap_or("main"))
+        })
+        .open()
+        .expect("open");
+    // The board moves to `forker`: a fork child reuses the stacks of the
+    // threads it does not have (glibc), so nothing it uses may live there.
+    let forker = std::thread::Builder::new().name("forker".into());
+    let forker = forker.spawn(move || {
+        let ids = |b: &Scoreboard| {
+            let all = b.read_all().expect("read");
+            all.into_keys().collect::<Vec<_>>().join(" ")
+        };
+        board.update(b"before the fork").expect("update");
+        // SAFETY: the child takes no lock another thread could hold at the
+        // fork: this helper's other threads are the harness's, waiting.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            board.update(b"in the child").expect("child update");
+            std::thread::scope(|s| {
+                let c = std::thread::Builder::new().name("c".into());
+                c.spawn_scoped(s, || board.update(b"short-lived").expect("c update"))
+                    .expect("spawn")
+                    .join()
+                    .expect("c");
+            });
+            println!("@@ child {} {}", std::process::id(), ids(&board));
+            // Returning ends the child's last thread, and with it the child.
+            return;
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid out pointer.
+        assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+        println!("@@ parent {status}");
+        let mut lines = std::io::stdin().lock().lines();
+        lines.next();
+        println!("@@ read {}", ids(&board));
+        for line in lines {
+            if line.is_err() {
+                break;
+            }
+        }
+    });
+    forker.expect("spawn").join().expect("forker");
 }

@@ -346,3 +346,28 @@ fn an_update_from_a_late_thread_local_destructor_keeps_its_slot_with_the_board()
     drop(board);
     assert!(entries(tmp.path()).is_empty());
 }
+
+#[test]
+fn a_fork_child_releases_its_own_slots_and_leaves_the_parents_alone() {
+    let tmp = tempdir();
+    let mut h = Helper::spawn("fork-threads", tmp.path());
+    let parent = h.pid();
+    let child = h.line();
+    let mut words = child.split(' ');
+    assert_eq!(words.next(), Some("child"), "{child}");
+    let child_pid = words.next().unwrap_or_else(|| panic!("{child}"));
+    let mut ids: Vec<&str> = words.collect();
+    ids.sort_unstable();
+    let mut want = vec![format!("{parent}-forker"), format!("{child_pid}-forker")];
+    want.sort_unstable();
+    // In the child: the parent's live slot and the running forker's own; the
+    // exited thread's slot is gone.
+    assert_eq!(ids, want, "{child}");
+    assert_eq!(h.line(), "parent 0", "the child exited cleanly");
+    // The child's last thread released its slot as it exited; the parent's
+    // file is untouched. Nothing has read the board since.
+    assert_eq!(entries(tmp.path()), [format!("sb-{parent}-forker")]);
+    assert_eq!(h.send("read"), format!("read {parent}-forker"));
+    assert!(h.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}
