@@ -10,7 +10,7 @@ use crate::dir::BaseDir;
 use crate::error::{Error, Result};
 use crate::fork;
 use crate::reader::{Entry, How, Reader, ScanReport};
-use crate::slots::{Slots, WorkerIdFn};
+use crate::slots::Slots;
 
 /// A plain read: what the watch reports, no list of skipped entries.
 const READ: How = How {
@@ -18,6 +18,8 @@ const READ: How = How {
     skipped: false,
 };
 use crate::worker::Worker;
+
+type WorkerIdFn = Box<dyn Fn() -> String + Send + Sync + 'static>;
 
 /// A scoreboard: a directory of per-worker status files.
 ///
@@ -38,7 +40,7 @@ use crate::worker::Worker;
 /// ```
 pub struct Scoreboard {
     dir: Arc<BaseDir>,
-    worker_id: Option<Box<WorkerIdFn>>,
+    worker_id: Option<WorkerIdFn>,
     slots: Slots,
     reader: Mutex<Reader>,
 }
@@ -46,7 +48,7 @@ pub struct Scoreboard {
 /// Configures a [`Scoreboard`]; made by [`Scoreboard::builder`].
 pub struct Builder {
     base_dir: PathBuf,
-    worker_id: Option<Box<WorkerIdFn>>,
+    worker_id: Option<WorkerIdFn>,
     watch: bool,
 }
 

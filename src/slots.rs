@@ -45,9 +45,6 @@ use crate::error::Result;
 use crate::fork;
 use crate::worker::Worker;
 
-/// The function naming the calling worker, as the builder was given it.
-pub(crate) type WorkerIdFn = dyn Fn() -> String + Send + Sync;
-
 /// A board's slots for [`Scoreboard::update`](crate::Scoreboard::update).
 #[derive(Debug, Default)]
 pub(crate) struct Slots(Arc<Mutex<Table>>);
@@ -97,7 +94,7 @@ impl Slots {
     pub(crate) fn update(
         &self,
         dir: &Arc<BaseDir>,
-        worker_id: Option<&WorkerIdFn>,
+        worker_id: Option<&(dyn Fn() -> String + Send + Sync)>,
         status: &[u8],
     ) -> Result<()> {
         let Some(f) = worker_id else {
