@@ -32,7 +32,10 @@
 //!
 //! The common case, a thread updating a slot it already holds, costs the table
 //! lock that `update` always took, a hash lookup, and a scan of the thread's
-//! own few holds: no other lock, no allocation, no system call.
+//! own few holds: no other lock, no allocation, no system call
+//! (`tests/alloc.rs` and `benches/syscalls.sh` check the last two). The id
+//! function is called before the lock is taken, so it may use the board.
+//! `tests/it/threads.rs` checks the rules with real threads and a fork.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
