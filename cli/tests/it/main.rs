@@ -17,7 +17,9 @@ mod errors;
 mod http;
 mod legacy;
 mod list;
+mod skipped;
 mod watch;
+mod width;
 
 /// The entry point of helper processes; does nothing in a normal test run.
 #[test]
