@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::cleanup::Cleanup;
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
@@ -228,7 +229,8 @@ pub struct Snapshot {
     /// The live workers, sorted by id.
     pub workers: Vec<WorkerStatus>,
     /// Why each skipped entry was skipped (not a status file, corrupt,
-    /// another user's, busy), with its path.
+    /// another user's, busy, a dead worker's file that could not be removed),
+    /// with its path.
     pub skipped: Vec<Error>,
     /// Files of dead workers this read removed.
     pub removed: usize,
@@ -448,23 +450,29 @@ impl Scoreboard {
         Ok(())
     }
 
-    /// Removes the files of dead workers (and abandoned temporaries); returns
-    /// how many. Lists `base_dir` and looks at every entry, whatever the watch
-    /// says; [`read_all`](Self::read_all) removes the dead workers it comes
-    /// across too.
+    /// Removes the files of dead workers (and abandoned temporaries); says
+    /// how many it removed and which it could not remove (a read-only mount,
+    /// no permission: [`Cleanup::failed`]). Lists `base_dir` and looks at
+    /// every entry, whatever the watch says; [`read_all`](Self::read_all)
+    /// removes the dead workers it comes across too, and
+    /// [`snapshot`](Self::snapshot) reports those it cannot remove in
+    /// [`Snapshot::skipped`].
     ///
     /// # Errors
-    /// As [`read_all`](Self::read_all).
-    pub fn cleanup(&self) -> Result<usize> {
-        Ok(self
-            .read(
-                How {
-                    full: true,
-                    skipped: false,
-                },
-                &mut |_| {},
-            )?
-            .removed)
+    /// As [`read_all`](Self::read_all). A file that cannot be removed is not
+    /// an error of the call: it is in [`Cleanup::failed`].
+    pub fn cleanup(&self) -> Result<Cleanup> {
+        let report = self.read(
+            How {
+                full: true,
+                skipped: false,
+            },
+            &mut |_| {},
+        )?;
+        Ok(Cleanup {
+            removed: report.removed,
+            failed: report.unremoved,
+        })
     }
 
     fn read(&self, how: How, visit: &mut dyn FnMut(Entry<'_>)) -> Result<ScanReport> {

@@ -116,6 +116,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod board;
+mod cleanup;
 mod dir;
 mod error;
 mod fault;
@@ -142,6 +143,7 @@ mod typed;
 mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
+pub use cleanup::Cleanup;
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "serde")]
 pub use typed::{Format, Json};

@@ -137,7 +137,7 @@ fn run() -> Res<()> {
     for &pid in &children {
         let _ = waitpid(Pid::from_raw(pid), None);
     }
-    let removed = board.cleanup()?;
+    let removed = board.cleanup()?.removed;
     drop(board);
     fs::remove_dir(&dir)?;
     println!(

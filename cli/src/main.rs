@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 
 use crate::source::Source;
@@ -52,6 +52,11 @@ impl BoardArgs {
     fn open(&self) -> Result<Source> {
         Source::open(&self.dir, self.legacy)
     }
+
+    /// The board, opened once its directory is there (see [`Source::wait`]).
+    fn wait(&self) -> Result<Source> {
+        Source::wait(&self.dir, self.legacy)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +84,7 @@ enum Command {
         id: String,
     },
     /// A live view like `top`: q or Ctrl-C quits, s changes the sort, / filters.
+    /// Waits for a missing directory, saying so in its header.
     Watch {
         #[command(flatten)]
         board: BoardArgs,
@@ -90,7 +96,9 @@ enum Command {
         #[command(flatten)]
         board: BoardArgs,
     },
-    /// Serve an HTML page (/), JSON (/json) and Prometheus metrics (/metrics).
+    /// Serve an HTML page (/), JSON (/json), Prometheus metrics (/metrics)
+    /// and each worker's raw status (/worker/ID). Waits for a missing
+    /// directory, answering 503 meanwhile.
     Serve {
         #[command(flatten)]
         board: BoardArgs,
@@ -98,6 +106,8 @@ enum Command {
         /// address is printed on stdout.
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
         listen: String,
+        #[command(flatten)]
+        limits: serve::ServeArgs,
     },
     /// One worker of `scoreboard demo` (started by it).
     #[command(hide = true)]
@@ -196,14 +206,29 @@ fn run() -> Result<ExitCode> {
         }
         Command::Show { board, id } => return show(&board, &id),
         Command::Watch { board, view } => {
-            watch::run(&board.open()?, &view.options(), &mut watch::NoHook)?;
+            watch::run(&board.wait()?, &view.options(), &mut watch::NoHook)?;
         }
         Command::Cleanup { board } => {
-            let removed = board.open()?.cleanup()?;
+            let done = board.open()?.cleanup()?;
+            let removed = done.removed;
             let s = if removed == 1 { "" } else { "s" };
             writeln!(io::stdout(), "removed {removed} dead worker file{s}")?;
+            if let Some(first) = done.failed.first() {
+                let n = done.failed.len();
+                let s = if n == 1 { "" } else { "s" };
+                let more = if n > 1 { " (and others)" } else { "" };
+                let what = match (first.path(), first.io_error()) {
+                    (Some(path), Some(e)) => format!("{}: {e}", path.display()),
+                    _ => first.to_string(),
+                };
+                bail!("could not remove {n} dead worker file{s}: {what}{more}");
+            }
         }
-        Command::Serve { board, listen } => serve::run(board.open()?, &listen)?,
+        Command::Serve {
+            board,
+            listen,
+            limits,
+        } => serve::run(board.wait()?, &listen, &limits)?,
     }
     Ok(ExitCode::SUCCESS)
 }
