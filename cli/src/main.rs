@@ -70,8 +70,9 @@ enum Command {
         /// Print a JSON array sorted by id instead of a table.
         #[arg(long)]
         json: bool,
-        /// Cut statuses in the table to this many characters.
-        #[arg(long, default_value_t = 60, value_name = "CHARS")]
+        /// Cut statuses in the table to this many columns (a CJK character
+        /// or an emoji takes two).
+        #[arg(long, default_value_t = 60, value_name = "COLUMNS")]
         width: usize,
     },
     /// Write one live worker's raw status to stdout (exit status 1 if there

@@ -196,6 +196,7 @@ fn cleanup_that_cannot_remove_a_dead_file_fails_naming_it() {
         "removed 1 dead worker file\n"
     );
     let err = crate::common::one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2), "an error");
     assert!(
         err.contains("could not remove 1 dead worker file")
             && err.contains(&*stuck.to_string_lossy())
