@@ -187,13 +187,9 @@ impl Builder {
         let watch =
             self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
         let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout);
-        let cell = OnceLock::new();
-        if let Some(dir) = dir {
-            let _ = cell.set(dir);
-        }
         Ok(Scoreboard {
             path: self.base_dir,
-            dir: cell,
+            dir: dir.map_or_else(OnceLock::new, OnceLock::from),
             worker_id: self.worker_id,
             slots: Mutex::new(Slots::default()),
             reader: Mutex::new(reader),
