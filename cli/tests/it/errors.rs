@@ -234,3 +234,15 @@ fn show_of_an_unknown_id_exits_with_1_and_errors_with_2() {
     let out = scoreboard(&["show", d]);
     assert_eq!(out.status.code(), Some(2), "usage errors too");
 }
+
+#[test]
+fn cleanup_of_a_legacy_board_is_refused() {
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    drop(common::legacy_file(dir.path(), "999", b"dead"));
+    let out = scoreboard(&["cleanup", d, "--legacy"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("left to the Perl module"), "{err}");
+    assert_eq!(common::entries(dir.path()), ["status_999"]);
+}
