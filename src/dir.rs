@@ -91,20 +91,27 @@ impl BaseDir {
         }
     }
 
-    /// The parent directory and the name this directory has there, when its
-    /// path names it directly (its last component is this directory, not a
-    /// link to it), so that watching that name follows the path.
-    pub(crate) fn entry_in_parent(&self) -> Option<(PathBuf, OsString)> {
-        let name = self.path.file_name()?;
-        let meta = std::fs::symlink_metadata(&self.path).ok()?;
+    /// Every directory on the way to this one with the name of the next step
+    /// in it, from the parent up to `/`, when the path leads here through
+    /// directories only (no link, no `..`): watching those names follows the
+    /// path. `None` otherwise.
+    pub(crate) fn ancestry(&self) -> Option<Vec<(PathBuf, OsString)>> {
+        let path = std::path::absolute(&self.path).ok()?;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
         if !meta.is_dir() || FileId::of(&meta) != self.id {
             return None;
         }
-        let parent = match self.path.parent()? {
-            p if p.as_os_str().is_empty() => Path::new("."),
-            p => p,
-        };
-        Some((parent.to_path_buf(), name.to_owned()))
+        let mut steps = Vec::new();
+        let mut at = path.as_path();
+        while let (Some(parent), Some(name)) = (at.parent(), at.file_name()) {
+            if !std::fs::symlink_metadata(parent).ok()?.is_dir() {
+                return None;
+            }
+            steps.push((parent.to_path_buf(), name.to_owned()));
+            at = parent;
+        }
+        // `file_name` is `None` for a path ending in `..`.
+        (at.parent().is_none()).then_some(steps)
     }
 
     pub(crate) fn path(&self) -> &Path {

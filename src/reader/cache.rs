@@ -12,6 +12,7 @@ use super::Skip;
 use super::corrupt;
 use crate::dir::BaseDir;
 use crate::layout::{HEADER_LEN, check_header};
+use crate::protocol::Words;
 use crate::shm::ReadMap;
 use crate::sys::FileId;
 
@@ -37,8 +38,8 @@ pub(super) struct Cache {
 
 impl Cache {
     /// Keeps the live status file `file` (named `name`, which is `text`)
-    /// mapped: maps it if it is new or replaced the one mapped, and records
-    /// that listing `listing` saw it.
+    /// mapped: maps it if it is new, replaced the one mapped or shrank below
+    /// the mapping, and records that listing `listing` saw it.
     pub(super) fn keep(
         &mut self,
         dir: &BaseDir,
@@ -50,7 +51,17 @@ impl Cache {
     ) -> Result<(), Skip> {
         let file_id = FileId::of(meta);
         match self.maps.entry(name.to_owned()) {
-            MapEntry::Occupied(mut o) if o.get().file_id == file_id => o.get_mut().seen = listing,
+            MapEntry::Occupied(mut o) if o.get().file_id == file_id => {
+                let m = o.get_mut();
+                m.seen = listing;
+                if meta.len() < m.map.len_words() as u64 * 8 {
+                    // Truncated under our mapping (the library never shrinks a
+                    // file: another process of this user did): a copy from
+                    // the pages past the new end would fault (SIGBUS). Map it
+                    // again at its new size, which checks it afresh.
+                    *m = map_new(dir, text, file, meta.len(), file_id, listing)?;
+                }
+            }
             MapEntry::Occupied(mut o) => {
                 *o.get_mut() = map_new(dir, text, file, meta.len(), file_id, listing)?;
             }

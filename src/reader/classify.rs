@@ -123,8 +123,21 @@ fn remove_dead(
         )));
     }
     // `file` keeps its shared lock until the removal is done.
-    if dir.remove_dead(text, file_id)? {
-        report.removed += 1;
+    match dir.remove_dead(text, file_id) {
+        Ok(true) => report.removed += 1,
+        Ok(false) => {}
+        Err(e) => {
+            return Err(match Skip::from(e) {
+                // A read-only mount, no permission: told to cleanup's caller
+                // and in every snapshot until the entry changes.
+                Skip::Lasting(e) => {
+                    let e = e.with_detail("a dead worker's file could not be removed");
+                    report.unremoved.push(e.clone());
+                    Skip::Lasting(e)
+                }
+                passing @ Skip::Passing(_) => passing,
+            });
+        }
     }
     Ok(())
 }

@@ -74,6 +74,8 @@ pub(crate) struct ScanReport {
     pub(crate) removed: usize,
     /// Entries skipped, each with why (when asked for).
     pub(crate) skipped: Vec<Error>,
+    /// Dead workers' files this read could not remove, each with why.
+    pub(crate) unremoved: Vec<Error>,
     /// The first entry that could not be looked at for want of a resource.
     incomplete: Option<Error>,
 }

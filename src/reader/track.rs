@@ -99,9 +99,8 @@ impl Tracker {
             Watching::Off => Drained::List,
             Watching::NotYet => {
                 // Set up before the listing, so nothing between the two is missed.
-                let entry = dir.entry_in_parent();
-                let entry = entry.as_ref().map(|(p, n)| (p.as_path(), n.as_os_str()));
-                self.watching = match Watch::new(dir.fd(), entry) {
+                let ancestry = dir.ancestry();
+                self.watching = match Watch::new(dir.fd(), ancestry.as_deref()) {
                     Ok(watch) => Watching::On { watch, generation },
                     // Out of descriptors or inotify instances for now: list,
                     // and try again on the next read.
@@ -142,8 +141,8 @@ impl Tracker {
         }
     }
 
-    /// Whether the watch tells when `base_dir` leaves its path (else the
-    /// reader checks the path on every read).
+    /// Whether the watch tells when `base_dir` leaves its path, at any of its
+    /// components (else the reader checks the path on every read).
     pub(super) fn follows_path(&self) -> bool {
         matches!(&self.watching, Watching::On { watch, .. } if watch.follows_path())
     }

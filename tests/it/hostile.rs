@@ -38,7 +38,7 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
     let reader = std::thread::spawn(move || {
         let all = board.read_all().unwrap();
         let snap = board.snapshot().unwrap();
-        let removed = board.cleanup().unwrap();
+        let removed = board.cleanup().unwrap().removed;
         tx.send((all, snap, removed)).unwrap();
         board
     });

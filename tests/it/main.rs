@@ -20,6 +20,8 @@ mod races;
 mod recreate;
 mod storm;
 mod threads;
+mod truncation;
+mod unremovable;
 mod unsettled;
 mod watch;
 

@@ -121,6 +121,30 @@ fn removed_and_recreated_directories_are_followed_by_both_read_modes() {
 }
 
 #[test]
+fn a_renamed_or_removed_ancestor_is_followed_too() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("run").join("svc").join("board");
+    let watching = Scoreboard::builder(&dir).watch(true).open().unwrap();
+    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let boards = [&watching, &listing];
+    let w = worker(&dir, "a", "one");
+    expect(&boards, &Ok(statuses(&[("a", "one")])));
+    // The grandparent moved away: nothing at the path.
+    std::fs::rename(tmp.path().join("run"), tmp.path().join("run-old")).unwrap();
+    expect(&boards, &Err(ErrorKind::Missing));
+    std::fs::create_dir_all(&dir).unwrap();
+    expect(&boards, &Ok(statuses(&[])));
+    let w2 = worker(&dir, "b", "two");
+    expect(&boards, &Ok(statuses(&[("b", "two")])));
+    // The parent removed with everything in it, then made again.
+    std::fs::remove_dir_all(tmp.path().join("run").join("svc")).unwrap();
+    expect(&boards, &Err(ErrorKind::Missing));
+    std::fs::create_dir_all(&dir).unwrap();
+    expect(&boards, &Ok(statuses(&[])));
+    drop((w, w2));
+}
+
+#[test]
 fn a_recreated_directory_others_can_write_is_refused_until_fixed() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");

@@ -107,7 +107,8 @@ fn json_lists_every_live_worker_field_by_field() {
     assert!(lines[1].starts_with("alpha "));
     assert!(lines[1].contains(&a.pid().to_string()));
     assert!(lines[1].ends_with("busy GET…"), "{}", lines[1]);
-    assert!(lines[2].ends_with("\u{fffd}\\u{0}binary"), "{}", lines[2]);
+    // Cut to 8 columns, the escape's 5 included.
+    assert!(lines[2].ends_with("\u{fffd}\\u{0}bi…"), "{}", lines[2]);
     assert!(lines[3].ends_with("é \"quote…"), "{}", lines[3]);
 
     // A killed worker is gone from the next list.
@@ -158,4 +159,54 @@ fn cleanup_removes_dead_workers_files_and_says_how_many() {
         "removed 0 dead worker files\n"
     );
     live.ok("pid");
+}
+
+/// `chattr +i` on a file for the test's life (root only, as in CI).
+struct Immutable(std::path::PathBuf);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        // Else the temporary directory could not be removed; no panic in a drop.
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn cleanup_that_cannot_remove_a_dead_file_fails_naming_it() {
+    let dir = tempdir();
+    let mut dead = Helper::spawn("workers", dir.path());
+    dead.ok("worker stuck");
+    dead.ok("worker freed");
+    dead.kill();
+    let stuck = dir.path().join("sb-stuck");
+    let ok = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&stuck)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chattr +i needs root and chattr (as in CI)");
+    let guard = Immutable(stuck.clone());
+    let d = dir.path().to_str().unwrap();
+    let out = scoreboard(&["cleanup", d]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "removed 1 dead worker file\n"
+    );
+    let err = crate::common::one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2), "an error");
+    assert!(
+        err.contains("could not remove 1 dead worker file")
+            && err.contains(&*stuck.to_string_lossy())
+            && err.contains("Operation not permitted"),
+        "{err}"
+    );
+    assert_eq!(crate::common::entries(dir.path()), ["sb-stuck"]);
+    drop(guard);
+    assert_eq!(
+        scoreboard_ok(&["cleanup", d]),
+        "removed 1 dead worker file\n"
+    );
 }
