@@ -131,12 +131,13 @@ async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
     let listener = listen::bind(listen).await?;
     let title = source.describe();
     let source = Arc::new(source);
-    let app =
-        parallel_scoreboard::render::router_with(title, move || source.read().map_err(Into::into))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                limits.request_timeout,
-            ));
+    let app = parallel_scoreboard::render::router_with(title, move || {
+        source.read().map_err(Into::into)
+    })
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        limits.request_timeout,
+    ));
     let local = listener.local_addr()?;
     println!("listening on http://{local}/");
     let graceful = GracefulShutdown::new();
