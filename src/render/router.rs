@@ -14,13 +14,16 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use self::body::SharedBody;
 use self::reads::{Current, ReadError, Reads, Rendering};
-use super::{HtmlOptions, Record, html, json_map, prometheus};
+use super::{
+    HtmlOptions, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Record, Summary, auto,
+    html_with_summary, json_map, openmetrics, prometheus, wants_openmetrics,
+};
 use crate::board::Scoreboard;
 
 /// What [`router_with`] calls (on a blocking thread) to read the workers.
@@ -34,11 +37,14 @@ struct Source {
     title: Arc<str>,
 }
 
-/// A router serving `board`: `GET /` the HTML page (`?refresh=N` reloads it
-/// every N seconds; statuses are cut to 1 KiB there), `GET /json` id →
-/// status, `GET /metrics` the Prometheus text format, `GET /worker/{id}` one
-/// worker's raw status (a 404 for an id with no live worker); any other path
-/// is a 404.
+/// A router serving `board`: `GET /` and `GET /server-status` the HTML page
+/// in the manner of `mod_status` (`?refresh=N` reloads it every N seconds;
+/// statuses are cut to 1 KiB there; rates are since the previous read), and
+/// with `?auto` `mod_status`'s machine-readable text ([`auto`]); `GET /json`
+/// id → status; `GET /metrics` the Prometheus text format, or `OpenMetrics`
+/// for a client whose `Accept` prefers it ([`wants_openmetrics`]);
+/// `GET /worker/{id}` one worker's raw status (a 404 for an id with no live
+/// worker); any other path is a 404.
 ///
 /// Requests that come while a read runs share it: memory stays within a few
 /// times the board's size however many requests come at once. While the
@@ -88,6 +94,7 @@ where
     };
     Router::new()
         .route("/", get(page))
+        .route("/server-status", get(page))
         .route("/json", get(json))
         .route("/metrics", get(metrics))
         .route("/worker/{id}", get(worker))
@@ -96,6 +103,16 @@ where
 }
 
 async fn page(State(source): State<Source>, RawQuery(query): RawQuery) -> Response {
+    if query.as_deref().is_some_and(asks_auto) {
+        let render = |c: &Current| auto(&summary(c));
+        return respond(
+            &source,
+            Rendering::Auto,
+            "text/plain; charset=utf-8",
+            render,
+        )
+        .await;
+    }
     let refresh = query.as_deref().and_then(refresh_of).filter(|&n| n > 0);
     let title = Arc::clone(&source.title);
     respond(
@@ -104,10 +121,31 @@ async fn page(State(source): State<Source>, RawQuery(query): RawQuery) -> Respon
         "text/html; charset=utf-8",
         move |c| {
             let options = HtmlOptions::default().title(&*title).refresh(refresh);
-            html(&c.reading.records, c.reading.at, &options)
+            html_with_summary(&c.reading.records, &summary(c), &options)
         },
     )
     .await
+}
+
+/// The summary of the current reading, with rates since the previous one
+/// measured on the monotonic clock.
+fn summary(c: &Current) -> Summary {
+    let now = &c.reading;
+    match &c.previous {
+        Some(before) => {
+            let interval = now.instant.saturating_duration_since(before.instant);
+            let before_at = now.at.checked_sub(interval).unwrap_or(before.at);
+            Summary::with_previous(&now.records, now.at, &before.records, before_at)
+        }
+        None => Summary::new(&now.records, now.at),
+    }
+}
+
+/// Whether a query string has the key `auto` (`?auto`, `?refresh=5&auto`).
+fn asks_auto(query: &str) -> bool {
+    query
+        .split('&')
+        .any(|pair| pair == "auto" || pair.starts_with("auto="))
 }
 
 async fn json(State(source): State<Source>) -> Response {
@@ -117,14 +155,30 @@ async fn json(State(source): State<Source>) -> Response {
     .await
 }
 
-async fn metrics(State(source): State<Source>) -> Response {
-    respond(
-        &source,
-        Rendering::Metrics,
-        "text/plain; version=0.0.4; charset=utf-8",
-        |c| prometheus(&c.reading.records, c.reading.at),
-    )
-    .await
+async fn metrics(State(source): State<Source>, headers: HeaderMap) -> Response {
+    let open = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(wants_openmetrics);
+    let mut response = if open {
+        respond(
+            &source,
+            Rendering::OpenMetrics,
+            OPENMETRICS_CONTENT_TYPE,
+            |c| openmetrics(&c.reading.records, c.reading.at),
+        )
+        .await
+    } else {
+        respond(&source, Rendering::Metrics, PROMETHEUS_CONTENT_TYPE, |c| {
+            prometheus(&c.reading.records, c.reading.at)
+        })
+        .await
+    };
+    // The format follows `Accept`.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
 /// One worker's raw status, as `scoreboard show` prints it: `text/plain`
@@ -218,7 +272,17 @@ fn failure(e: &ReadError) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::refresh_of;
+    use super::{asks_auto, refresh_of};
+
+    #[test]
+    fn auto_from_the_query() {
+        assert!(asks_auto("auto"));
+        assert!(asks_auto("refresh=5&auto"));
+        assert!(asks_auto("auto="));
+        assert!(!asks_auto("autos"));
+        assert!(!asks_auto("refresh=5"));
+        assert!(!asks_auto(""));
+    }
 
     #[test]
     fn refresh_from_the_query() {

@@ -8,12 +8,47 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 pub const ROLE_VAR: &str = "SCOREBOARD_TEST_ROLE";
 pub const DIR_VAR: &str = "SCOREBOARD_TEST_DIR";
 
 /// The `scoreboard` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_scoreboard");
+
+/// The first of `names` found on `PATH`, or `None` outside CI when none
+/// is installed. In CI (`CI` set) a missing program fails the test, naming
+/// the Debian `package` to install.
+pub fn installed(names: &[&str], package: &str) -> Option<PathBuf> {
+    let found = names.iter().find_map(|name| {
+        std::env::var_os("PATH")?
+            .to_str()?
+            .split(':')
+            .map(|d| PathBuf::from(d).join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is not installed (apt-get install {package})",
+            names[0]
+        );
+        eprintln!(
+            "{} is not installed: skipping this test outside CI",
+            names[0]
+        );
+    }
+    found
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent")
+        .to_path_buf()
+}
 
 /// A fresh directory for a board, on tmpfs where there is one.
 pub fn tempdir() -> tempfile::TempDir {
@@ -241,8 +276,9 @@ impl Server {
     /// Stops the server with SIGTERM, which must end it within `limit`;
     /// returns whether it exited successfully.
     pub fn stop_within(mut self, limit: Duration) -> bool {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
-        unsafe { libc::kill(self.child.id().cast_signed(), libc::SIGTERM) };
+        let pid = Pid::from_raw(self.child.id().cast_signed());
+        // Our unreaped child: the pid names no other process.
+        kill(pid, Signal::SIGTERM).expect("SIGTERM the server");
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

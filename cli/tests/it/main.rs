@@ -19,8 +19,12 @@ mod http;
 mod legacy;
 mod list;
 mod memory;
+mod modstatus;
+mod monitoring;
 mod recovery;
+mod skipped;
 mod watch;
+mod width;
 
 /// The entry point of helper processes; does nothing in a normal test run.
 #[test]
