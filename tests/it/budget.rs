@@ -1,7 +1,8 @@
 //! A reader keeps its mappings within a budget (`Builder::max_mappings`); the
 //! workers beyond it are read through a mapping made and dropped within each
 //! read. Forced here to a few mappings for 50 workers, so every path of the
-//! fallback runs: statuses, growth, deaths, skipped entries, both read modes.
+//! fallback runs: statuses, growth, deaths, skipped entries, both read modes;
+//! and a process that already has nearly all its mappings keeps none.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -164,5 +165,92 @@ fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
         assert_eq!(all.len(), 30, "{what}");
     }
     drop(locks);
+    assert!(a.finish().success());
+}
+
+/// Mappings the crowded reader leaves free: room for its allocator, not for
+/// a reader's budget (which leaves a quarter of `vm.max_map_count`).
+const LEFT_FREE: usize = 2000;
+
+/// Above this `vm.max_map_count` (some distributions raise it to 2^20 or
+/// more) filling the mappings costs too much for a test: it is skipped.
+const MAX_TO_FILL: usize = 262_144;
+
+/// The `crowded-reader` helper: takes all but [`LEFT_FREE`] of this
+/// process's mappings (anonymous pages of alternating protections, which do
+/// not merge), then reads the board with a watching and a listing board of
+/// the default budget, and answers `@@ counts COLD WARM LISTED MAPPED` once
+/// every status read matches its id (`PREFIX-i` -> `s-i`); MAPPED: mappings
+/// of the board's files it then had.
+pub fn crowded_reader(dir: &str) {
+    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if max > MAX_TO_FILL {
+        println!("@@ skip vm.max_map_count is {max}");
+        return;
+    }
+    let count = || {
+        std::fs::read_to_string("/proc/self/maps")
+            .unwrap()
+            .lines()
+            .count()
+    };
+    let fill = max - LEFT_FREE - count();
+    for i in 0..fill {
+        let prot = if i % 2 == 0 {
+            libc::PROT_READ
+        } else {
+            libc::PROT_NONE
+        };
+        // SAFETY: a new anonymous private mapping at an address the kernel
+        // picks; never accessed, never unmapped (the process exits).
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                prot,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED, "filling mapping {i} of {fill}");
+    }
+    assert!(count() > max - 2 * LEFT_FREE, "{} of {max}", count());
+    let watching = Scoreboard::open(dir).expect("open");
+    let listing = Scoreboard::builder(dir).watch(false).open().expect("open");
+    let check = |all: &std::collections::BTreeMap<String, Vec<u8>>| {
+        for (id, status) in all {
+            let i = id.rsplit('-').next().unwrap();
+            assert_eq!(status, format!("s-{i}").as_bytes(), "{id}");
+        }
+        all.len()
+    };
+    let cold = check(&watching.read_all().expect("cold read"));
+    let warm = check(&watching.read_all().expect("warm read"));
+    let listed = check(&listing.read_all().expect("listing read"));
+    let mapped = mappings_of(Path::new(dir));
+    println!("@@ counts {cold} {warm} {listed} {mapped}");
+}
+
+#[test]
+fn a_process_near_its_mapping_limit_reads_every_worker_keeping_none() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let mut a = Helper::spawn("script", &dir);
+    a.ok("hold 50 a");
+    let mut reader = Helper::spawn("crowded-reader", &dir);
+    // Every worker, cold, warm and listed, and no mapping kept: the budget
+    // counted the mappings the process already had.
+    let counts = reader.line();
+    if counts.starts_with("skip") {
+        eprintln!("{counts}: not filled");
+        return;
+    }
+    assert_eq!(counts, "counts 50 50 50 0");
+    assert!(reader.finish().success());
     assert!(a.finish().success());
 }

@@ -20,6 +20,7 @@ pub fn run(role: &str) {
         "fork-storm" => fork_storm(&board),
         "fork-reader" => fork_reader(&board),
         "low-fd-reader" => low_fd_reader(&dir),
+        "crowded-reader" => crate::budget::crowded_reader(&dir),
         "thread-churn" => thread_churn(&dir),
         "fork-threads" => fork_threads(&dir),
         other => panic!("unknown helper role {other}"),
