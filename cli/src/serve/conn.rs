@@ -48,9 +48,9 @@ pub(super) async fn serve(
         .serve_connection(io, service);
     tokio::select! {
         // Errors are the client's doing (gone, malformed, too slow): nothing to report.
-        r = watcher.watch(connection) => {eprintln!("DEBUG conn ended {r:?}");}
-        () = conn.close.notified() => {eprintln!("DEBUG evicted");}
-        () = timed_out(&conn, limits.idle_timeout, limits.request_timeout) => {eprintln!("DEBUG timed out");}
+        _ = watcher.watch(connection) => {}
+        () = conn.close.notified() => {}
+        () = timed_out(&conn, limits.idle_timeout, limits.request_timeout) => {}
     }
     drop(registered);
 }
