@@ -59,7 +59,9 @@ fn silent_connections_are_closed_after_the_header_timeout() {
             "a silent connection was kept"
         );
     }
-    assert!(start.elapsed() >= Duration::from_millis(900), "not before the timeout");
+    let took = start.elapsed();
+    eprintln!("hold: 50 silent connections closed {took:?} after they opened (--header-timeout 1)");
+    assert!(took >= Duration::from_millis(900), "not before the timeout");
     let (code, _, _) = get(&agent(), &server.url("/json"));
     assert_eq!(code, 200);
     assert!(server.stop());
@@ -87,6 +89,7 @@ fn a_byte_per_second_client_is_dropped() {
     assert!(took >= Duration::from_millis(1900), "{took:?}");
     drop(stream);
     let sent = sender.join().unwrap();
+    eprintln!("hold: a byte-per-second client dropped after {took:?} and {sent} bytes (--header-timeout 2)");
     assert!((2..20).contains(&sent), "{sent} bytes sent before the drop");
     assert!(start.elapsed() < Duration::from_secs(20));
     assert!(server.stop());
@@ -103,6 +106,7 @@ fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
     let n = stream.read(&mut buf).unwrap();
     assert!(buf[..n].starts_with(b"HTTP/1.1 200 OK\r\n"));
     let took = closed_within(&mut stream, Duration::from_secs(15)).expect("closed when idle");
+    eprintln!("hold: an idle keep-alive connection closed {took:?} after its response (--idle-timeout 1)");
     assert!(took >= Duration::from_millis(500), "{took:?}");
     assert!(server.stop());
 }
@@ -138,6 +142,7 @@ fn sigterm_ends_serve_within_5_s_whatever_clients_do_and_lets_responses_finish()
     assert!(server.stop_within(Duration::from_secs(5)), "exit status 0");
     let took = start.elapsed();
     let received = reader.join().unwrap();
+    eprintln!("hold: SIGTERM with a half-sent request: exit after {took:?}; the response in flight sent whole ({received} bytes)");
     assert!(received > big.len(), "the response in flight was sent whole: {received}");
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
@@ -186,6 +191,7 @@ fn more_idle_connections_than_descriptors() {
     let before = cpu_ticks(server.pid());
     std::thread::sleep(Duration::from_secs(2));
     let spent = cpu_ticks(server.pid()) - before;
+    eprintln!("hold: 150 idle connections under a 64-descriptor limit: /json answered 5 of 5; {spent} ticks of CPU in the next 2 s");
     assert!(spent < 50, "{spent} ticks of CPU in 2 s with idle connections");
     assert!(server.running());
     drop(idle);
