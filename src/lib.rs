@@ -36,6 +36,8 @@
 //!   [`Scoreboard::snapshot`] adds pid, update count and times, and says which
 //!   entries were skipped and why.
 //! - [`Scoreboard::cleanup`] removes dead workers' files (reads do it too).
+//! - Reads follow `base_dir`'s path: while no directory is there they fail
+//!   with [`ErrorKind::Missing`]; a directory made there again is read.
 //!
 //! Warm reads are cheap: a board keeps every live worker's file mapped (no
 //! descriptor per worker) and watches `base_dir` with inotify, so a read while
@@ -114,6 +116,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod board;
+mod cleanup;
 mod dir;
 mod error;
 mod fault;
@@ -140,6 +143,7 @@ mod typed;
 mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
+pub use cleanup::Cleanup;
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "serde")]
 pub use typed::{Format, Json};

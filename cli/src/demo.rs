@@ -99,7 +99,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         .and_then(|()| watch::run(&source, &options, &mut hook));
     let stopped = hook.pool.stop();
     let elapsed = hook.start.elapsed();
-    let removed = source.cleanup()?;
+    let removed = source.cleanup()?.removed;
     drop(source);
     if !existed {
         fs::remove_dir(&dir).with_context(|| format!("removing {}", dir.display()))?;

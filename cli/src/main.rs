@@ -185,9 +185,20 @@ fn run() -> Result<ExitCode> {
             watch::run(&source, &view.options()?, &mut watch::NoHook)?;
         }
         Command::Cleanup { dir } => {
-            let removed = Source::open(&dir, false)?.cleanup()?;
+            let done = Source::open(&dir, false)?.cleanup()?;
+            let removed = done.removed;
             let s = if removed == 1 { "" } else { "s" };
             writeln!(io::stdout(), "removed {removed} dead worker file{s}")?;
+            if let Some(first) = done.failed.first() {
+                let n = done.failed.len();
+                let s = if n == 1 { "" } else { "s" };
+                let more = if n > 1 { " (and others)" } else { "" };
+                let what = match (first.path(), first.io_error()) {
+                    (Some(path), Some(e)) => format!("{}: {e}", path.display()),
+                    _ => first.to_string(),
+                };
+                bail!("could not remove {n} dead worker file{s}: {what}{more}");
+            }
         }
         Command::Serve {
             dir,

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use parallel_scoreboard::render::Record;
-use parallel_scoreboard::{ErrorKind, Scoreboard};
+use parallel_scoreboard::{Cleanup, ErrorKind, Scoreboard};
 
 use crate::legacy::LegacyBoard;
 
@@ -129,8 +129,8 @@ impl Source {
         Ok((records, note))
     }
 
-    /// Removes dead workers' files; returns how many.
-    pub(crate) fn cleanup(&self) -> Result<usize> {
+    /// Removes dead workers' files; says how many, and which it could not.
+    pub(crate) fn cleanup(&self) -> Result<Cleanup> {
         match self.opened()? {
             Opened::Board(board) => Ok(board.cleanup()?),
             Opened::Legacy(_) => bail!("cleanup of a legacy board is left to the Perl module"),

@@ -90,7 +90,7 @@ fn script(board: &Scoreboard) {
                 let n: usize = rest.parse().unwrap();
                 let mut removed = 0;
                 for _ in 0..n {
-                    removed += board.cleanup().expect("cleanup");
+                    removed += board.cleanup().expect("cleanup").removed;
                 }
                 Ok(removed.to_string())
             }
