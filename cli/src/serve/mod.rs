@@ -18,6 +18,7 @@ mod conns;
 mod listen;
 mod shutdown;
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
 use self::conns::Conns;
-use crate::source::Source;
+use crate::source::{Source, is_missing};
 
 /// How long responses in flight have to finish after SIGTERM or SIGINT.
 const GRACE: Duration = Duration::from_secs(4);
@@ -132,7 +133,16 @@ async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
     let title = source.describe();
     let source = Arc::new(source);
     let app = parallel_scoreboard::render::router_with(title, move || {
-        source.read().map_err(Into::into)
+        source.read().map_err(|e| {
+            // The router answers 503 for a `NotFound` (the board is not
+            // there now) and 500 for any other error.
+            let kind = if is_missing(&e) {
+                io::ErrorKind::NotFound
+            } else {
+                io::ErrorKind::Other
+            };
+            io::Error::new(kind, format!("{e:#}")).into()
+        })
     })
     .layer(TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,
