@@ -128,9 +128,7 @@ fn status_cell(r: &Record) -> String {
     let text = String::from_utf8_lossy(&r.status[..DISPLAY_BYTES]);
     // A character cut in two at the limit is dropped rather than shown as U+FFFD.
     let text = match std::str::from_utf8(&r.status[..DISPLAY_BYTES]) {
-        Err(e) if e.error_len().is_none() => {
-            String::from_utf8_lossy(&r.status[..e.valid_up_to()])
-        }
+        Err(e) if e.error_len().is_none() => String::from_utf8_lossy(&r.status[..e.valid_up_to()]),
         _ => text,
     };
     format!(
@@ -230,7 +228,11 @@ mod tests {
         assert!(page.contains("<td class=\"status\">idle</td>"));
         // Cut in the middle of a character: the half is dropped.
         let odd = format!("x{}", "é".repeat(DISPLAY_BYTES));
-        let page = html(&[record("o", odd.as_bytes())], SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        let page = html(
+            &[record("o", odd.as_bytes())],
+            SystemTime::UNIX_EPOCH,
+            &HtmlOptions::default(),
+        );
         assert!(!page.contains('\u{fffd}'));
     }
 }

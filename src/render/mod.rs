@@ -129,7 +129,10 @@ impl<'de> serde::Deserialize<'de> for StateField {
                 f.write_str("a JSON object")
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<StateField, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<StateField, A::Error> {
                 let mut state = None;
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "state" {
@@ -178,7 +181,10 @@ pub(crate) mod tests {
         assert_eq!(state(b"{not json"), None);
         assert_eq!(state(b"busybody"), None);
         assert_eq!(state(b"\xff busy"), None);
-        assert_eq!(state(br#"{"state":"a","x":[1,{"state":"b"}],"state":"c"}"#).as_deref(), Some("c"));
+        assert_eq!(
+            state(br#"{"state":"a","x":[1,{"state":"b"}],"state":"c"}"#).as_deref(),
+            Some("c")
+        );
         assert_eq!(state(br#"{"state":"busy"} trailing"#), None);
         assert_eq!(state(br#"{"x":1}"#), None);
         assert_eq!(state(b""), None);

@@ -38,7 +38,12 @@ pub(super) async fn serve(
         async move {
             let response = app.oneshot(req.map(Body::new)).await?;
             busy.responded();
-            Ok::<Response, Infallible>(response.map(|b| Body::new(Answering { body: b, _busy: busy })))
+            Ok::<Response, Infallible>(response.map(|b| {
+                Body::new(Answering {
+                    body: b,
+                    _busy: busy,
+                })
+            }))
         }
     });
     let connection = http1::Builder::new()

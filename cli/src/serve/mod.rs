@@ -191,11 +191,10 @@ async fn accept(
                 // Out of descriptors or memory: make room and wait a little
                 // rather than spin on a listener that stays readable.
                 conns.evict_one_idle();
-                if let Some(delay) = backoff.next(&e, conns.len()) {
-                    tokio::select! {
-                        () = &mut stop => return,
-                        () = tokio::time::sleep(delay) => {}
-                    }
+                let delay = backoff.next(&e, conns.len());
+                tokio::select! {
+                    () = &mut stop => return,
+                    () = tokio::time::sleep(delay) => {}
                 }
             }
         }
@@ -218,7 +217,7 @@ struct Backoff {
 }
 
 impl Backoff {
-    fn next(&mut self, e: &std::io::Error, open: usize) -> Option<Duration> {
+    fn next(&mut self, e: &std::io::Error, open: usize) -> Duration {
         let delay = match self.delay {
             None => {
                 eprintln!("scoreboard: accepting connections: {e} ({open} open); backing off");
@@ -227,7 +226,7 @@ impl Backoff {
             Some(d) => (d * 2).min(Duration::from_secs(1)),
         };
         self.delay = Some(delay);
-        Some(delay)
+        delay
     }
 
     fn reset(&mut self) {

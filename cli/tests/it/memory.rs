@@ -1,4 +1,4 @@
-//! `serve`'s peak memory (VmHWM) on a board with two large statuses while a
+//! `serve`'s peak memory (`VmHWM`) on a board with two large statuses while a
 //! dozen concurrent requests of every endpoint are answered: concurrent
 //! requests share reads and bodies, so it stays a small multiple of the
 //! board's size. The statuses are `SCOREBOARD_MEMORY_MIB` MiB each (8 by
@@ -113,6 +113,9 @@ fn a_dozen_concurrent_requests_of_every_endpoint_share_reads() {
         now / 1024
     );
     let bound = (TIMES_THE_BOARD * board_bytes + BASE) / 1024;
-    assert!(peak < bound as u64, "VmHWM {peak} KiB, more than {bound} KiB");
+    assert!(
+        peak < bound as u64,
+        "VmHWM {peak} KiB, more than {bound} KiB"
+    );
     assert!(server.stop());
 }

@@ -189,9 +189,7 @@ impl Current {
             let mut bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
             match bodies.get(&which) {
                 Some(cell) => Arc::clone(cell),
-                None if bodies.len() < BODIES_KEPT => {
-                    Arc::clone(bodies.entry(which).or_default())
-                }
+                None if bodies.len() < BODIES_KEPT => Arc::clone(bodies.entry(which).or_default()),
                 None => Arc::new(OnceCell::new()),
             }
         };
