@@ -107,6 +107,17 @@ impl Conns {
         true
     }
 
+    /// Closes every idle connection (at shutdown: a half-sent request is
+    /// not a response in flight).
+    pub(super) fn evict_all_idle(&self) {
+        for conn in self.open().values() {
+            if conn.busy.load(Ordering::Relaxed) == 0 && !conn.evicted.swap(true, Ordering::Relaxed)
+            {
+                conn.close.notify_one();
+            }
+        }
+    }
+
     fn open(&self) -> MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
         self.open.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -9,7 +9,8 @@
 //! - at most `--max-connections` are open, kept below the descriptor limit;
 //!   beyond it the idle connection with the oldest activity is closed first;
 //! - accept errors (EMFILE...) close an idle connection and back off;
-//! - SIGTERM or SIGINT stops accepting, lets responses in flight finish
+//! - SIGTERM or SIGINT stops accepting, closes idle connections (a
+//!   half-sent request among them), lets responses in flight finish
 //!   (hyper-util's graceful shutdown) and exits within [`GRACE`] and a half
 //!   second whatever clients do.
 
@@ -33,7 +34,7 @@ use self::conns::Conns;
 use crate::source::{Source, is_missing};
 
 /// How long responses in flight have to finish after SIGTERM or SIGINT.
-const GRACE: Duration = Duration::from_secs(4);
+const GRACE: Duration = Duration::from_secs(3);
 
 /// Descriptors kept for the board's reads and the process: a quarter of the
 /// limit, at least this many.
@@ -158,7 +159,7 @@ async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
     Ok(())
 }
 
-/// Accepts connections until `stop` resolves.
+/// Accepts connections until `stop` resolves, then closes the idle ones.
 async fn accept(
     listener: &TcpListener,
     app: &Router,
@@ -171,7 +172,7 @@ async fn accept(
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -193,12 +194,13 @@ async fn accept(
                 conns.evict_one_idle();
                 let delay = backoff.next(&e, conns.len());
                 tokio::select! {
-                    () = &mut stop => return,
+                    () = &mut stop => break,
                     () = tokio::time::sleep(delay) => {}
                 }
             }
         }
     }
+    conns.evict_all_idle();
 }
 
 /// Whether an accept error concerns only the connection being accepted.

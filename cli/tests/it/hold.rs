@@ -146,6 +146,11 @@ fn sigterm_ends_serve_within_5_s_whatever_clients_do_and_lets_responses_finish()
     half.write_all(b"GET /json HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .unwrap();
     let _silent = TcpStream::connect(server.addr).unwrap();
+    // A client that asks for 32 MiB and never reads them.
+    let mut stuck = TcpStream::connect(server.addr).unwrap();
+    stuck
+        .write_all(b"GET /worker/big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     // A response in flight: its head read, most of its body not yet.
     let mut inflight = TcpStream::connect(server.addr).unwrap();
     inflight
@@ -168,7 +173,7 @@ fn sigterm_ends_serve_within_5_s_whatever_clients_do_and_lets_responses_finish()
     let took = start.elapsed();
     let received = reader.join().unwrap();
     eprintln!(
-        "hold: SIGTERM with a half-sent request: exit after {took:?}; the response in flight sent whole ({received} bytes)"
+        "hold: SIGTERM with a half-sent request and a client that does not read: exit after {took:?}; the response in flight sent whole ({received} bytes)"
     );
     assert!(
         received > big.len(),
