@@ -61,14 +61,19 @@ pub(super) async fn serve(
 }
 
 /// Resolves once the connection has been idle for `idle`, or busy with one
-/// spell of requests for `request`.
+/// spell of requests for `request`. Activity only moves the deadline later,
+/// so it is checked again when the sleep ends; the end of a busy spell
+/// brings it nearer, so that wakes it at once.
 async fn timed_out(conn: &Conn, idle: Duration, request: Duration) {
     loop {
         let deadline = conn.deadline(idle, request);
         if deadline <= std::time::Instant::now() {
             return;
         }
-        tokio::time::sleep_until(deadline.into()).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = conn.went_idle.notified() => {}
+        }
     }
 }
 

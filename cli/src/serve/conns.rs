@@ -42,6 +42,9 @@ pub(super) struct Conn {
     evicted: AtomicBool,
     /// Notified to close it now.
     pub(super) close: Notify,
+    /// Notified when its last request in flight ends, which brings its
+    /// deadline nearer.
+    pub(super) went_idle: Notify,
 }
 
 /// Removes its connection from [`Conns`] when dropped (when the
@@ -71,6 +74,7 @@ impl Conns {
             busy_since_ms: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             close: Notify::new(),
+            went_idle: Notify::new(),
         });
         conn.touch();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -181,7 +185,9 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+        if self.0.busy.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.went_idle.notify_one();
+        }
     }
 }
 
