@@ -107,7 +107,12 @@
 //! one atomic access defined on read-only memory), with Acquire fences.
 //! Readers check every length and offset against what they mapped before
 //! copying, and check each file's type, owner, magic, version and id; a bad
-//! entry is skipped and reported, never fatal.
+//! entry is skipped and reported, never fatal. One case is not closed: a
+//! process of the same user that truncates a live worker's file makes that
+//! worker's process die of SIGBUS at its next update, and a reader copying
+//! from the file at that moment too. Readers that learn of the truncation
+//! first (the watch's `IN_MODIFY`, a listing's `fstat`) remap the file and
+//! skip it (the README's trust model has the details).
 //!
 //! # Platform support
 //! Linux (`renameat2`, OFD locks, `mremap`, `posix_fallocate`), 64-bit. The
@@ -135,6 +140,7 @@ pub mod reference;
 #[cfg_attr(docsrs, doc(cfg(feature = "render")))]
 pub mod render;
 mod shm;
+mod slots;
 mod sync;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;

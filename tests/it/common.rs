@@ -44,6 +44,23 @@ impl Helper {
     }
 
     pub fn spawn_with(role: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn_cmd(role, dir, env, |_| {})
+    }
+
+    /// Starts a helper running as user and group `id` (the test must be root).
+    pub fn spawn_as(role: &str, dir: &Path, id: u32) -> Self {
+        use std::os::unix::process::CommandExt;
+        Self::spawn_cmd(role, dir, &[], |cmd| {
+            cmd.uid(id).gid(id);
+        })
+    }
+
+    fn spawn_cmd(
+        role: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
         let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
         cmd.args([
             "--ignored",
@@ -61,6 +78,7 @@ impl Helper {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        configure(&mut cmd);
         let mut child = cmd.spawn().expect("spawn helper");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));

@@ -1,8 +1,10 @@
 //! Dead workers' files that cannot be removed (a read-only mount, an
 //! immutable file) are told: `cleanup` returns them in `failed`, snapshots
 //! report them in `skipped`, and nothing else about the read changes. Root
-//! only (mounts a tmpfs, sets the immutable attribute), as in CI.
+//! only (mounts a tmpfs, sets the immutable attribute, runs helpers as
+//! `nobody`), as in CI.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -113,5 +115,35 @@ fn an_immutable_dead_file_is_reported_not_hidden() {
     drop(guard);
     let done = board.cleanup().unwrap();
     assert_eq!((done.removed, done.failed.len()), (1, 0), "{done:?}");
+    assert!(entries(&dir).is_empty());
+}
+
+/// The user `nobody`, whom root bypasses no permission for.
+const NOBODY: u32 = 65_534;
+
+#[test]
+fn a_dead_file_in_a_directory_its_user_may_not_write_is_reported() {
+    let tmp = tempdir();
+    let chmod = |p: &Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    // `nobody` may pass through the temporary directory, and owns the board.
+    chmod(tmp.path(), 0o711);
+    let dir = tmp.path().join("board");
+    std::fs::create_dir(&dir).unwrap();
+    chmod(&dir, 0o700);
+    std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    let mut h = Helper::spawn_as("script", &dir, NOBODY);
+    h.ok("worker dead-0");
+    h.ok("wupdate dead-0 gone soon");
+    h.kill();
+    // No write permission on the directory: unlink fails with EACCES.
+    chmod(&dir, 0o500);
+    let mut cleaner = Helper::spawn_as("script", &dir, NOBODY);
+    assert_eq!(cleaner.ok("cleanup-report"), format!("0 {}", libc::EACCES));
+    assert_eq!(cleaner.ok("read"), "");
+    assert_eq!(entries(&dir), ["sb-dead-0"]);
+    chmod(&dir, 0o700);
+    assert_eq!(cleaner.ok("cleanup-report"), "1");
     assert!(entries(&dir).is_empty());
 }

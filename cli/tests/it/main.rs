@@ -20,7 +20,9 @@ mod legacy;
 mod list;
 mod memory;
 mod recovery;
+mod skipped;
 mod watch;
+mod width;
 
 /// The entry point of helper processes; does nothing in a normal test run.
 #[test]
