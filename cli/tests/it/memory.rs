@@ -53,14 +53,23 @@ fn a_dozen_concurrent_requests_of_every_endpoint_share_reads() {
     let board_bytes = text_status.len() + json_status.len();
 
     let server = Server::start(dir.path(), &[]);
-    let endpoints = ["/", "/json", "/metrics", "/worker/text", "/worker/json"];
-    let per_endpoint = 12;
-    let barrier = Barrier::new(endpoints.len() * per_endpoint);
+    // `SCOREBOARD_MEMORY_REQUESTS=/json:1,/:8` measures other mixes.
+    let mix = std::env::var("SCOREBOARD_MEMORY_REQUESTS")
+        .unwrap_or_else(|_| "/:12,/json:12,/metrics:12,/worker/text:12,/worker/json:12".to_owned());
+    let requests: Vec<(String, usize)> = mix
+        .split(',')
+        .map(|r| {
+            let (path, n) = r.rsplit_once(':').expect("PATH:COUNT");
+            (path.to_owned(), n.parse().expect("a count"))
+        })
+        .collect();
+    let total: usize = requests.iter().map(|(_, n)| n).sum();
+    let barrier = Barrier::new(total);
     let start = Instant::now();
     let received: Vec<(String, u16, usize)> = std::thread::scope(|s| {
-        let handles: Vec<_> = endpoints
+        let handles: Vec<_> = requests
             .iter()
-            .flat_map(|path| std::iter::repeat_n(*path, per_endpoint))
+            .flat_map(|(path, n)| std::iter::repeat_n(path.as_str(), *n))
             .map(|path| {
                 let (server, barrier) = (&server, &barrier);
                 s.spawn(move || {
@@ -104,7 +113,7 @@ fn a_dozen_concurrent_requests_of_every_endpoint_share_reads() {
     let peak = status_kib(server.pid(), "VmHWM");
     let now = status_kib(server.pid(), "VmRSS");
     eprintln!(
-        "serve memory: board {} MiB; {} concurrent requests ({per_endpoint} each of {endpoints:?}) \
+        "serve memory: board {} MiB; {} concurrent requests ({mix}) \
          took {:.1} s; VmHWM {} MiB, VmRSS after {} MiB",
         board_bytes / MIB,
         received.len(),
