@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -95,18 +95,27 @@ where
         .with_state(source)
 }
 
-async fn page(State(source): State<Source>, RawQuery(query): RawQuery) -> Response {
+async fn page(
+    State(source): State<Source>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(query): RawQuery,
+) -> Response {
     let refresh = query.as_deref().and_then(refresh_of).filter(|&n| n > 0);
     let title = Arc::clone(&source.title);
-    respond(
-        &source,
-        Rendering::Page(refresh),
-        "text/html; charset=utf-8",
-        move |c| {
-            let options = HtmlOptions::default().title(&*title).refresh(refresh);
-            html(&c.reading.records, c.reading.at, &options)
-        },
-    )
+    // The page's own path, wherever the router is nested: `/x` and `/x/`
+    // both link to `/x/worker/ID` (so one rendering serves both).
+    let link = format!("{}/worker/", uri.path().trim_end_matches('/'));
+    let which = Rendering::Page(refresh, {
+        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(&link)
+    });
+    respond(&source, which, "text/html; charset=utf-8", move |c| {
+        let options = HtmlOptions::default()
+            .title(&*title)
+            .refresh(refresh)
+            .worker_link(link);
+        html(&c.reading.records, c.reading.at, &options)
+    })
     .await
 }
 

@@ -63,8 +63,9 @@ pub(crate) struct Current {
 /// A rendering of a reading, made once and shared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Rendering {
-    /// The HTML page with this refresh.
-    Page(Option<u32>),
+    /// The HTML page with this refresh, and the hash of the path it links
+    /// cut statuses to (a router nested at two places has two).
+    Page(Option<u32>, u64),
     /// `/json`.
     Json,
     /// `/metrics`.
