@@ -5,6 +5,11 @@
 //! from shared bytes (`body.rs`), and at most [`reads::KEPT`] readings are
 //! in memory. A handler gets the [`Current`](reads::Current) reading, and the
 //! one before it, from [`Reads::fresh`](reads::Reads::fresh).
+//!
+//! A new page is a handler that calls [`respond`] with a new
+//! [`Rendering`] variant and a function of the `Current`: its `reading` and
+//! `previous` each have `records`, `at` (wall clock), `instant` (monotonic)
+//! and `number`, for rates since the previous read.
 
 mod body;
 mod reads;
