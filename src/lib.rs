@@ -57,10 +57,12 @@
 //!   read statuses back as any `Deserialize` type. `update_as`,
 //!   `read_all_as` and `status_as` do the same in any `Format`.
 //! - `render`: the module `render`, pure functions turning a snapshot into an
-//!   HTML page, JSON (id → status, or the full list) and the Prometheus text
-//!   format, for any HTTP server.
-//! - `axum`: `render::router(board)`, an `axum::Router` serving `/`, `/json`
-//!   and `/metrics` (implies `render`).
+//!   HTML page in the manner of Apache's `mod_status`, its `?auto` text, JSON
+//!   (id → status, or the full list) and the Prometheus text format (or
+//!   `OpenMetrics`), for any HTTP server.
+//! - `axum`: `render::router(board)`, an `axum::Router` serving `/` and
+//!   `/server-status` (with `?auto`), `/json` and `/metrics` (implies
+//!   `render`).
 //! - `fault-injection`: crash points for this crate's own test suite (a process
 //!   told `PARALLEL_SCOREBOARD_FAULT=<point>` kills itself there); not for
 //!   other builds.

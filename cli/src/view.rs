@@ -1,12 +1,12 @@
 //! The state of the live view and its text: rates, states, sort, filter,
 //! keys, and the lines of the screen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use parallel_scoreboard::render::{Record, seconds_since, state};
+use parallel_scoreboard::render::{Record, count_states, seconds_since, state};
 
 use crate::text::{self, group, left, maybe, printable, right};
 use crate::watch::WatchOptions;
@@ -302,12 +302,7 @@ impl View {
             &clock[11..19],
             self.interval.as_secs_f64()
         );
-        let mut states: BTreeMap<String, usize> = BTreeMap::new();
-        for row in &self.rows {
-            if let Some(s) = state(&row.record.status) {
-                *states.entry(s).or_default() += 1;
-            }
-        }
+        let states = count_states(self.rows.iter().map(|row| &row.record));
         let mut summary = match &self.missing {
             Some(reason) => format!("board missing, waiting for it: {reason}"),
             None => format!("{} live workers", self.rows.len()),

@@ -1,10 +1,9 @@
 //! The HTML status page: a table of workers, like the original's PSGI app.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use super::{Record, rfc3339, seconds_since, state};
+use super::{GRID_KEY, Record, Summary, rfc3339, seconds_since, state};
 
 /// Options of [`html`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -43,12 +42,8 @@ impl HtmlOptions {
     }
 }
 
-/// A complete HTML page with one table row per record: id, pid, state,
-/// updates, seconds since the last update, status bytes and the status
-/// (cut after 1 KiB, with a link to the whole at `worker/ID`).
-/// Everything from the records is HTML-escaped; statuses that are not UTF-8
-/// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
-/// of classes `id`, `pid`, `state`, `updates`, `age`, `bytes` and `status`.
+/// A complete HTML page with the summary of [`Summary::new`] (no rates)
+/// and one table row per record; see [`html_with_summary`].
 ///
 /// # Examples
 /// ```
@@ -67,11 +62,54 @@ impl HtmlOptions {
 /// let page = html(&records, at, &HtmlOptions::default().title("my server").refresh(Some(5)));
 /// assert!(page.contains("<td class=\"status\">&lt;b&gt;busy&lt;/b&gt;</td>"));
 /// assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
+/// assert!(page.contains("<pre id=\"scoreboard\">?</pre>"));
 /// ```
 #[must_use]
 pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> String {
+    html_with_summary(records, &Summary::new(records, now), options)
+}
+
+/// A complete HTML page in the manner of `mod_status`'s: the counts by state
+/// (`<p id="summary">`); the totals (`<dl id="totals">`: the sum of the
+/// request counters, requests and updates per second since the previous
+/// read, the age of the oldest busy request, each `-` when unknown); the
+/// grid of one character per worker (`<pre id="scoreboard">`, 64 to a line)
+/// with its key (`<p id="key">`); then a table with one row per record: id,
+/// pid, state, updates, seconds since the last update, status bytes and the
+/// status (cut after 1 KiB, with a link to the whole at `worker/ID`).
+/// `summary` is of `records`, read at `summary.at`.
+///
+/// Everything from the records is HTML-escaped; statuses that are not UTF-8
+/// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
+/// of classes `id`, `pid`, `state`, `updates`, `age`, `bytes` and `status`.
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// use parallel_scoreboard::render::{HtmlOptions, Record, Summary, html_with_summary};
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let record = |requests: u64| Record {
+///     id: "w1".into(),
+///     status: format!(r#"{{"state":"idle","requests":{requests}}}"#).into_bytes(),
+///     pid: Some(42),
+///     updates: Some(requests * 2),
+///     updated_at: at,
+///     started_at: at - Duration::from_secs(60),
+/// };
+/// let (before, after) = ([record(10)], [record(15)]);
+/// let later = at + Duration::from_secs(2);
+/// let summary = Summary::with_previous(&after, later, &before, at);
+/// let page = html_with_summary(&after, &summary, &HtmlOptions::default());
+/// assert!(page.contains("<dd id=\"requests\">15</dd>"));
+/// assert!(page.contains("<dd id=\"requests-per-second\">2.50</dd>"));
+/// assert!(page.contains("<dd id=\"updates-per-second\">5.00</dd>"));
+/// assert!(page.contains("<pre id=\"scoreboard\">_</pre>"));
+/// ```
+#[must_use]
+pub fn html_with_summary(records: &[Record], summary: &Summary, options: &HtmlOptions) -> String {
+    let now = summary.at;
     let title = escape(options.title.as_deref().unwrap_or("scoreboard"));
-    let mut s = String::with_capacity(1024 + records.len() * 256);
+    let mut s = String::with_capacity(2048 + records.len() * 256);
     s.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     if let Some(n) = options.refresh {
         let _ = writeln!(s, "<meta http-equiv=\"refresh\" content=\"{n}\">");
@@ -81,14 +119,8 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
         "<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>"
     );
     let _ = writeln!(s, "<h1>{title}</h1>");
-    let mut states: BTreeMap<String, usize> = BTreeMap::new();
-    for r in records {
-        if let Some(st) = state(&r.status) {
-            *states.entry(st).or_default() += 1;
-        }
-    }
     let _ = write!(s, "<p id=\"summary\">{} live workers", records.len());
-    for (st, n) in &states {
+    for (st, n) in &summary.states {
         let _ = write!(s, ", {n} {}", escape(st));
     }
     let _ = writeln!(s, " &middot; {}</p>", rfc3339(now));
@@ -102,6 +134,8 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
          <a href=\"?refresh=1\">1 s</a> <a href=\"?refresh=5\">5 s</a> \
          <a href=\"?refresh=30\">30 s</a></p>"
     );
+    totals(&mut s, summary);
+    grid(&mut s, summary);
     s.push_str(
         "<table id=\"workers\">\n<thead><tr><th>id</th><th>pid</th><th>state</th>\
          <th>updates</th><th>last update (s ago)</th><th>bytes</th><th>status</th></tr></thead>\n<tbody>\n",
@@ -124,6 +158,72 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
     }
     s.push_str("</tbody>\n</table>\n</body>\n</html>\n");
     s
+}
+
+/// The totals: request counters, rates, the oldest busy request.
+fn totals(s: &mut String, summary: &Summary) {
+    let or_dash = |v: Option<String>| v.unwrap_or_else(|| "-".to_owned());
+    let rates = summary.rates.as_ref();
+    let rows = [
+        (
+            "requests",
+            "total requests",
+            summary.requests.map(|n| n.to_string()),
+        ),
+        (
+            "requests-per-second",
+            "requests/s",
+            rates
+                .and_then(|r| r.requests_per_second)
+                .map(|x| format!("{x:.2}")),
+        ),
+        (
+            "updates-per-second",
+            "updates/s",
+            rates
+                .and_then(|r| r.updates_per_second)
+                .map(|x| format!("{x:.2}")),
+        ),
+        (
+            "oldest-busy",
+            "oldest busy request (s)",
+            summary
+                .oldest_busy
+                .map(|d| format!("{:.3}", d.as_secs_f64())),
+        ),
+    ];
+    s.push_str("<dl id=\"totals\">\n");
+    for (id, name, value) in rows {
+        let _ = writeln!(s, "<dt>{name}</dt><dd id=\"{id}\">{}</dd>", or_dash(value));
+    }
+    let since = rates.map_or_else(
+        || "no previous read".to_owned(),
+        |r| {
+            format!(
+                "over the {:.1} s since the previous read",
+                r.interval.as_secs_f64()
+            )
+        },
+    );
+    let _ = writeln!(s, "</dl>\n<p id=\"rates\">rates: {since}</p>");
+}
+
+/// The grid of one character per worker, 64 to a line, and its key.
+fn grid(s: &mut String, summary: &Summary) {
+    s.push_str("<pre id=\"scoreboard\">");
+    let chars: Vec<char> = summary.grid.chars().collect();
+    for (i, line) in chars.chunks(64).enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.extend(line);
+    }
+    s.push_str("</pre>\n<p id=\"key\">key:");
+    for (i, (c, meaning)) in GRID_KEY.iter().enumerate() {
+        let sep = if i == 0 { "" } else { "," };
+        let _ = write!(s, "{sep} <code>{c}</code> {meaning}");
+    }
+    s.push_str("; one character per live worker, in the table's order</p>\n");
 }
 
 /// How much of a status the page shows: at most this many bytes of it.
@@ -167,7 +267,12 @@ fn url_escape(text: &str) -> String {
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}\
 table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.25em .6em;text-align:left}\
 th{background:#eee}td.status{font-family:monospace;white-space:pre-wrap;word-break:break-all}\
-td.pid,td.updates,td.age,td.bytes{text-align:right}";
+td.pid,td.updates,td.age,td.bytes{text-align:right}\
+dl{display:grid;grid-template-columns:max-content auto;gap:.15em 1em;margin:0 0 1em}\
+dt{color:#555}dd{margin:0;font-family:monospace}\
+pre#scoreboard{font-size:1.4em;letter-spacing:.2em;margin:0 0 .3em}\
+p#key{color:#555;margin-top:0}p#key code{font-size:1.2em;font-weight:bold;color:#000}\
+td.id{white-space:nowrap}";
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped.
 fn escape(text: &str) -> String {
@@ -220,6 +325,36 @@ mod tests {
         assert!(page.contains("<a href=\"?refresh=5\">5 s</a>"));
         assert!(page.contains("3 live workers, 2 busy, 1 idle"));
         assert_eq!(page.matches("<tr class=\"worker\"").count(), 3);
+    }
+
+    #[test]
+    fn totals_grid_and_key() {
+        let mut r: Vec<Record> = (0..70)
+            .map(|i| record(&format!("w{i:02}"), b"idle"))
+            .collect();
+        r[0].status = br#"{"state":"busy","requests":5,"since":0.5}"#.to_vec();
+        r[69].status = b"<starting>".to_vec();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(3);
+        let page = html(&r, now, &HtmlOptions::default());
+        let grid = format!("W{}\n{}?", "_".repeat(63), "_".repeat(5));
+        assert!(
+            page.contains(&format!("<pre id=\"scoreboard\">{grid}</pre>")),
+            "{page}"
+        );
+        assert!(page.contains("<p id=\"key\">key: <code>W</code> busy, <code>_</code> idle, <code>?</code> state unknown;"));
+        assert!(page.contains("<dd id=\"requests\">5</dd>"));
+        assert!(page.contains("<dd id=\"oldest-busy\">2.500</dd>"));
+        assert!(page.contains("<dd id=\"requests-per-second\">-</dd>"));
+        assert!(page.contains("<dd id=\"updates-per-second\">-</dd>"));
+        assert!(page.contains("rates: no previous read"));
+        assert!(page.contains("70 live workers, 1 busy, 68 idle"));
+
+        let later = now + Duration::from_millis(500);
+        let summary = Summary::with_previous(&r, later, &r, now);
+        let page = html_with_summary(&r, &summary, &HtmlOptions::default());
+        assert!(page.contains("<dd id=\"requests-per-second\">0.00</dd>"));
+        assert!(page.contains("rates: over the 0.5 s since the previous read"));
+        assert!(page.contains("<dd id=\"oldest-busy\">3.000</dd>"));
     }
 
     #[test]

@@ -1,10 +1,15 @@
-//! Renderers of a snapshot for monitoring pages: an HTML table, JSON and the
-//! Prometheus text exposition format (feature `render`).
+//! Renderers of a snapshot for monitoring pages: an HTML status page in the
+//! manner of `mod_status`, JSON, the Prometheus text exposition format (and
+//! `OpenMetrics`), and `mod_status`'s machine-readable `?auto` text (feature
+//! `render`).
 //!
 //! Each renderer is a pure function of a list of [`Record`]s (one per live
 //! worker, as [`records`] makes from a [`Snapshot`]) and the current time, so
-//! it can serve any HTTP stack. With the `axum` feature, [`router`] serves all
-//! three.
+//! it can serve any HTTP stack. A [`Summary`] of the records is what the
+//! page and `?auto` show of the board as a whole: counts by state (from
+//! [`count_states`], the one count every view uses), request totals, the
+//! grid of one character per worker and, given the previous read, rates.
+//! With the `axum` feature, [`router`] serves them all.
 //!
 //! ```
 //! use parallel_scoreboard::{render, Scoreboard};
@@ -18,27 +23,36 @@
 //! assert!(render::html(&records, now, &render::HtmlOptions::default()).contains("<td class=\"id\">w1</td>"));
 //! assert_eq!(render::json_map(&records), r#"{"w1":{"requests":12,"state":"busy"}}"#);
 //! assert!(render::prometheus(&records, now).contains("scoreboard_worker_status_field{id=\"w1\",field=\"requests\"} 12\n"));
+//! let summary = render::Summary::new(&records, now);
+//! assert!(render::auto(&summary).ends_with("BusyWorkers: 1\nIdleWorkers: 0\nScoreboard: W\n"));
 //! # Ok::<(), parallel_scoreboard::Error>(())
 //! ```
 
+mod auto;
 mod html;
 mod json;
 mod prometheus;
+mod summary;
 mod time;
 
 #[cfg(feature = "axum")]
 mod router;
 
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use crate::board::{Snapshot, WorkerStatus};
 
-pub use html::{HtmlOptions, html};
+pub use auto::auto;
+pub use html::{HtmlOptions, html, html_with_summary};
 pub use json::{json_list, json_map};
-pub use prometheus::prometheus;
+pub use prometheus::{
+    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, openmetrics, prometheus, wants_openmetrics,
+};
 #[cfg(feature = "axum")]
 pub use router::{ReadFn, router, router_with};
-pub use time::rfc3339;
+pub use summary::{GRID_KEY, Rates, Summary, grid_char};
+pub use time::{parse_rfc3339, rfc3339};
 
 /// One live worker as the renderers show it.
 ///
@@ -103,10 +117,13 @@ pub fn records(snapshot: &Snapshot) -> Vec<Record> {
 /// ```
 #[must_use]
 pub fn state(status: &[u8]) -> Option<String> {
-    if status.first() == Some(&b'{') {
-        // Only the field `state` is kept: the rest is checked, not built.
-        return serde_json::from_slice::<StateField>(status).ok()?.0;
-    }
+    // JSON statuses: only the fields the summaries use are kept; the rest
+    // is checked, not built.
+    summary::Fields::of(status).state
+}
+
+/// The state of a text status: a first word `busy` or `idle` (any case).
+fn text_state(status: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(status).ok()?;
     let word = text.split_whitespace().next()?;
     ["busy", "idle"]
@@ -115,40 +132,41 @@ pub fn state(status: &[u8]) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The string field `state` of a JSON object (the last one, as a map keeps),
-/// if it has one; any other JSON is an error.
-struct StateField(Option<String>);
-
-impl<'de> serde::Deserialize<'de> for StateField {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> serde::de::Visitor<'de> for Fields {
-            type Value = StateField;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<StateField, A::Error> {
-                let mut state = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if key == "state" {
-                        let value: serde_json::Value = map.next_value()?;
-                        state = value.as_str().map(str::to_owned);
-                    } else {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    }
-                }
-                Ok(StateField(state))
-            }
+/// How many live workers carry each state (see [`state`]): the one count
+/// behind the HTML page, the Prometheus metrics, the `?auto` text and the
+/// `scoreboard watch` summary. Workers whose status carries no state are not
+/// counted.
+///
+/// ```
+/// # use std::time::UNIX_EPOCH;
+/// use parallel_scoreboard::render::{Record, count_states};
+/// let record = |status: &str| Record {
+///     id: status.into(),
+///     status: status.as_bytes().to_vec(),
+///     pid: None,
+///     updates: None,
+///     updated_at: UNIX_EPOCH,
+///     started_at: UNIX_EPOCH,
+/// };
+/// let records = [record("busy GET /"), record("idle"), record("busy"), record("hello")];
+/// let counts = count_states(&records);
+/// assert_eq!(counts.get("busy"), Some(&2));
+/// assert_eq!(counts.get("idle"), Some(&1));
+/// assert_eq!(counts.len(), 2);
+/// ```
+#[must_use]
+pub fn count_states<'a>(records: impl IntoIterator<Item = &'a Record>) -> BTreeMap<String, usize> {
+    let mut states = BTreeMap::new();
+    for r in records {
+        if let Some(st) = state(&r.status) {
+            *states.entry(st).or_default() += 1;
         }
-        d.deserialize_map(Fields)
     }
+    states
 }
 
+/// The string field `state` of a JSON object (the last one, as a map keeps),
+/// if it has one; any other JSON is an error.
 /// How many seconds lie between `then` and `now` (0 when `then` is later).
 #[must_use]
 pub fn seconds_since(then: SystemTime, now: SystemTime) -> f64 {

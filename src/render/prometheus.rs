@@ -1,23 +1,35 @@
-//! The Prometheus text exposition format (version 0.0.4).
+//! The Prometheus text exposition format (version 0.0.4), and `OpenMetrics`
+//! 1.0 for scrapers that ask for it.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use serde_json::Value;
 
-use super::{Record, seconds_since, state};
+use super::summary::Fields;
+use super::{Record, count_states, seconds_since};
+
+/// The content type of [`prometheus`]'s text.
+pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The content type of [`openmetrics`]'s text.
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Metrics of the records in the Prometheus text format:
 ///
 /// | metric | type | labels |
 /// |---|---|---|
 /// | `scoreboard_workers` | gauge | |
-/// | `scoreboard_workers_by_state` | gauge | `state` (statuses that carry one, see [`state`]) |
+/// | `scoreboard_workers_by_state` | gauge | `state` (statuses that carry one, see [`state`](super::state)) |
 /// | `scoreboard_worker_updates_total` | counter | `id` (when the count is known) |
+/// | `scoreboard_worker_requests_total` | counter | `id` (JSON statuses with a request counter, see [`Summary`](super::Summary)) |
+/// | `scoreboard_worker_busy_seconds` | gauge | `id`: how long each busy worker's request has run |
 /// | `scoreboard_worker_seconds_since_update` | gauge | `id` |
 /// | `scoreboard_worker_status_bytes` | gauge | `id` |
 /// | `scoreboard_worker_status_field` | gauge | `id`, `field`: every number in a JSON status, nested keys joined with `.` |
+///
+/// Served with the content type [`PROMETHEUS_CONTENT_TYPE`].
 ///
 /// # Examples
 /// ```
@@ -35,41 +47,113 @@ use super::{Record, seconds_since, state};
 /// let text = parallel_scoreboard::render::prometheus(&records, at + Duration::from_millis(1500));
 /// assert!(text.contains("\nscoreboard_workers 1\n"));
 /// assert!(text.contains("\nscoreboard_worker_seconds_since_update{id=\"w1\"} 1.500000\n"));
+/// assert!(text.contains("\nscoreboard_worker_busy_seconds{id=\"w1\"} 1.500000\n"));
 /// assert!(text.contains("\nscoreboard_worker_status_field{id=\"w1\",field=\"queue\"} 3\n"));
 /// ```
 #[must_use]
 pub fn prometheus(records: &[Record], now: SystemTime) -> String {
-    let mut s = String::with_capacity(512 + records.len() * 256);
-    header(
+    metrics(records, now, false)
+}
+
+/// The metrics of [`prometheus`] in the `OpenMetrics` 1.0 text format: the
+/// same samples, counters' families named without `_total`, and `# EOF` at
+/// the end. Served with the content type [`OPENMETRICS_CONTENT_TYPE`].
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// # use parallel_scoreboard::render::Record;
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let records = [Record {
+///     id: "w1".into(),
+///     status: b"idle".to_vec(),
+///     pid: Some(42),
+///     updates: Some(7),
+///     updated_at: at,
+///     started_at: at,
+/// }];
+/// let text = parallel_scoreboard::render::openmetrics(&records, at);
+/// assert!(text.contains("\n# TYPE scoreboard_worker_updates counter\n"));
+/// assert!(text.contains("\nscoreboard_worker_updates_total{id=\"w1\"} 7\n"));
+/// assert!(text.ends_with("\n# EOF\n"));
+/// ```
+#[must_use]
+pub fn openmetrics(records: &[Record], now: SystemTime) -> String {
+    metrics(records, now, true)
+}
+
+/// Whether an HTTP `Accept` header prefers `OpenMetrics`
+/// (`application/openmetrics-text`, any version) to the Prometheus text
+/// format: it lists `OpenMetrics` with a quality above 0 and no other type
+/// with a higher one.
+///
+/// ```
+/// use parallel_scoreboard::render::wants_openmetrics;
+/// // What Prometheus sends.
+/// assert!(wants_openmetrics(
+///     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
+///      text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+/// ));
+/// assert!(!wants_openmetrics("text/plain;version=0.0.4"));
+/// assert!(!wants_openmetrics("*/*"));
+/// assert!(!wants_openmetrics("text/plain, application/openmetrics-text;q=0.5"));
+/// assert!(!wants_openmetrics("application/openmetrics-text;q=0"));
+/// ```
+#[must_use]
+pub fn wants_openmetrics(accept: &str) -> bool {
+    let (mut open, mut other) = (0.0f64, 0.0f64);
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let kind = parts.next().unwrap_or("");
+        let q = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f64>().ok())
+            .unwrap_or(1.0);
+        if kind.eq_ignore_ascii_case("application/openmetrics-text") {
+            open = open.max(q);
+        } else {
+            other = other.max(q);
+        }
+    }
+    open > 0.0 && open >= other
+}
+
+/// The metrics of [`prometheus`] (`open`: of [`openmetrics`]).
+fn metrics(records: &[Record], now: SystemTime, open: bool) -> String {
+    let mut s = String::with_capacity(512 + records.len() * 320);
+    let family = Family { open };
+    family.header(
         &mut s,
         "scoreboard_workers",
         "gauge",
         "Live workers on the board.",
     );
     let _ = writeln!(s, "scoreboard_workers {}", records.len());
-
-    let mut states: BTreeMap<String, usize> = BTreeMap::new();
-    for r in records {
-        if let Some(st) = state(&r.status) {
-            *states.entry(st).or_default() += 1;
-        }
-    }
-    header(
+    family.header(
         &mut s,
         "scoreboard_workers_by_state",
         "gauge",
         "Live workers whose status carries each state.",
     );
-    for (st, n) in &states {
+    for (st, n) in &count_states(records) {
         let _ = writeln!(
             s,
             "scoreboard_workers_by_state{{state=\"{}\"}} {n}",
             label(st)
         );
     }
+    per_worker(&mut s, family, records, now);
+    status_fields(&mut s, family, records);
+    if open {
+        s.push_str("# EOF\n");
+    }
+    s
+}
 
-    header(
-        &mut s,
+/// The metrics with one sample per worker.
+fn per_worker(s: &mut String, family: Family, records: &[Record], now: SystemTime) {
+    family.header(
+        s,
         "scoreboard_worker_updates_total",
         "counter",
         "Status updates each worker has made.",
@@ -83,8 +167,40 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
             );
         }
     }
-    header(
-        &mut s,
+    let fields: Vec<Fields> = records.iter().map(|r| Fields::of(&r.status)).collect();
+    family.header(
+        s,
+        "scoreboard_worker_requests_total",
+        "counter",
+        "Requests each worker has counted in its status.",
+    );
+    for (r, f) in records.iter().zip(&fields) {
+        if let Some(n) = f.requests {
+            let _ = writeln!(
+                s,
+                "scoreboard_worker_requests_total{{id=\"{}\"}} {n}",
+                label(&r.id)
+            );
+        }
+    }
+    family.header(
+        s,
+        "scoreboard_worker_busy_seconds",
+        "gauge",
+        "Seconds each busy worker's current request has run.",
+    );
+    for (r, f) in records.iter().zip(&fields) {
+        if let Some(since) = f.busy_since(r) {
+            let age = seconds_since(since, now);
+            let _ = writeln!(
+                s,
+                "scoreboard_worker_busy_seconds{{id=\"{}\"}} {age:.6}",
+                label(&r.id)
+            );
+        }
+    }
+    family.header(
+        s,
         "scoreboard_worker_seconds_since_update",
         "gauge",
         "Seconds since each worker's latest update.",
@@ -97,8 +213,8 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
             label(&r.id)
         );
     }
-    header(
-        &mut s,
+    family.header(
+        s,
         "scoreboard_worker_status_bytes",
         "gauge",
         "Length of each worker's status in bytes.",
@@ -111,8 +227,12 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
             label(&r.id)
         );
     }
-    header(
-        &mut s,
+}
+
+/// `scoreboard_worker_status_field`: the numbers in JSON statuses.
+fn status_fields(s: &mut String, family: Family, records: &[Record]) {
+    family.header(
+        s,
         "scoreboard_worker_status_field",
         "gauge",
         "Numeric fields of JSON statuses.",
@@ -133,11 +253,23 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
             );
         }
     }
-    s
 }
 
-fn header(s: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// How metric families are introduced: `OpenMetrics` names a counter's family
+/// without the `_total` of its samples.
+#[derive(Clone, Copy)]
+struct Family {
+    open: bool,
+}
+
+impl Family {
+    fn header(self, s: &mut String, name: &str, kind: &str, help: &str) {
+        let name = match name.strip_suffix("_total") {
+            Some(family) if self.open && kind == "counter" => family,
+            _ => name,
+        };
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
 }
 
 /// Every number inside `value` (objects only, not arrays) with its key path.
@@ -207,11 +339,84 @@ mod tests {
             );
         }
         assert!(!text.contains("field=\"s\""));
+        assert!(!text.contains("# EOF"));
+        // Only `j` carries a request counter, and only busy workers have a
+        // busy time (`j` has no `since`: since its last update, at 1 s).
+        assert!(text.contains("\n# TYPE scoreboard_worker_requests_total counter\n"));
+        assert_eq!(text.matches("scoreboard_worker_requests_total{").count(), 0);
+        assert_eq!(text.matches("scoreboard_worker_busy_seconds{").count(), 1);
+        assert!(text.contains("\nscoreboard_worker_busy_seconds{id=\"j\"} 2.500000\n"));
+        let counted = [record("c", br#"{"state":"idle","requests":12}"#)];
+        let text = prometheus(&counted, SystemTime::UNIX_EPOCH);
+        assert!(text.contains("\nscoreboard_worker_requests_total{id=\"c\"} 12\n"));
         assert!(!text.contains("field=\"l\""));
         // Every sample line is `name{labels} value` or `name value`.
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = l.rsplit_once(' ').unwrap();
             value.parse::<f64>().unwrap();
         }
+    }
+
+    /// The `OpenMetrics` text, checked against the rules of its ABNF that
+    /// the Prometheus text does not share: `# EOF` last and once; each
+    /// family's `# TYPE` (and `# HELP`) once, before its samples, which are
+    /// contiguous; a counter's family named without `_total` and its samples
+    /// with it; a gauge's samples named as their family.
+    #[test]
+    fn openmetrics_shape() {
+        let r = [
+            record("a", br#"{"state":"busy","requests":3,"x":{"y":1.5}}"#),
+            record("b", b"idle"),
+        ];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(5);
+        let text = openmetrics(&r, now);
+        let body = text.strip_suffix("# EOF\n").expect("ends with # EOF");
+        assert!(!body.contains("# EOF"));
+        let mut families: Vec<(String, String)> = Vec::new();
+        let mut done = std::collections::HashSet::new();
+        for line in body.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                assert!(["gauge", "counter"].contains(&kind), "{line}");
+                if kind == "counter" {
+                    assert!(!name.ends_with("_total"), "{line}");
+                }
+                if let Some((prev, _)) = families.last() {
+                    done.insert(prev.clone());
+                }
+                assert!(!done.contains(name), "{name} declared twice");
+                families.push((name.to_owned(), kind.to_owned()));
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                let name = rest.split(' ').next().unwrap();
+                assert!(
+                    !families.iter().any(|(f, _)| f == name),
+                    "HELP after TYPE: {line}"
+                );
+                continue;
+            }
+            assert!(!line.starts_with('#'), "{line}");
+            let (name, kind) = families.last().expect("a sample before any TYPE");
+            let sample = line.split(['{', ' ']).next().unwrap();
+            let expected = if kind == "counter" {
+                format!("{name}_total")
+            } else {
+                name.clone()
+            };
+            assert_eq!(sample, expected, "{line}");
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            value.parse::<f64>().unwrap();
+        }
+        assert_eq!(families.len(), 8);
+        // The same samples as the Prometheus text.
+        let samples = |t: &str| -> Vec<String> {
+            t.lines()
+                .filter(|l| !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(samples(&text), samples(&prometheus(&r, now)));
+        assert!(text.contains("\nscoreboard_worker_requests_total{id=\"a\"} 3\n"));
     }
 }

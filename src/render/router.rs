@@ -19,13 +19,16 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use self::body::SharedBody;
 use self::reads::{Current, ReadError, Reads, Rendering};
-use super::{HtmlOptions, Record, html, json_map, prometheus};
+use super::{
+    HtmlOptions, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Record, Summary, auto,
+    html_with_summary, json_map, openmetrics, prometheus, wants_openmetrics,
+};
 use crate::board::Scoreboard;
 
 /// What [`router_with`] calls (on a blocking thread) to read the workers.
@@ -39,11 +42,14 @@ struct Source {
     title: Arc<str>,
 }
 
-/// A router serving `board`: `GET /` the HTML page (`?refresh=N` reloads it
-/// every N seconds; statuses are cut to 1 KiB there), `GET /json` id →
-/// status, `GET /metrics` the Prometheus text format, `GET /worker/{id}` one
-/// worker's raw status (a 404 for an id with no live worker); any other path
-/// is a 404.
+/// A router serving `board`: `GET /` and `GET /server-status` the HTML page
+/// in the manner of `mod_status` (`?refresh=N` reloads it every N seconds;
+/// statuses are cut to 1 KiB there; rates are since the previous read), and
+/// with `?auto` `mod_status`'s machine-readable text ([`auto`]); `GET /json`
+/// id → status; `GET /metrics` the Prometheus text format, or `OpenMetrics`
+/// for a client whose `Accept` prefers it ([`wants_openmetrics`]);
+/// `GET /worker/{id}` one worker's raw status (a 404 for an id with no live
+/// worker); any other path is a 404.
 ///
 /// Requests that come while a read runs share it: memory stays within a few
 /// times the board's size however many requests come at once. While the
@@ -93,6 +99,7 @@ where
     };
     Router::new()
         .route("/", get(page))
+        .route("/server-status", get(page))
         .route("/json", get(json))
         .route("/metrics", get(metrics))
         .route("/worker/{id}", get(worker))
@@ -102,14 +109,23 @@ where
 
 async fn page(
     State(source): State<Source>,
-    OriginalUri(uri): OriginalUri,
+    OriginalUri(original): OriginalUri,
+    local: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if query.as_deref().is_some_and(asks_auto) {
+        let render = |c: &Current| auto(&summary(c));
+        return respond(
+            &source,
+            Rendering::Auto,
+            "text/plain; charset=utf-8",
+            render,
+        )
+        .await;
+    }
     let refresh = query.as_deref().and_then(refresh_of).filter(|&n| n > 0);
     let title = Arc::clone(&source.title);
-    // The page's own path, wherever the router is nested: `/x` and `/x/`
-    // both link to `/x/worker/ID` (so one rendering serves both).
-    let link = format!("{}/worker/", uri.path().trim_end_matches('/'));
+    let link = worker_link(original.path(), local.path());
     let which = Rendering::Page(refresh, {
         use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
         BuildHasherDefault::<DefaultHasher>::default().hash_one(&link)
@@ -119,9 +135,30 @@ async fn page(
             .title(&*title)
             .refresh(refresh)
             .worker_link(link);
-        html(&c.reading.records, c.reading.at, &options)
+        html_with_summary(&c.reading.records, &summary(c), &options)
     })
     .await
+}
+
+/// The summary of the current reading, with rates since the previous one
+/// measured on the monotonic clock.
+fn summary(c: &Current) -> Summary {
+    let now = &c.reading;
+    match &c.previous {
+        Some(before) => {
+            let interval = now.instant.saturating_duration_since(before.instant);
+            let before_at = now.at.checked_sub(interval).unwrap_or(before.at);
+            Summary::with_previous(&now.records, now.at, &before.records, before_at)
+        }
+        None => Summary::new(&now.records, now.at),
+    }
+}
+
+/// Whether a query string has the key `auto` (`?auto`, `?refresh=5&auto`).
+fn asks_auto(query: &str) -> bool {
+    query
+        .split('&')
+        .any(|pair| pair == "auto" || pair.starts_with("auto="))
 }
 
 async fn json(State(source): State<Source>) -> Response {
@@ -131,14 +168,30 @@ async fn json(State(source): State<Source>) -> Response {
     .await
 }
 
-async fn metrics(State(source): State<Source>) -> Response {
-    respond(
-        &source,
-        Rendering::Metrics,
-        "text/plain; version=0.0.4; charset=utf-8",
-        |c| prometheus(&c.reading.records, c.reading.at),
-    )
-    .await
+async fn metrics(State(source): State<Source>, headers: HeaderMap) -> Response {
+    let open = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(wants_openmetrics);
+    let mut response = if open {
+        respond(
+            &source,
+            Rendering::OpenMetrics,
+            OPENMETRICS_CONTENT_TYPE,
+            |c| openmetrics(&c.reading.records, c.reading.at),
+        )
+        .await
+    } else {
+        respond(&source, Rendering::Metrics, PROMETHEUS_CONTENT_TYPE, |c| {
+            prometheus(&c.reading.records, c.reading.at)
+        })
+        .await
+    };
+    // The format follows `Accept`.
+    response
+        .headers_mut()
+        .insert(header::VARY, HeaderValue::from_static("accept"));
+    response
 }
 
 /// One worker's raw status, as `scoreboard show` prints it: `text/plain`
@@ -169,6 +222,21 @@ impl AsRef<[u8]> for StatusOf {
     fn as_ref(&self) -> &[u8] {
         &self.0.reading.records[self.1].status
     }
+}
+
+/// The absolute path of this router's `/worker/`, from the request's path
+/// (`original`) and the router's own part of it (`local`; shorter when the
+/// router is nested): the page at `/x`, `/x/` or `/x/server-status` links to
+/// `/x/worker/ID`.
+fn worker_link(original: &str, local: &str) -> String {
+    let local = local.trim_end_matches('/');
+    let original = original.trim_end_matches('/');
+    let prefix = if local.is_empty() {
+        original
+    } else {
+        original.strip_suffix(local).unwrap_or("")
+    };
+    format!("{prefix}/worker/")
 }
 
 /// The value of `refresh=N` in a query string.
@@ -232,7 +300,30 @@ fn failure(e: &ReadError) -> Response {
 
 #[cfg(test)]
 mod tests {
-    use super::refresh_of;
+    use super::{asks_auto, refresh_of};
+
+    #[test]
+    fn auto_from_the_query() {
+        assert!(asks_auto("auto"));
+        assert!(asks_auto("refresh=5&auto"));
+        assert!(asks_auto("auto="));
+        assert!(!asks_auto("autos"));
+        assert!(!asks_auto("refresh=5"));
+        assert!(!asks_auto(""));
+    }
+
+    #[test]
+    fn worker_links_follow_where_the_router_is_nested() {
+        use super::worker_link;
+        assert_eq!(worker_link("/", "/"), "/worker/");
+        assert_eq!(worker_link("/server-status", "/server-status"), "/worker/");
+        assert_eq!(worker_link("/status", "/"), "/status/worker/");
+        assert_eq!(worker_link("/status/", "/"), "/status/worker/");
+        assert_eq!(
+            worker_link("/a/b/server-status", "/server-status"),
+            "/a/b/worker/"
+        );
+    }
 
     #[test]
     fn refresh_from_the_query() {

@@ -1,7 +1,7 @@
 //! RFC 3339 timestamps without a date library.
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// `t` as an RFC 3339 UTC timestamp with microseconds, such as
 /// `2026-11-24T02:43:24.123456Z`. Times before 1970 are shown as the epoch.
@@ -27,6 +27,93 @@ pub fn rfc3339(t: SystemTime) -> String {
         since.subsec_micros()
     );
     s
+}
+
+/// The time an RFC 3339 timestamp names, such as `2026-11-24T02:43:24.5Z`
+/// or `2026-11-24T03:43:24+01:00` (any number of fraction digits; `t`, `z`
+/// and a space as the separator accepted); `None` for anything else or a
+/// time before 1970.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use parallel_scoreboard::render::parse_rfc3339;
+/// let t = UNIX_EPOCH + Duration::from_micros(1_795_920_204_123_456);
+/// assert_eq!(parse_rfc3339("2026-11-29T02:43:24.123456Z"), Some(t));
+/// assert_eq!(parse_rfc3339("2026-11-29T04:43:24.123456+02:00"), Some(t));
+/// assert_eq!(parse_rfc3339("yesterday"), None);
+/// ```
+#[must_use]
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    let num = |from: usize, len: usize| -> Option<u64> {
+        let digits = b.get(from..from + len)?;
+        digits.iter().try_fold(0u64, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u64::from(d - b'0'))
+        })
+    };
+    let sep = |at: usize, allowed: &[u8]| b.get(at).is_some_and(|c| allowed.contains(c));
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+        return None;
+    }
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos = 0u64;
+    if sep(i, b".") {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            if i - start < 9 {
+                nanos = nanos * 10 + u64::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let digits = i - start;
+        if digits == 0 {
+            return None;
+        }
+        nanos *= 10u64.pow(9u32.saturating_sub(digits as u32));
+    }
+    let offset: i64 = match b.get(i..)? {
+        b"Z" | b"z" => 0,
+        [s @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let minutes = i64::try_from(num(i + 1, 2)? * 60 + num(i + 4, 2)?).ok()?;
+            if *s == b'+' {
+                minutes * 60
+            } else {
+                -minutes * 60
+            }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day)?;
+    let local = i64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()?;
+    let secs = u64::try_from(local - offset).ok()?;
+    Some(UNIX_EPOCH + Duration::new(secs, nanos as u32))
+}
+
+/// Days from 1970-01-01 to the given date (Hinnant's `days_from_civil`);
+/// `None` before 1970.
+fn days_from_civil(year: u64, month: u64, day: u64) -> Option<u64> {
+    let y = if month <= 2 {
+        year.checked_sub(1)?
+    } else {
+        year
+    };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = if month > 2 { month - 3 } else { month + 9 };
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).checked_sub(719_468)
 }
 
 /// Year, month (1-12) and day (1-31) of the day `days` after 1970-01-01, by
@@ -61,6 +148,44 @@ mod tests {
             rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
             "1970-01-01T00:00:00.000000Z"
         );
+    }
+
+    #[test]
+    fn parsing_is_the_inverse_of_formatting() {
+        for micros in [
+            0,
+            951_782_400_000_005,
+            1_709_251_199_999_999,
+            4_107_542_400_000_000,
+        ] {
+            let t = UNIX_EPOCH + Duration::from_micros(micros);
+            assert_eq!(parse_rfc3339(&rfc3339(t)), Some(t), "{micros}");
+        }
+        for day in (0..200_000).step_by(997) {
+            let (y, m, d) = civil_from_days(day);
+            assert_eq!(days_from_civil(y, m, d), Some(day));
+        }
+        let t = UNIX_EPOCH + Duration::from_secs(86_400);
+        assert_eq!(parse_rfc3339("1970-01-02t00:00:00z"), Some(t));
+        assert_eq!(parse_rfc3339("1970-01-02 01:30:00+01:30"), Some(t));
+        assert_eq!(parse_rfc3339("1970-01-01T20:00:00-04:00"), Some(t));
+        let nanos = parse_rfc3339("1970-01-02T00:00:00.1234567891Z").unwrap();
+        assert_eq!(nanos, t + Duration::from_nanos(123_456_789));
+        for bad in [
+            "",
+            "1970-01-02",
+            "1970-01-02T00:00:00",
+            "1970-01-02T00:00:00.Z",
+            "1970-13-02T00:00:00Z",
+            "1970-01-02T24:00:00Z",
+            "1969-12-31T23:59:59Z",
+            "1970-01-02T00:00:00+0100",
+            "1970-01-02T00:00:00Zx",
+            "197O-01-02T00:00:00Z",
+            "1970-01-01T00:00:00+00:01",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -17,6 +17,39 @@ pub const DIR_VAR: &str = "SCOREBOARD_TEST_DIR";
 /// The `scoreboard` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_scoreboard");
 
+/// The first of `names` found on `PATH`, or `None` outside CI when none
+/// is installed. In CI (`CI` set) a missing program fails the test, naming
+/// the Debian `package` to install.
+pub fn installed(names: &[&str], package: &str) -> Option<PathBuf> {
+    let found = names.iter().find_map(|name| {
+        std::env::var_os("PATH")?
+            .to_str()?
+            .split(':')
+            .map(|d| PathBuf::from(d).join(name))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is not installed (apt-get install {package})",
+            names[0]
+        );
+        eprintln!(
+            "{} is not installed: skipping this test outside CI",
+            names[0]
+        );
+    }
+    found
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli/ has a parent")
+        .to_path_buf()
+}
+
 /// A fresh directory for a board, on tmpfs where there is one.
 pub fn tempdir() -> tempfile::TempDir {
     let base = if Path::new("/dev/shm").is_dir() {

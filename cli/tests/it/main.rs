@@ -19,6 +19,8 @@ mod http;
 mod legacy;
 mod list;
 mod memory;
+mod modstatus;
+mod monitoring;
 mod recovery;
 mod skipped;
 mod watch;

@@ -42,7 +42,6 @@ pub(crate) struct Reading {
     /// When the read ended (the renderers' "now").
     pub(crate) at: SystemTime,
     /// The same moment on the monotonic clock, for rates.
-    #[allow(dead_code)] // For rates since the previous read (issue 11).
     pub(crate) instant: Instant,
     /// 1 for the first read, then one more for each.
     #[allow(dead_code)] // For rates since the previous read (issue 11).
@@ -55,7 +54,6 @@ pub(crate) struct Reading {
 #[derive(Debug)]
 pub(crate) struct Current {
     pub(crate) reading: Arc<Reading>,
-    #[allow(dead_code)] // For rates since the previous read (issue 11).
     pub(crate) previous: Option<Arc<Reading>>,
     bodies: Mutex<HashMap<Rendering, Arc<OnceCell<Bytes>>>>,
 }
@@ -70,6 +68,10 @@ pub(crate) enum Rendering {
     Json,
     /// `/metrics`.
     Metrics,
+    /// `/metrics` in `OpenMetrics`.
+    OpenMetrics,
+    /// `?auto`.
+    Auto,
 }
 
 /// Why a read gave no records: unavailable (no directory at the path: a
