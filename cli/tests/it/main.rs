@@ -17,6 +17,7 @@ mod errors;
 mod http;
 mod legacy;
 mod list;
+mod tower;
 mod watch;
 
 /// The entry point of helper processes; does nothing in a normal test run.
