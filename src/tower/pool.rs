@@ -56,10 +56,11 @@ struct Slot {
     buf: Vec<u8>,
 }
 
-/// What the lock guards.
+/// What the lock guards. Slots are boxed: a request moves its slot in and
+/// out of the pool and through its futures, and a `Worker` is large.
 #[derive(Default)]
 struct Free {
-    idle: Vec<Slot>,
+    idle: Vec<Box<Slot>>,
     /// The numbers made so far: `1..=made`.
     made: usize,
     /// Numbers below `made` whose slots were released.
@@ -107,7 +108,7 @@ impl Pool {
 
     /// Step 1: an idle slot, or a new one; `None` when no worker can be made
     /// (the request then runs without a slot).
-    fn take(&self) -> Option<Slot> {
+    fn take(&self) -> Option<Box<Slot>> {
         let mut number = {
             let mut free = self.lock();
             if let Some(slot) = free.idle.pop() {
@@ -125,12 +126,12 @@ impl Pool {
             let id = format!("{}{number}", self.config.prefix);
             match self.board.worker_with_id(id) {
                 Ok(worker) => {
-                    return Some(Slot {
+                    return Some(Box::new(Slot {
                         worker,
                         number,
                         requests: 0,
                         buf: Vec::with_capacity(256),
-                    });
+                    }));
                 }
                 Err(e) if e.kind() == ErrorKind::DuplicateId => {
                     // Held by another process: skip it for good.
@@ -146,7 +147,7 @@ impl Pool {
     }
 
     /// Step 3: keeps `slot` idle on the board, or releases it.
-    fn give_back(&self, slot: Slot) {
+    fn give_back(&self, slot: Box<Slot>) {
         let mut free = self.lock();
         if free.idle.len() < self.config.max_idle {
             free.idle.push(slot);
@@ -163,7 +164,7 @@ impl Pool {
 /// from [`InFlight::start`] and idle once this is dropped.
 pub(crate) struct InFlight {
     pool: Arc<Pool>,
-    slot: Option<Slot>,
+    slot: Option<Box<Slot>>,
     started: Instant,
     code: Option<u16>,
     head: bool,
