@@ -60,6 +60,8 @@ struct Slot {
 /// out of the pool and through its futures, and a `Worker` is large.
 #[derive(Default)]
 struct Free {
+    // The boxes are what moves, not the `Vec`'s storage.
+    #[allow(clippy::vec_box)]
     idle: Vec<Box<Slot>>,
     /// The numbers made so far: `1..=made`.
     made: usize,
