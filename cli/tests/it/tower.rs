@@ -12,14 +12,21 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::convert::Infallible;
+
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use http_body::Frame;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
 use parallel_scoreboard::Scoreboard;
 use parallel_scoreboard::tower::ScoreboardLayer;
 use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
 use crate::common::{agent, tempdir};
@@ -39,7 +46,7 @@ struct Streamed(mpsc::UnboundedReceiver<Bytes>);
 
 impl http_body::Body for Streamed {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = Infallible;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
@@ -67,7 +74,7 @@ async fn stream(State(shared): State<Shared>) -> Body {
 /// runtime, over a board in a fresh directory. Dropping it stops the runtime
 /// (dropping every connection and the layer's slots) and removes the board.
 struct App {
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: Option<Runtime>,
     addr: SocketAddr,
     board: Arc<Scoreboard>,
     shared: Shared,
@@ -75,38 +82,25 @@ struct App {
 }
 
 impl App {
-    fn start(layer: impl FnOnce(Arc<Scoreboard>) -> ScoreboardLayer, connect_info: bool) -> Self {
+    /// A board in a fresh directory, a runtime and a listener on a free port
+    /// of 127.0.0.1, and the server `serve` spawns on them.
+    fn with(serve: impl FnOnce(&Runtime, TcpListener, Arc<Scoreboard>, Shared)) -> Self {
         let dir = tempdir();
         let board = Arc::new(Scoreboard::open(dir.path()).expect("open board"));
         let shared = Shared {
             gate: watch::Sender::new(false),
             streams: Arc::default(),
         };
-        let app = Router::new()
-            .route(
-                "/",
-                get(|| async { "hello\n" }).post(|| async { "posted\n" }),
-            )
-            .route("/wait/{name}", get(wait).post(wait))
-            .route("/stream", get(stream))
-            .route("/hang", get(std::future::pending::<()>))
-            .with_state(shared.clone())
-            .layer(layer(Arc::clone(&board)));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .block_on(TcpListener::bind("127.0.0.1:0"))
             .expect("bind");
         let addr = listener.local_addr().expect("local_addr");
-        if connect_info {
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            runtime.spawn(axum::serve(listener, app).into_future());
-        } else {
-            runtime.spawn(axum::serve(listener, app).into_future());
-        }
+        serve(&runtime, listener, Arc::clone(&board), shared.clone());
         Self {
             runtime: Some(runtime),
             addr,
@@ -114,6 +108,65 @@ impl App {
             shared,
             _dir: dir,
         }
+    }
+
+    /// An axum app with `layer`, served by `axum::serve`, with `ConnectInfo`
+    /// if `connect_info`.
+    fn start(layer: impl FnOnce(Arc<Scoreboard>) -> ScoreboardLayer, connect_info: bool) -> Self {
+        Self::with(|runtime, listener, board, shared| {
+            let app = Router::new()
+                .route(
+                    "/",
+                    get(|| async { "hello\n" }).post(|| async { "posted\n" }),
+                )
+                .route("/wait/{name}", get(wait).post(wait))
+                .route("/stream", get(stream))
+                .route("/hang", get(std::future::pending::<()>))
+                .with_state(shared)
+                .layer(layer(board));
+            if connect_info {
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
+                runtime.spawn(axum::serve(listener, app).into_future());
+            } else {
+                runtime.spawn(axum::serve(listener, app).into_future());
+            }
+        })
+    }
+
+    /// A plain tower service behind the layer (slots named `hyper-N`),
+    /// served by hyper through hyper-util's `TowerToHyperService`; each
+    /// connection's peer address is put in the request as a `SocketAddr`.
+    fn start_hyper() -> Self {
+        Self::with(|runtime, listener, board, shared| {
+            let layer = ScoreboardLayer::new(board).prefix("hyper-");
+            runtime.spawn(async move {
+                loop {
+                    let Ok((conn, peer)) = listener.accept().await else {
+                        return;
+                    };
+                    let gate = shared.gate.clone();
+                    let service = tower::ServiceBuilder::new()
+                        .map_request(move |mut r: http::Request<Incoming>| {
+                            r.extensions_mut().insert(peer);
+                            r
+                        })
+                        .layer(layer.clone())
+                        .service_fn(move |_: http::Request<Incoming>| {
+                            let mut gate = gate.subscribe();
+                            async move {
+                                let _ = gate.wait_for(|open| *open).await;
+                                Ok::<_, Infallible>(http::Response::new(String::from("waited\n")))
+                            }
+                        });
+                    tokio::spawn(
+                        hyper::server::conn::http1::Builder::new().serve_connection(
+                            TokioIo::new(conn),
+                            TowerToHyperService::new(service),
+                        ),
+                    );
+                }
+            });
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -375,4 +428,34 @@ fn idle_slots_beyond_the_cap_are_released() {
         assert_eq!(count(&slots, "idle"), 1, "{slots:?}");
     }
     assert_eq!(std::fs::read_dir(app.board.base_dir()).unwrap().count(), 1);
+}
+
+#[test]
+fn a_hyper_server_shows_its_requests_through_hyper_util() {
+    let app = App::start_hyper();
+    let url = app.url("/wait/h");
+    let client = std::thread::spawn(move || {
+        let mut response = agent().get(&url).call().expect("GET");
+        (
+            response.status().as_u16(),
+            response.body_mut().read_to_string().expect("body"),
+        )
+    });
+    let slots = app.wait_for("the request busy", |s| count(s, "busy") == 1);
+    let slot = &slots["hyper-1"];
+    assert_eq!(
+        (&slot["method"], &slot["path"]),
+        (&"GET".into(), &"/wait/h".into())
+    );
+    let client_addr: SocketAddr = slot["client"]
+        .as_str()
+        .expect("client")
+        .parse()
+        .expect("addr");
+    assert!(client_addr.ip().is_loopback(), "{slot}");
+    app.shared.gate.send_replace(true);
+    assert_eq!(client.join().expect("client"), (200, "waited\n".to_owned()));
+    let slots = app.wait_for("the slot idle", |s| count(s, "idle") == 1);
+    assert_eq!(slots["hyper-1"]["last_code"], 200);
+    assert_eq!(slots["hyper-1"]["last_outcome"], "complete");
 }
