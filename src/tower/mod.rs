@@ -21,7 +21,8 @@
 //! ```text
 //! {"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}
 //! ```
-//! `since` is when the request started, in seconds since the Unix epoch;
+//! `since` is when the request started, in seconds since the Unix epoch (from
+//! the coarse real-time clock: to a clock tick, a few ms);
 //! `client` is the peer address when the server provides one (see
 //! [`ScoreboardLayer::client_addr`]), `null` otherwise; `requests` counts the
 //! slot's requests, this one included. `path` is the URI's path without the

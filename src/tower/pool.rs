@@ -23,13 +23,14 @@ use std::collections::BinaryHeap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use http::{Extensions, Method, Request};
 
 use super::status::{self, Busy, Outcome};
 use crate::board::Scoreboard;
 use crate::error::ErrorKind;
+use crate::sys;
 use crate::worker::Worker;
 
 /// How many numbers held by other processes a new slot skips before the
@@ -193,7 +194,7 @@ impl InFlight {
             &Busy {
                 method: request.method().as_str(),
                 path: request.uri().path(),
-                since: SystemTime::now(),
+                since: sys::now_ns(),
                 client: (pool.config.client)(request.extensions()),
                 requests: slot.requests,
             },

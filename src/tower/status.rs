@@ -4,8 +4,9 @@
 //! Busy, while a request runs:
 //! `{"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}`
 //! (`since` in seconds since the Unix epoch, as the prefork example writes
-//! it; `client` is `null` when the server gave no peer address; `requests`
-//! counts this one).
+//! it, read from the coarse real-time clock that updates read anyway, so to a
+//! clock tick, a few ms; `client` is `null` when the server gave no peer
+//! address; `requests` counts this one).
 //!
 //! Idle, once it has ended:
 //! `{"state":"idle","requests":3,"last_code":200,"last_ms":1.204,"last_outcome":"complete"}`
@@ -13,7 +14,7 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// The longest path a status shows, in bytes (cut at a character boundary):
 /// a long URL must not grow every slot's file.
@@ -48,7 +49,8 @@ impl Outcome {
 pub(crate) struct Busy<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
-    pub(crate) since: SystemTime,
+    /// When the request started, in ns since the Unix epoch.
+    pub(crate) since: u64,
     pub(crate) client: Option<SocketAddr>,
     pub(crate) requests: u64,
 }
@@ -61,7 +63,7 @@ pub(crate) fn busy(buf: &mut Vec<u8>, b: &Busy<'_>) {
     buf.extend_from_slice(br#","path":"#);
     string(buf, cut(b.path, MAX_PATH));
     buf.extend_from_slice(br#","since":"#);
-    millis(buf, b.since.duration_since(UNIX_EPOCH).unwrap_or_default());
+    millis(buf, Duration::from_nanos(b.since));
     buf.extend_from_slice(br#","client":"#);
     match b.client {
         // Writing into a Vec cannot fail.
@@ -170,7 +172,7 @@ mod tests {
     #[test]
     fn busy_status() {
         let mut buf = b"old".to_vec();
-        let since = UNIX_EPOCH + Duration::from_millis(1_795_490_020_027);
+        let since = 1_795_490_020_027_999_999;
         busy(
             &mut buf,
             &Busy {
