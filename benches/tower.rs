@@ -12,8 +12,11 @@
 //! cargo bench -p parallel-scoreboard --features tower --bench tower
 //! ```
 //!
-//! After criterion's report, the difference and the ratio of the medians of
-//! this run are printed.
+//! Each is measured twice: on the wall clock (group `tower`) and on the
+//! thread's CPU clock (group `tower_cpu`), which leaves out the time the
+//! thread was not running, for a machine busy with other work. After
+//! criterion's report, the difference and the ratio of the medians of this
+//! run are printed for both.
 
 use std::convert::Infallible;
 use std::future::{Future, Ready, ready};
@@ -22,16 +25,21 @@ use std::path::{Path, PathBuf};
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::Criterion;
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame};
+use nix::time::{ClockId, clock_gettime};
 use parallel_scoreboard::Scoreboard;
 use parallel_scoreboard::tower::ScoreboardLayer;
 use tower::{Layer, Service};
 
+/// Wall-clock time, as criterion measures by default.
 const GROUP: &str = "tower";
+/// The thread's CPU time: on a busy machine, the time this thread was not
+/// running is left out.
+const GROUP_CPU: &str = "tower_cpu";
 
 /// A response body of one static chunk.
 struct Once(Option<&'static [u8]>);
@@ -105,21 +113,48 @@ fn main() {
     let dir = tempdir();
     let board = Arc::new(Scoreboard::open(dir.path()).expect("open board"));
     let mut cx = Context::from_waker(Waker::noop());
-    let mut group = c.benchmark_group(GROUP);
-    group.bench_function("without_layer", |b| {
-        let mut service = Hello;
-        b.iter(|| request(&mut service, &mut cx));
-    });
-    group.bench_function("with_layer", |b| {
-        let mut service = ScoreboardLayer::new(Arc::clone(&board)).layer(Hello);
-        // The pool's slot is made here, not measured.
-        request(&mut service, &mut cx);
-        b.iter(|| request(&mut service, &mut cx));
-    });
-    group.finish();
+    for (group, cpu) in [(GROUP, false), (GROUP_CPU, true)] {
+        let mut group = c.benchmark_group(group);
+        group.bench_function("without_layer", |b| {
+            let mut service = Hello;
+            b.iter_custom(|iters| timed(cpu, iters, || request(&mut service, &mut cx)));
+        });
+        group.bench_function("with_layer", |b| {
+            let mut service = ScoreboardLayer::new(Arc::clone(&board)).layer(Hello);
+            // The pool's slot is made here, not measured.
+            request(&mut service, &mut cx);
+            b.iter_custom(|iters| timed(cpu, iters, || request(&mut service, &mut cx)));
+        });
+        group.finish();
+    }
     c.final_summary();
     assert_eq!(board.read_all().expect("read").len(), 0, "slots left");
     report(started);
+}
+
+/// How long `iters` runs of `f` take, on the wall clock or the thread's CPU
+/// clock.
+fn timed(cpu: bool, iters: u64, mut f: impl FnMut()) -> Duration {
+    if !cpu {
+        let start = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        return start.elapsed();
+    }
+    let start = thread_cpu();
+    for _ in 0..iters {
+        f();
+    }
+    thread_cpu() - start
+}
+
+fn thread_cpu() -> Duration {
+    let t = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).expect("thread CPU clock");
+    Duration::new(
+        u64::try_from(t.tv_sec()).unwrap_or(0),
+        u32::try_from(t.tv_nsec()).unwrap_or(0),
+    )
 }
 
 fn tempdir() -> tempfile::TempDir {
@@ -136,22 +171,24 @@ fn tempdir() -> tempfile::TempDir {
 
 /// Prints the difference and the ratio of this run's medians.
 fn report(started: SystemTime) {
-    let (Some(without), Some(with)) = (
-        median(started, "without_layer"),
-        median(started, "with_layer"),
-    ) else {
-        return;
-    };
-    println!(
-        "\nScoreboardLayer (medians of this run): {without:.1} ns per request without, \
-         {with:.1} ns with: the layer adds {:.1} ns, {:.2}x",
-        with - without,
-        with / without
-    );
+    for (group, clock) in [(GROUP, "wall clock"), (GROUP_CPU, "thread CPU time")] {
+        let (Some(without), Some(with)) = (
+            median(started, group, "without_layer"),
+            median(started, group, "with_layer"),
+        ) else {
+            continue;
+        };
+        println!(
+            "ScoreboardLayer, {clock} (medians of this run): {without:.1} ns per request \
+             without, {with:.1} ns with: the layer adds {:.1} ns, {:.2}x",
+            with - without,
+            with / without
+        );
+    }
 }
 
-/// The median of `tower/<function>` in ns, if measured in this run.
-fn median(started: SystemTime, function: &str) -> Option<f64> {
+/// The median of `<group>/<function>` in ns, if measured in this run.
+fn median(started: SystemTime, group: &str, function: &str) -> Option<f64> {
     let root = std::env::var_os("CRITERION_HOME").map_or_else(
         || {
             std::env::var_os("CARGO_TARGET_DIR")
@@ -160,7 +197,7 @@ fn median(started: SystemTime, function: &str) -> Option<f64> {
         },
         PathBuf::from,
     );
-    let path = root.join(GROUP).join(function).join("new/estimates.json");
+    let path = root.join(group).join(function).join("new/estimates.json");
     if std::fs::metadata(&path).ok()?.modified().ok()? < started {
         return None;
     }
