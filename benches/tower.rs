@@ -146,7 +146,7 @@ fn timed(cpu: bool, iters: u64, mut f: impl FnMut()) -> Duration {
     for _ in 0..iters {
         f();
     }
-    thread_cpu() - start
+    thread_cpu().saturating_sub(start)
 }
 
 fn thread_cpu() -> Duration {
