@@ -396,6 +396,11 @@ fn sequential_requests_reuse_the_first_slot() {
     app.wait_for("the 404 counted", |s| {
         s["http-1"]["requests"] == 6 && s["http-1"]["last_code"] == 404
     });
+    // A HEAD response's body is never sent: the request is complete anyway.
+    let response = agent.head(&app.url("/")).call().expect("HEAD /");
+    assert_eq!(response.status().as_u16(), 200);
+    let slots = app.wait_for("the HEAD request counted", |s| s["http-1"]["requests"] == 7);
+    assert_eq!(slots["http-1"]["last_outcome"], "complete", "{slots:?}");
 }
 
 #[test]
