@@ -463,4 +463,47 @@ fn a_hyper_server_shows_its_requests_through_hyper_util() {
     let slots = app.wait_for("the slot idle", |s| count(s, "idle") == 1);
     assert_eq!(slots["hyper-1"]["last_code"], 200);
     assert_eq!(slots["hyper-1"]["last_outcome"], "complete");
+    // hyper never polls a HEAD response's body: the request is complete
+    // once it has answered.
+    let response = agent().head(&app.url("/wait/h")).call().expect("HEAD");
+    assert_eq!(response.status().as_u16(), 200);
+    let slots = app.wait_for("the HEAD request counted", |s| {
+        s["hyper-1"]["requests"] == 2 && count(s, "idle") == 1
+    });
+    assert_eq!(slots["hyper-1"]["last_outcome"], "complete", "{slots:?}");
+}
+
+#[test]
+fn many_concurrent_clients_keep_the_pool_compact() {
+    const CLIENTS: usize = 8;
+    let app = App::start(|b| ScoreboardLayer::new(b).max_idle(2), false);
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let url = app.url("/");
+            std::thread::spawn(move || {
+                let agent = agent();
+                for _ in 0..50 {
+                    let mut response = agent.get(&url).call().expect("GET /");
+                    assert_eq!(
+                        response.body_mut().read_to_string().expect("body"),
+                        "hello\n"
+                    );
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().expect("client");
+    }
+    let slots = app.wait_for("every slot idle", |s| count(s, "idle") == s.len());
+    assert!((1..=2).contains(&slots.len()), "{slots:?}");
+    for (id, v) in &slots {
+        // Numbers of released slots are given out again: none beyond the peak.
+        let n: usize = id
+            .strip_prefix("http-")
+            .and_then(|n| n.parse().ok())
+            .expect(id);
+        assert!((1..=CLIENTS).contains(&n), "{id}");
+        assert_eq!(v["last_code"], 200, "{v}");
+    }
 }
