@@ -129,6 +129,17 @@ fn updates(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("Scoreboard::update", 64), |b| {
         b.iter(|| board.update(black_box(&s)).unwrap());
     });
+    // The builder's own example id: one slot per thread, held while it runs.
+    let per_thread = Scoreboard::builder(tmp.path().join("board"))
+        .worker_id(|| format!("{:?}", std::thread::current().id()))
+        .open()
+        .unwrap();
+    g.bench_function(
+        BenchmarkId::new("Scoreboard::update", "64, thread id"),
+        |b| {
+            b.iter(|| per_thread.update(black_box(&s)).unwrap());
+        },
+    );
     g.finish();
 }
 

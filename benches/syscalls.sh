@@ -51,6 +51,7 @@ row() { # label, limit, env, args (with N where the count goes)
 printf '%-44s %8s %10s %10s %10s\n' operation N "calls(0)" "calls(N)" "per op"
 row "Worker::update, 64 B" 0 "" worker-update N
 row "Scoreboard::update, 64 B" 0 "" board-update N
+row "Scoreboard::update, 64 B, per-thread id" 0 "" board-update-thread-id N
 for w in 10 1000 10000; do
   row "read_all, $w workers x 256 B (watch)" 4 "" read-all N $w
 done

@@ -8,7 +8,8 @@
 //!
 //! The difference between the two counts, divided by N, is the system calls
 //! per operation; `benches/syscalls.sh` does all of that for every operation.
-//! Operations: `worker-update N`, `board-update N` (64-byte statuses),
+//! Operations: `worker-update N`, `board-update N`, `board-update-thread-id N`
+//! (the builder's per-thread id; 64-byte statuses),
 //! `read-all N WORKERS` and `snapshot-into N WORKERS` (256-byte statuses).
 //! With `PARALLEL_SCOREBOARD_NO_WATCH=1` the reads list the directory every
 //! time instead of watching it.
@@ -30,7 +31,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: ops worker-update N | board-update N | read-all N WORKERS | snapshot-into N WORKERS";
+    let usage = "usage: ops worker-update N | board-update N | board-update-thread-id N | read-all N WORKERS | snapshot-into N WORKERS";
     let (op, n) = match args.as_slice() {
         [op, n, ..] => (op.as_str(), n.parse::<u64>()?),
         _ => return Err(usage.into()),
@@ -52,6 +53,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         "board-update" => {
+            board.update(&status)?;
+            for _ in 0..n {
+                board.update(black_box(&status))?;
+            }
+        }
+        "board-update-thread-id" => {
+            let board = Scoreboard::builder(&dir)
+                .worker_id(|| format!("{:?}", std::thread::current().id()))
+                .open()?;
             board.update(&status)?;
             for _ in 0..n {
                 board.update(black_box(&status))?;

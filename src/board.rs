@@ -1,6 +1,6 @@
 //! The public face: [`Scoreboard`], its builder, and what reads return.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -11,6 +11,7 @@ use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
 use crate::reader::{Entry, How, Reader, SETTLE_TIMEOUT, ScanReport};
+use crate::slots::Slots;
 
 /// A plain read: what the watch reports, no list of skipped entries.
 const READ: How = How {
@@ -44,19 +45,8 @@ pub struct Scoreboard {
     /// the board was opened, or the first found there since.
     dir: OnceLock<Arc<BaseDir>>,
     worker_id: Option<WorkerIdFn>,
-    slots: Mutex<Slots>,
+    slots: Slots,
     reader: Mutex<Reader>,
-}
-
-/// The workers this board made for [`Scoreboard::update`].
-#[derive(Debug, Default)]
-struct Slots {
-    /// The fork generation these workers belong to.
-    generation: u64,
-    /// The slot of the default id (this process's id).
-    own: Option<Worker>,
-    /// Slots of ids returned by a custom `worker_id`.
-    by_id: HashMap<String, Worker>,
 }
 
 /// Configures a [`Scoreboard`]; made by [`Scoreboard::builder`].
@@ -95,6 +85,46 @@ impl Builder {
     /// Sets the function that names the calling worker for
     /// [`Scoreboard::update`] and [`Scoreboard::worker`] (default: the process
     /// id). It may return any non-empty UTF-8 string of up to 255 bytes.
+    ///
+    /// # Slots of `update` and threads
+    /// [`Scoreboard::update`] makes one slot (one status file) per id it
+    /// meets. With a custom `worker_id`, a slot is held by every thread that
+    /// updated through it, and is released (its file removed, its descriptor
+    /// closed) when the last of those threads has exited:
+    /// - a thread that still runs keeps every slot it updated through, so a
+    ///   long-lived thread with a fixed id keeps its worker, and threads that
+    ///   come and go leave nothing behind;
+    /// - two threads that map to one id share its slot until both have
+    ///   exited;
+    /// - a thread has exited once [`JoinHandle::join`](std::thread::JoinHandle::join)
+    ///   has returned (its thread-local destructors have run then;
+    ///   `std::thread::scope` may return a moment before);
+    /// - the main thread's slots, and those of updates made from a
+    ///   thread-local destructor late in a thread's exit, are kept until the
+    ///   board is dropped (or the process exits);
+    /// - dropping the board removes its slots whatever the threads do.
+    ///
+    /// For ids that change while a thread runs (one per request), take a
+    /// [`Worker`] with [`Scoreboard::worker_with_id`] and drop it when done.
+    ///
+    /// With the default id (the process id) there is one slot per process,
+    /// which no thread's exit releases: it goes with the board, or with the
+    /// process.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let board = parallel_scoreboard::Scoreboard::builder(dir.path())
+    ///     .worker_id(|| format!("{:?}", std::thread::current().id()))
+    ///     .open()?;
+    /// std::thread::scope(|s| {
+    ///     let t = s.spawn(|| board.update(b"short-lived"));
+    ///     t.join().unwrap()
+    /// })?;
+    /// // The thread has exited: its worker is gone.
+    /// assert!(board.read_all()?.is_empty());
+    /// # Ok::<(), parallel_scoreboard::Error>(())
+    /// ```
     #[must_use]
     pub fn worker_id(mut self, f: impl Fn() -> String + Send + Sync + 'static) -> Self {
         self.worker_id = Some(Box::new(f));
@@ -191,7 +221,7 @@ impl Builder {
             path: self.base_dir,
             dir: dir.map_or_else(OnceLock::new, OnceLock::from),
             worker_id: self.worker_id,
-            slots: Mutex::new(Slots::default()),
+            slots: Slots::default(),
             reader: Mutex::new(reader),
         })
     }
@@ -280,7 +310,9 @@ impl Scoreboard {
 
     /// Publishes `status` for the calling worker (the id `worker_id()` returns,
     /// by default this process's id), creating its status file on first use.
-    /// The file belongs to this `Scoreboard` and is removed when it is dropped.
+    /// The file belongs to this `Scoreboard` and is removed when it is dropped,
+    /// or, with a custom id, when the threads that updated through it have
+    /// exited ([`Builder::worker_id`] has the rule).
     ///
     /// After `fork()`, the child's first call creates the child's own entry.
     ///
@@ -293,40 +325,8 @@ impl Scoreboard {
     /// As [`Worker::update`], and on the first call for an id as
     /// [`worker_with_id`](Self::worker_with_id).
     pub fn update(&self, status: &[u8]) -> Result<()> {
-        let mut slots = self.slots();
-        let worker = match &self.worker_id {
-            None => match &mut slots.own {
-                Some(w) => w,
-                own @ None => {
-                    own.insert(Worker::create(self.writer_dir()?, fork::pid().to_string())?)
-                }
-            },
-            Some(f) => {
-                let id = f();
-                match slots.by_id.entry(id) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        let w = Worker::create(self.writer_dir()?, e.key().clone())?;
-                        e.insert(w)
-                    }
-                }
-            }
-        };
-        worker.update(status)
-    }
-
-    /// The board's own slots, with those inherited through `fork()` dropped
-    /// (which leaves the parent's files alone).
-    fn slots(&self) -> MutexGuard<'_, Slots> {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-        let generation = fork::generation();
-        if slots.generation != generation {
-            *slots = Slots {
-                generation,
-                ..Slots::default()
-            };
-        }
-        slots
+        self.slots
+            .update(&|| self.writer_dir(), self.worker_id.as_deref(), status)
     }
 
     /// An owned handle on the slot of the calling worker's id (`worker_id()`,

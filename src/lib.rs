@@ -144,6 +144,7 @@ pub mod reference;
 #[cfg_attr(docsrs, doc(cfg(feature = "render")))]
 pub mod render;
 mod shm;
+mod slots;
 mod sync;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;

@@ -1,6 +1,7 @@
 //! A warm `snapshot_into` allocates nothing: polling loops can refill one
-//! `Snapshot` forever without touching the allocator. Counted by a global
-//! allocator that counts the calls made on the current thread.
+//! `Snapshot` forever without touching the allocator; a warm `board.update`
+//! allocates only what its id function does. Counted by a global allocator
+//! that counts the calls made on the current thread.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -92,4 +93,35 @@ fn read_all_allocates_only_the_map_it_returns() {
     // One id and one status per worker, plus the map's nodes (at most one
     // per worker): nothing per read besides what is returned.
     assert!(n <= 3 * 20, "read_all of 20 workers allocated {n} times");
+}
+
+#[test]
+fn a_warm_board_update_allocates_nothing_beyond_its_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let own = Scoreboard::open(tmp.path()).unwrap();
+    // The id function's `String` is its one allocation.
+    let per_thread = Scoreboard::builder(tmp.path())
+        .worker_id(|| "this thread".to_owned())
+        .open()
+        .unwrap();
+    own.update(b"first").unwrap();
+    per_thread.update(b"first").unwrap();
+    let own_n = allocations(|| {
+        for _ in 0..1000 {
+            own.update(b"warm").unwrap();
+        }
+    });
+    let id_n = allocations(|| {
+        for _ in 0..1000 {
+            per_thread.update(b"warm").unwrap();
+        }
+    });
+    assert_eq!(
+        own_n, 0,
+        "the process id's warm update allocated {own_n} times"
+    );
+    assert_eq!(
+        id_n, 1000,
+        "1000 warm updates with a custom id allocated {id_n} times"
+    );
 }

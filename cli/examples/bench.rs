@@ -22,22 +22,20 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use std::{env, fs, process, thread};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use parallel_scoreboard::Scoreboard;
 use serde::{Deserialize, Serialize};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
 /// Set by SIGINT, SIGTERM or SIGHUP in the parent, which then stops the
 /// workers and removes the board.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
+static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 /// A worker's progress, as JSON on the board.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, Default)]
@@ -73,10 +71,8 @@ fn run() -> Res<()> {
     if let Some(n) = worker {
         return run_worker(n, &dir.ok_or("--worker needs --dir")?, ops);
     }
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: `on_signal` only stores to an atomic, which is async-signal-safe.
-        unsafe { libc::signal(sig, handler) };
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(&STOP))?;
     }
     let shm = if Path::new("/dev/shm").is_dir() {
         "/dev/shm"
@@ -148,7 +144,7 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
                 }
             }
         }
-        if STOP.load(Ordering::Relaxed) {
+        if STOP.load(Ordering::SeqCst) {
             return Err("interrupted".into());
         }
         let mut exited = Vec::new();

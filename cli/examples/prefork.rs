@@ -23,11 +23,16 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, fs, process, thread};
 
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
 use parallel_scoreboard::Scoreboard;
 use serde::{Deserialize, Serialize};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -46,11 +51,8 @@ struct Status {
     since: Option<f64>,
 }
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_term(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
+/// Set by SIGTERM or SIGINT (the handlers `install` registers).
+static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
 
 fn main() {
     if let Err(e) = run() {
@@ -117,24 +119,23 @@ fn run() -> Res<()> {
     let result = if self_test {
         self_test_run(addr, &board, workers)
     } else {
-        install(on_term);
+        install()?;
         println!(
             "try http://{addr}/server-status or `scoreboard watch {}`; Ctrl-C stops",
             dir.display()
         );
-        while !STOP.load(Ordering::Relaxed) {
+        while !STOP.load(Ordering::SeqCst) {
             thread::sleep(Duration::from_millis(100));
         }
         Ok(())
     };
+    // Each pid is our unreaped child, so it names no other process; one
+    // that exited already is reaped all the same.
     for &pid in &children {
-        // SAFETY: kill and waitpid take plain integers; each pid is our unreaped child.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
     for &pid in &children {
-        let mut status = 0;
-        // SAFETY: as above; `status` is a valid place for the result.
-        unsafe { libc::waitpid(pid, &raw mut status, 0) };
+        let _ = waitpid(Pid::from_raw(pid), None);
     }
     let removed = board.cleanup()?.removed;
     drop(board);
@@ -146,24 +147,20 @@ fn run() -> Res<()> {
     result
 }
 
-/// Makes SIGTERM and SIGINT call `f`, interrupting blocking calls (no
-/// `SA_RESTART`), so a worker blocked in `accept` sees the flag.
-fn install(f: extern "C" fn(libc::c_int)) {
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: a zeroed sigaction is valid; `f` is async-signal-safe (it
-        // only stores to an atomic).
-        unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = f as libc::sighandler_t;
-            libc::sigaction(sig, &raw const action, std::ptr::null_mut());
-        }
+/// Makes SIGTERM and SIGINT set [`STOP`]. A worker blocked in `poll` sees it
+/// (poll is never restarted after a handler); other blocking calls are
+/// restarted, so each worker waits in `poll` with a timeout.
+fn install() -> Res<()> {
+    for sig in [SIGTERM, SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&STOP))?;
     }
+    Ok(())
 }
 
 /// One worker: accepts connections until SIGTERM (which it also gets when
 /// the parent dies).
 fn serve(board: &Scoreboard, listener: &TcpListener, n: usize, parent: u32) -> Res<()> {
-    install(on_term);
+    install()?;
     if std::os::unix::process::parent_id() != parent {
         return Ok(()); // the parent died before PR_SET_PDEATHSIG was set
     }
@@ -180,7 +177,7 @@ fn serve(board: &Scoreboard, listener: &TcpListener, n: usize, parent: u32) -> R
     // Non-blocking accepts with a poll in between, so the stop flag is seen
     // (std retries an `accept` interrupted by a signal).
     listener.set_nonblocking(true)?;
-    while !STOP.load(Ordering::Relaxed) {
+    while !STOP.load(Ordering::SeqCst) {
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use std::{env, fs};
 
 use anyhow::{Context as _, Result, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use parallel_scoreboard::Scoreboard;
 
 use crate::WatchArgs;
@@ -71,7 +73,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         None if tty => None,
         None => Some(Duration::from_secs(5)),
     };
-    let options = args.view.options()?;
+    let options = args.view.options();
     let dir = args.dir.clone().unwrap_or_else(|| {
         let shm = Some(PathBuf::from("/dev/shm")).filter(|p| p.is_dir());
         let name = format!("parallel-scoreboard-demo-{}", process::id());
@@ -212,10 +214,10 @@ impl Pool {
         let mut live: Vec<Child> = self.children.iter_mut().filter_map(Option::take).collect();
         let count = live.len();
         for child in &live {
-            if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-                // SAFETY: kill(2) only takes integers; `pid` is an unreaped
-                // child of this process, so it cannot name another process.
-                unsafe { libc::kill(pid, libc::SIGTERM) };
+            // `child` is unreaped, so its pid cannot name another process. An
+            // error (it exited already) is left to the wait below.
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             }
         }
         let deadline = Instant::now() + Duration::from_secs(2);

@@ -16,19 +16,47 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Parser, Subcommand};
 
 use crate::source::Source;
 use crate::view::Sort;
 use crate::watch::WatchOptions;
 
+/// What `--help` says about exit statuses.
+const EXIT_STATUS: &str = "\
+Exit status: 0 on success; 1 when `show` finds no live worker with that id;
+2 on errors (bad arguments, a missing or unreadable DIR, a bad address).";
+
 /// Monitor the workers of a parallel-scoreboard board.
 #[derive(Debug, Parser)]
-#[command(name = "scoreboard", version, propagate_version = true)]
+#[command(name = "scoreboard", version, propagate_version = true, after_help = EXIT_STATUS)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The board a subcommand reads: its directory, and whether the Perl module
+/// wrote it.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct BoardArgs {
+    /// The board's directory.
+    dir: PathBuf,
+    /// Read a directory written by the original Perl module.
+    #[arg(long)]
+    legacy: bool,
+}
+
+impl BoardArgs {
+    /// Opens the board (see [`Source::open`]).
+    fn open(&self) -> Result<Source> {
+        Source::open(&self.dir, self.legacy)
+    }
+
+    /// The board, opened once its directory is there (see [`Source::wait`]).
+    fn wait(&self) -> Result<Source> {
+        Source::wait(&self.dir, self.legacy)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -37,57 +65,48 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Print a table (or, with --json, a JSON array) of the live workers.
     List {
-        /// The board's directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        board: BoardArgs,
         /// Print a JSON array sorted by id instead of a table.
         #[arg(long)]
         json: bool,
-        /// Cut statuses in the table to this many characters.
-        #[arg(long, default_value_t = 60, value_name = "CHARS")]
+        /// Cut statuses in the table to this many columns (a CJK character
+        /// or an emoji takes two).
+        #[arg(long, default_value_t = 60, value_name = "COLUMNS")]
         width: usize,
-        /// Read a directory written by the original Perl module.
-        #[arg(long)]
-        legacy: bool,
     },
-    /// Write one live worker's raw status to stdout.
+    /// Write one live worker's raw status to stdout (exit status 1 if there
+    /// is none with that id).
+    #[command(after_help = EXIT_STATUS)]
     Show {
-        /// The board's directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        board: BoardArgs,
         /// The worker's id.
         id: String,
-        /// Read a directory written by the original Perl module.
-        #[arg(long)]
-        legacy: bool,
     },
     /// A live view like `top`: q or Ctrl-C quits, s changes the sort, / filters.
     /// Waits for a missing directory, saying so in its header.
     Watch {
-        /// The board's directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        board: BoardArgs,
         #[command(flatten)]
         view: WatchArgs,
-        /// Read a directory written by the original Perl module.
-        #[arg(long)]
-        legacy: bool,
     },
     /// Remove dead workers' files and print how many were removed.
     Cleanup {
-        /// The board's directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        board: BoardArgs,
     },
     /// Serve an HTML page (/), JSON (/json), Prometheus metrics (/metrics)
     /// and each worker's raw status (/worker/ID). Waits for a missing
     /// directory, answering 503 meanwhile.
     Serve {
-        /// The board's directory.
-        dir: PathBuf,
+        #[command(flatten)]
+        board: BoardArgs,
         /// The address to listen on; port 0 picks a free port. The bound
         /// address is printed on stdout.
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
         listen: String,
-        /// Read a directory written by the original Perl module.
-        #[arg(long)]
-        legacy: bool,
         #[command(flatten)]
         limits: serve::ServeArgs,
     },
@@ -99,9 +118,10 @@ enum Command {
 /// Options of the live view, shared by `watch` and `demo`.
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct WatchArgs {
-    /// Seconds between refreshes.
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    interval: f64,
+    /// Seconds between refreshes (0.01 to 86400).
+    #[arg(long, default_value = "1", value_name = "SECONDS", value_parser = interval,
+          allow_negative_numbers = true)]
+    interval: Duration,
     /// Sort by this column (the `s` key cycles through them).
     #[arg(long, value_enum, default_value_t = Sort::Id)]
     sort: Sort,
@@ -116,19 +136,38 @@ pub(crate) struct WatchArgs {
 }
 
 impl WatchArgs {
-    pub(crate) fn options(&self) -> Result<WatchOptions> {
-        let interval = Duration::try_from_secs_f64(self.interval)
-            .ok()
-            .filter(|d| *d >= Duration::from_millis(10))
-            .with_context(|| format!("--interval {}: give at least 0.01 seconds", self.interval))?;
-        Ok(WatchOptions {
-            interval,
+    pub(crate) fn options(&self) -> WatchOptions {
+        WatchOptions {
+            interval: self.interval,
             sort: self.sort,
             filter: self.filter.clone().unwrap_or_default(),
             frames: self.frames,
-        })
+        }
     }
 }
+
+/// `--interval`: a number of seconds from 0.01 to a day (longer would let
+/// `Instant + interval` overflow, and nobody waits that long for a refresh).
+fn interval(text: &str) -> Result<Duration, String> {
+    let secs = text
+        .parse::<f64>()
+        .ok()
+        .filter(|s| !s.is_nan())
+        .ok_or("not a number of seconds (try 0.5)")?;
+    if secs < 0.01 {
+        return Err("give at least 0.01 seconds".to_owned());
+    }
+    if secs > 86_400.0 {
+        return Err("give at most 86400 seconds (a day)".to_owned());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Exit status 1: `show` found no live worker with that id (as ripgrep
+/// exits 1 when nothing matched).
+const NOT_FOUND: u8 = 1;
+/// Exit status 2: an error (as clap's usage errors, and ripgrep's errors).
+const ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     match run() {
@@ -136,7 +175,7 @@ fn main() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("scoreboard: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(ERROR)
         }
     }
 }
@@ -153,15 +192,10 @@ fn run() -> Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo::run(&args)?,
         Command::DemoWorker(args) => demo::run_worker(&args)?,
-        Command::List {
-            dir,
-            json,
-            width,
-            legacy,
-        } => {
-            let (records, note) = Source::open(&dir, legacy)?.read_noting_skipped()?;
+        Command::List { board, json, width } => {
+            let (records, note) = board.open()?.read_noting_skipped()?;
             if let Some(note) = note {
-                eprintln!("scoreboard: {}: {note}", dir.display());
+                eprintln!("scoreboard: {}: {note}", board.dir.display());
             }
             let mut out = io::stdout().lock();
             if json {
@@ -171,21 +205,12 @@ fn run() -> Result<ExitCode> {
             }
             out.flush()?;
         }
-        Command::Show { dir, id, legacy } => {
-            let records = Source::open(&dir, legacy)?.read()?;
-            let Some(r) = records.iter().find(|r| r.id == id) else {
-                bail!("no live worker with id {id:?} in {}", dir.display());
-            };
-            let mut out = io::stdout().lock();
-            out.write_all(&r.status)?;
-            out.flush()?;
+        Command::Show { board, id } => return show(&board, &id),
+        Command::Watch { board, view } => {
+            watch::run(&board.wait()?, &view.options(), &mut watch::NoHook)?;
         }
-        Command::Watch { dir, view, legacy } => {
-            let source = Source::wait(&dir, legacy)?;
-            watch::run(&source, &view.options()?, &mut watch::NoHook)?;
-        }
-        Command::Cleanup { dir } => {
-            let done = Source::open(&dir, false)?.cleanup()?;
+        Command::Cleanup { board } => {
+            let done = board.open()?.cleanup()?;
             let removed = done.removed;
             let s = if removed == 1 { "" } else { "s" };
             writeln!(io::stdout(), "removed {removed} dead worker file{s}")?;
@@ -201,11 +226,27 @@ fn run() -> Result<ExitCode> {
             }
         }
         Command::Serve {
-            dir,
+            board,
             listen,
-            legacy,
             limits,
-        } => serve::run(Source::wait(&dir, legacy)?, &listen, &limits)?,
+        } => serve::run(board.wait()?, &listen, &limits)?,
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `show`: the raw status of worker `id`, or exit status 1 if there is no
+/// such live worker.
+fn show(board: &BoardArgs, id: &str) -> Result<ExitCode> {
+    let records = board.open()?.read()?;
+    let Some(r) = records.iter().find(|r| r.id == id) else {
+        eprintln!(
+            "scoreboard: no live worker with id {id:?} in {}",
+            board.dir.display()
+        );
+        return Ok(ExitCode::from(NOT_FOUND));
+    };
+    let mut out = io::stdout().lock();
+    out.write_all(&r.status)?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -3,29 +3,34 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 
-static STOP: AtomicBool = AtomicBool::new(false);
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::Relaxed);
-}
+/// Set by the handlers `signal_hook::flag` installs (with a `SeqCst` store).
+static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(Arc::default);
+
+/// Whether the handlers are installed: they are installed once per process,
+/// however often [`install`] is called.
+static INSTALLED: Mutex<bool> = Mutex::new(false);
 
 /// Makes SIGINT, SIGTERM and SIGHUP set the flag [`stopped`] reads instead of
 /// killing the process.
 pub(crate) fn install() -> io::Result<()> {
-    let handler = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: `on_signal` is async-signal-safe (it only stores to an
-        // atomic) and has the signature `signal` expects.
-        let previous = unsafe { libc::signal(sig, handler) };
-        if previous == libc::SIG_ERR {
-            return Err(io::Error::last_os_error());
+    let mut installed = INSTALLED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !*installed {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
+            signal_hook::flag::register(sig, Arc::clone(&STOP))?;
         }
+        *installed = true;
     }
     Ok(())
 }
 
 /// Whether SIGINT, SIGTERM or SIGHUP has arrived since [`install`].
 pub(crate) fn stopped() -> bool {
-    STOP.load(Ordering::Relaxed)
+    // SeqCst, as the handler's store: the flag carries no other data.
+    STOP.load(Ordering::SeqCst)
 }

@@ -12,9 +12,10 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use parallel_scoreboard::render::Record;
-use parallel_scoreboard::{Cleanup, ErrorKind, Scoreboard};
+use parallel_scoreboard::{Cleanup, Error, ErrorKind, Scoreboard};
 
 use crate::legacy::LegacyBoard;
+use crate::text;
 
 /// A board to read.
 #[derive(Debug)]
@@ -110,20 +111,7 @@ impl Source {
             Opened::Legacy(legacy) => return Ok((legacy.read()?, None)),
             Opened::Board(board) => board.snapshot()?,
         };
-        let note = snapshot.skipped.first().map(|first| {
-            let perl = snapshot.skipped.iter().any(|e| {
-                e.path()
-                    .and_then(|p| p.file_name())
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("status_"))
-            });
-            let n = snapshot.skipped.len();
-            if perl {
-                format!("{n} entries skipped: status_* files are the Perl module's, try --legacy")
-            } else {
-                format!("{n} entries skipped ({first})")
-            }
-        });
+        let note = skipped_note(&snapshot.skipped);
         // Moved, not copied: statuses can be large.
         let records = snapshot.workers.into_iter().map(Record::from).collect();
         Ok((records, note))
@@ -142,6 +130,55 @@ impl Source {
         let legacy = if self.legacy { " (legacy)" } else { "" };
         format!("scoreboard {}{legacy}", self.dir.display())
     }
+}
+
+/// What a read skipped, as one line with control characters escaped:
+/// `1 entry skipped (why)` (why the first by name was), or with the Perl module's files counted apart,
+/// `3 entries skipped: 2 are Perl Parallel::Scoreboard status files, try
+/// --legacy; 1 other (why)`. `None` when nothing was skipped.
+fn skipped_note(skipped: &[Error]) -> Option<String> {
+    let (perl, other): (Vec<&Error>, Vec<&Error>) = skipped
+        .iter()
+        .partition(|e| e.path().is_some_and(is_perl_file));
+    let entries = count(skipped.len(), "entry", "entries");
+    // The same one at every read, whatever order the entries came in.
+    let first = other.iter().min_by_key(|e| e.path());
+    let note = match (perl.len(), first) {
+        (0, None) => return None,
+        (0, Some(first)) => format!("{entries} skipped ({first})"),
+        (p, None) => format!("{entries} skipped: {}, try --legacy", perl_files(p)),
+        (p, Some(first)) => format!(
+            "{entries} skipped: {}, try --legacy; {} ({first})",
+            perl_files(p),
+            count(other.len(), "other", "others")
+        ),
+    };
+    Some(text::printable(note.as_bytes(), usize::MAX))
+}
+
+/// `1 is a Perl …file`, `N are Perl …files`.
+fn perl_files(n: usize) -> String {
+    if n == 1 {
+        "1 is a Perl Parallel::Scoreboard status file".to_owned()
+    } else {
+        format!("{n} are Perl Parallel::Scoreboard status files")
+    }
+}
+
+/// `n` and the noun, singular for one.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Whether `path` is one of the Perl module's files: a regular file named
+/// `status_<id>` (or its temporary, `status_<id>.tmp`).
+fn is_perl_file(path: &Path) -> bool {
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("status_"))
+        .is_some_and(|id| !id.is_empty());
+    named && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Whether `e` says the board's directory is not there (now): an

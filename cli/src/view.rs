@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use parallel_scoreboard::render::{Record, seconds_since, state};
 
-use crate::text::{group, maybe, printable};
+use crate::text::{self, group, left, maybe, printable, right};
 use crate::watch::WatchOptions;
 
 /// The columns the view can be sorted by, in the order the `s` key cycles.
@@ -69,10 +69,13 @@ impl Row {
     fn line(&self, id_width: usize, status_width: usize, now: SystemTime) -> String {
         let r = &self.record;
         format!(
-            "{:<id_width$} {:>8} {:>6} {:>14} {:>12} {:>8.3} {:>7}  {}",
-            printable(r.id.as_bytes(), 32),
+            "{} {:>8} {} {:>14} {:>12} {:>8.3} {:>7}  {}",
+            left(&printable(r.id.as_bytes(), 32), id_width),
             r.pid.map_or_else(|| "-".to_owned(), |p| p.to_string()),
-            printable(state(&r.status).unwrap_or_default().as_bytes(), 6),
+            right(
+                &printable(state(&r.status).unwrap_or_default().as_bytes(), 6),
+                6
+            ),
             maybe(r.updates),
             self.rate
                 .map_or_else(|| "-".to_owned(), |x| group(whole(x))),
@@ -224,7 +227,7 @@ impl View {
         Action::Redraw
     }
 
-    /// The screen as lines of at most `width` characters, at most `height`
+    /// The screen as lines of at most `width` columns, at most `height`
     /// of them; the second value is the index of the column header line.
     pub(crate) fn lines(&self, width: usize, height: usize) -> (Vec<String>, usize) {
         let now = SystemTime::now();
@@ -232,19 +235,25 @@ impl View {
         let mut out = self.summary(now, shown.len());
         let id_width = shown
             .iter()
-            .map(|r| printable(r.record.id.as_bytes(), 32).chars().count())
+            .map(|r| text::width(&printable(r.record.id.as_bytes(), 32)))
             .max()
             .unwrap_or(0)
             .max(2);
         let header = out.len();
         out.push(format!(
-            "{:<id_width$} {:>8} {:>6} {:>14} {:>12} {:>8} {:>7}  STATUS",
-            "ID", "PID", "STATE", "UPDATES", "UPDATES/S", "AGE(s)", "BYTES"
+            "{} {:>8} {:>6} {:>14} {:>12} {:>8} {:>7}  STATUS",
+            left("ID", id_width),
+            "PID",
+            "STATE",
+            "UPDATES",
+            "UPDATES/S",
+            "AGE(s)",
+            "BYTES"
         ));
         let events = self.events.len().min(4);
         let room = height.saturating_sub(out.len() + events + 2).max(1);
-        // The columns before the status take `id_width` + 63 characters, and
-        // a cut status ends with one more, `…`.
+        // The columns before the status take `id_width` + 63 columns, and a
+        // cut status ends with one more, `…`.
         let status_width = width.saturating_sub(id_width + 64).max(10);
         for (i, row) in shown.iter().enumerate() {
             if i + 1 == room && shown.len() > room {
@@ -257,9 +266,8 @@ impl View {
         out.extend_from_slice(&self.events[self.events.len() - events..]);
         out.push("q quit   s sort   r reverse   / filter   +/- interval".to_owned());
         for line in &mut out {
-            if line.chars().count() > width {
-                *line = line.chars().take(width).collect();
-            }
+            let cut = text::fit(line, width).len();
+            line.truncate(cut);
         }
         out.truncate(height.max(1));
         (out, header)
@@ -305,7 +313,10 @@ impl View {
             None => format!("{} live workers", self.rows.len()),
         };
         if !states.is_empty() {
-            let counts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            let counts: Vec<String> = states
+                .iter()
+                .map(|(s, n)| format!("{n} {}", printable(s.as_bytes(), 20)))
+                .collect();
             let _ = write!(summary, " ({})", counts.join(", "));
         }
         let rates: Vec<f64> = self.rows.iter().filter_map(|r| r.rate).collect();
@@ -402,7 +413,7 @@ mod tests {
         std::thread::sleep(Duration::from_millis(100));
         v.update(
             vec![record("a", "idle", 100), record("b", "busy GET /x", 1100)],
-            Some("1 entries skipped (x)".to_owned()),
+            Some("1 entry skipped (x)".to_owned()),
         );
         assert_eq!(v.rows[0].rate, Some(0.0));
         let (lines, header) = v.lines(120, 40);
@@ -410,7 +421,7 @@ mod tests {
             lines[1].starts_with("2 live workers (1 busy, 1 idle)"),
             "{lines:?}"
         );
-        assert_eq!(lines[3], "1 entries skipped (x)");
+        assert_eq!(lines[3], "1 entry skipped (x)");
         assert!(lines[header].starts_with("ID"));
         assert!(lines[header + 1].starts_with("a "));
 
@@ -470,7 +481,7 @@ mod tests {
                 .iter()
                 .any(|l| l.starts_with("… ") && l.ends_with(" more"))
         );
-        assert!(lines.iter().all(|l| l.chars().count() <= 80));
+        assert!(lines.iter().all(|l| text::width(l) <= 80));
 
         v.update(vec![record("long", &"x".repeat(500), 1)], None);
         let (lines, header) = v.lines(100, 20);

@@ -20,6 +20,8 @@ pub fn run(role: &str) {
         "fork-storm" => fork_storm(&board),
         "fork-reader" => fork_reader(&board),
         "low-fd-reader" => low_fd_reader(&dir),
+        "thread-churn" => thread_churn(&dir),
+        "fork-threads" => fork_threads(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -348,4 +350,131 @@ fn kind(r: Result<(), Error>) -> String {
         Ok(()) => "ok".into(),
         Err(e) => format!("{:?}", e.kind()),
     }
+}
+
+/// `PSB_THREADS` short-lived threads (default 5000) in waves of `PSB_WAVE`
+/// (default 50), each calling `board.update` with the builder's per-thread id,
+/// under an open-file limit of `PSB_NOFILE` if set. Every thread of a wave
+/// updates, then waits while this thread reads the board; the wave is joined
+/// and the board read again. Answers `@@ churn THREADS ERRORS BAD_WAVES
+/// LEFT_LIVE FDS_BEFORE FDS_AFTER`: failed updates or reads, waves whose read
+/// did not see each of its threads live, workers found after the joins (all
+/// waves together), and open descriptors before and after. Then waits for EOF on stdin.
+fn thread_churn(dir: &str) {
+    let var = |k: &str, default: usize| std::env::var(k).map_or(default, |v| v.parse().unwrap());
+    if let Ok(n) = std::env::var("PSB_NOFILE") {
+        let n: u64 = n.parse().unwrap();
+        let rl = libc::rlimit {
+            rlim_cur: n,
+            rlim_max: n,
+        };
+        // SAFETY: setrlimit reads one valid rlimit.
+        unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0) };
+    }
+    let (threads, wave) = (var("PSB_THREADS", 5000), var("PSB_WAVE", 50));
+    let board = Scoreboard::builder(dir)
+        .worker_id(|| format!("{:?}", std::thread::current().id()))
+        .open()
+        .expect("open");
+    // 0: the listing itself failed (out of descriptors).
+    let open_fds = || std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count);
+    board.read_all().expect("first read");
+    let before = open_fds();
+    let (mut errors, mut bad_waves, mut left) = (0, 0, 0);
+    for _ in 0..threads / wave {
+        let barrier = std::sync::Barrier::new(wave + 1);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..wave)
+                .map(|_| {
+                    s.spawn(|| {
+                        let r = board.update(b"short-lived");
+                        barrier.wait();
+                        barrier.wait();
+                        r
+                    })
+                })
+                .collect();
+            barrier.wait();
+            match board.read_all() {
+                Ok(all) if all.len() == wave => {}
+                Ok(_) => bad_waves += 1,
+                Err(_) => errors += 1,
+            }
+            barrier.wait();
+            // `join` returns once the thread's thread-local destructors ran.
+            for h in handles {
+                errors += usize::from(h.join().expect("thread").is_err());
+            }
+        });
+        match board.read_all() {
+            Ok(all) => left += all.len(),
+            Err(_) => errors += 1,
+        }
+    }
+    println!(
+        "@@ churn {threads} {errors} {bad_waves} {left} {before} {}",
+        open_fds()
+    );
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+    }
+}
+
+/// A board whose ids are `PID-THREADNAME`. A thread `forker` updates, then
+/// forks. In the child, `forker` updates again (a new id), a thread `c`
+/// updates and is joined, `forker` answers `@@ child PID IDS` (the child's
+/// read)
+/// and returns: the child's last thread exits. In the parent, `forker` waits
+/// for the child, answers `@@ parent STATUS`, and on the next line of stdin
+/// answers `@@ read IDS`; then it waits for EOF on stdin.
+fn fork_threads(dir: &str) {
+    let board = Scoreboard::builder(dir)
+        .worker_id(|| {
+            let t = std::thread::current();
+            format!("{}-{}", std::process::id(), t.name().unwrap_or("main"))
+        })
+        .open()
+        .expect("open");
+    // The board moves to `forker`: a fork child reuses the stacks of the
+    // threads it does not have (glibc), so nothing it uses may live there.
+    let forker = std::thread::Builder::new().name("forker".into());
+    let forker = forker.spawn(move || {
+        let ids = |b: &Scoreboard| {
+            let all = b.read_all().expect("read");
+            all.into_keys().collect::<Vec<_>>().join(" ")
+        };
+        board.update(b"before the fork").expect("update");
+        // SAFETY: the child takes no lock another thread could hold at the
+        // fork: this helper's other threads are the harness's, waiting.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            board.update(b"in the child").expect("child update");
+            std::thread::scope(|s| {
+                let c = std::thread::Builder::new().name("c".into());
+                c.spawn_scoped(s, || board.update(b"short-lived").expect("c update"))
+                    .expect("spawn")
+                    .join()
+                    .expect("c");
+            });
+            println!("@@ child {} {}", std::process::id(), ids(&board));
+            // Returning ends the child's last thread, and with it the child.
+            return;
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child; `status` is a valid out pointer.
+        assert_eq!(unsafe { libc::waitpid(pid, &raw mut status, 0) }, pid);
+        println!("@@ parent {status}");
+        let mut lines = std::io::stdin().lock().lines();
+        lines.next();
+        println!("@@ read {}", ids(&board));
+        for line in lines {
+            if line.is_err() {
+                break;
+            }
+        }
+    });
+    forker.expect("spawn").join().expect("forker");
 }

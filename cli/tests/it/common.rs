@@ -8,6 +8,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 pub const ROLE_VAR: &str = "SCOREBOARD_TEST_ROLE";
 pub const DIR_VAR: &str = "SCOREBOARD_TEST_DIR";
@@ -241,8 +243,9 @@ impl Server {
     /// Stops the server with SIGTERM, which must end it within `limit`;
     /// returns whether it exited successfully.
     pub fn stop_within(mut self, limit: Duration) -> bool {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
-        unsafe { libc::kill(self.child.id().cast_signed(), libc::SIGTERM) };
+        let pid = Pid::from_raw(self.child.id().cast_signed());
+        // Our unreaped child: the pid names no other process.
+        kill(pid, Signal::SIGTERM).expect("SIGTERM the server");
         let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {

@@ -1,8 +1,9 @@
-//! Bad input gives one clear line on stderr and a non-zero exit, never a panic.
+//! Bad input gives one clear line on stderr and exit status 2, never a panic;
+//! `show` of an unknown id exits with 1 (as ripgrep does when nothing matched).
 
 use std::net::TcpListener;
 
-use crate::common::{BIN, one_line_error, scoreboard, tempdir};
+use crate::common::{self, BIN, one_line_error, scoreboard, tempdir};
 
 #[test]
 fn a_missing_directory_or_a_file_is_an_error_for_every_command() {
@@ -35,6 +36,7 @@ fn a_missing_directory_or_a_file_is_an_error_for_every_command() {
                 err.contains(path) && err.contains(expected),
                 "{args:?}: {err}"
             );
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
         }
     }
     assert!(
@@ -56,6 +58,7 @@ fn bad_addresses_and_a_port_in_use() {
     ] {
         let out = scoreboard(&["serve", d, "--listen", addr]);
         let err = one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{addr}");
         assert!(
             err.contains("bad address") && err.contains(addr),
             "{addr}: {err}"
@@ -65,6 +68,7 @@ fn bad_addresses_and_a_port_in_use() {
     let addr = taken.local_addr().unwrap().to_string();
     let out = scoreboard(&["serve", d, "--listen", &addr]);
     let err = one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         err.contains(&format!("cannot listen on {addr}")) && err.contains("in use"),
         "{err}"
@@ -76,9 +80,6 @@ fn bad_options_and_help() {
     let out = scoreboard(&["list"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("<DIR>"));
-    let out = scoreboard(&["watch", "/tmp", "--interval", "0"]);
-    let err = one_line_error(&out);
-    assert!(err.contains("--interval"), "{err}");
     let out = scoreboard(&["frobnicate"]);
     assert_eq!(out.status.code(), Some(2));
     for cmd in ["list", "show", "watch", "cleanup", "serve", "demo"] {
@@ -89,6 +90,11 @@ fn bad_options_and_help() {
     }
     let out = scoreboard(&["--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Exit status: 0 on success; 1 when `show` finds no live worker")
+            && text.contains("2 on errors"),
+        "{text}"
+    );
     for cmd in ["list", "show", "watch", "cleanup", "serve", "demo"] {
         assert!(text.contains(&format!("  {cmd} ")), "{cmd} in\n{text}");
     }
@@ -157,10 +163,86 @@ fn an_unreadable_directory_is_an_error() {
         }
         let out = cmd.output().unwrap();
         let err = one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(
             err.contains(d) && err.contains("Permission denied"),
             "{args:?}: {err}"
         );
     }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+#[test]
+fn bad_intervals_are_rejected_by_the_parser() {
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    for (value, why) in [
+        ("0", "give at least 0.01 seconds"),
+        ("-1", "give at least 0.01 seconds"),
+        ("0.001", "give at least 0.01 seconds"),
+        ("abc", "not a number of seconds"),
+        ("NaN", "not a number of seconds"),
+        ("", "not a number of seconds"),
+        ("1e9", "give at most 86400 seconds"),
+        ("inf", "give at most 86400 seconds"),
+    ] {
+        for cmd in [vec!["watch", d], vec!["demo", "--dir", d]] {
+            let mut args = cmd.clone();
+            args.extend(["--frames", "1", "--interval", value]);
+            let out = scoreboard(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.starts_with(&format!(
+                    "error: invalid value '{value}' for '--interval <SECONDS>': {why}"
+                )),
+                "{args:?}: {err}"
+            );
+            assert!(out.stdout.is_empty(), "{args:?}: nothing runs");
+        }
+    }
+    assert!(
+        common::entries(dir.path()).is_empty(),
+        "the demo never started"
+    );
+    // A good value runs: two frames 20 ms apart.
+    let out = scoreboard(&["watch", d, "--frames", "2", "--interval", "0.02"]);
+    assert!(out.status.success(), "{out:?}");
+    let frames = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(frames.matches("every 0.0 s").count(), 2, "{frames}");
+}
+
+#[test]
+fn show_of_an_unknown_id_exits_with_1_and_errors_with_2() {
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    let board = parallel_scoreboard::Scoreboard::open(dir.path()).unwrap();
+    let mut w = board.worker_with_id("here").unwrap();
+    w.update(b"status").unwrap();
+    let out = scoreboard(&["show", d, "here"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.stdout, b"status");
+    let out = scoreboard(&["show", d, "gone"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = one_line_error(&out);
+    assert!(err.contains("no live worker with id \"gone\""), "{err}");
+    let missing = dir.path().join("missing");
+    let out = scoreboard(&["show", missing.to_str().unwrap(), "here"]);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&out);
+    let out = scoreboard(&["show", d]);
+    assert_eq!(out.status.code(), Some(2), "usage errors too");
+}
+
+#[test]
+fn cleanup_of_a_legacy_board_is_refused() {
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    drop(common::legacy_file(dir.path(), "999", b"dead"));
+    let out = scoreboard(&["cleanup", d, "--legacy"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("left to the Perl module"), "{err}");
+    assert_eq!(common::entries(dir.path()), ["status_999"]);
 }

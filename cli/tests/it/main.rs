@@ -20,8 +20,10 @@ mod legacy;
 mod list;
 mod memory;
 mod recovery;
+mod skipped;
 mod tower;
 mod watch;
+mod width;
 
 /// The entry point of helper processes; does nothing in a normal test run.
 #[test]
