@@ -63,6 +63,10 @@
 //! - `axum`: `render::router(board)`, an `axum::Router` serving `/` and
 //!   `/server-status` (with `?auto`), `/json` and `/metrics` (implies
 //!   `render`).
+//! - `tower`: `tower::ScoreboardLayer`, a tower layer giving every HTTP
+//!   request in flight a slot of the board (busy with its method, path and
+//!   client, idle with its status code and duration once its response has
+//!   been sent), for axum, hyper or tonic servers.
 //! - `fault-injection`: crash points for this crate's own test suite (a process
 //!   told `PARALLEL_SCOREBOARD_FAULT=<point>` kills itself there); not for
 //!   other builds.
@@ -146,6 +150,9 @@ mod slots;
 mod sync;
 #[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod tower;
 #[cfg(feature = "serde")]
 mod typed;
 mod worker;

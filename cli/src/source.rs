@@ -87,10 +87,12 @@ impl Source {
         let opened = if self.legacy {
             Opened::Legacy(LegacyBoard::new(dir))
         } else {
-            // The directory is there, so this does not create it (unless it
-            // is removed in between: `Builder::create(false)` will close that
-            // window).
-            let board = Scoreboard::open(dir)
+            // Never made by a monitor; once opened, the library follows the
+            // path (a removed directory is `ErrorKind::Missing`, one made
+            // again is read).
+            let board = Scoreboard::builder(dir)
+                .create(false)
+                .open()
                 .with_context(|| format!("opening the board {}", dir.display()))?;
             Opened::Board(board)
         };

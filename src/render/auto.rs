@@ -94,7 +94,7 @@ mod tests {
         );
         let slow = auto(&Summary::with_previous(&after, at(13), &before, at(10)));
         assert!(slow.contains("\nReqPerSec: 2.666667\n"), "{slow}");
-        assert_eq!(decimal(0.0000004), "0");
+        assert_eq!(decimal(0.000_000_4), "0");
         assert_eq!(decimal(120.5), "120.5");
         let now = SystemTime::now();
         assert!(!auto(&Summary::new(&after, now)).contains("ReqPerSec"));

@@ -13,6 +13,10 @@ pub struct HtmlOptions {
     pub title: Option<String>,
     /// Reload the page every this many seconds (a `<meta http-equiv="refresh">`).
     pub refresh: Option<u32>,
+    /// Where a status cut on the page links to: this followed by the
+    /// worker's id, percent-encoded (default `worker/`, relative to the page;
+    /// the router gives the absolute path of its own `/worker/`).
+    pub worker_link: Option<String>,
 }
 
 impl HtmlOptions {
@@ -27,6 +31,13 @@ impl HtmlOptions {
     #[must_use]
     pub fn refresh(mut self, seconds: Option<u32>) -> Self {
         self.refresh = seconds;
+        self
+    }
+
+    /// Sets where cut statuses link to (see [`HtmlOptions::worker_link`]).
+    #[must_use]
+    pub fn worker_link(mut self, prefix: impl Into<String>) -> Self {
+        self.worker_link = Some(prefix.into());
         self
     }
 }
@@ -142,7 +153,7 @@ pub fn html_with_summary(records: &[Record], summary: &Summary, options: &HtmlOp
             r.updates.map(|u| u.to_string()).unwrap_or_default(),
             seconds_since(r.updated_at, now),
             r.status.len(),
-            status_cell(r),
+            status_cell(r, options.worker_link.as_deref().unwrap_or("worker/")),
         );
     }
     s.push_str("</tbody>\n</table>\n</body>\n</html>\n");
@@ -220,22 +231,21 @@ pub(crate) const DISPLAY_BYTES: usize = 1024;
 
 /// The status as the page shows it, escaped: whole up to [`DISPLAY_BYTES`],
 /// else cut there (at a character boundary) and followed by a link to the
-/// whole status at `worker/ID` with its size.
-fn status_cell(r: &Record) -> String {
+/// whole status at `link` followed by the id, with its size.
+fn status_cell(r: &Record, link: &str) -> String {
     if r.status.len() <= DISPLAY_BYTES {
         return escape(&String::from_utf8_lossy(&r.status));
     }
     let text = String::from_utf8_lossy(&r.status[..DISPLAY_BYTES]);
     // A character cut in two at the limit is dropped rather than shown as U+FFFD.
     let text = match std::str::from_utf8(&r.status[..DISPLAY_BYTES]) {
-        Err(e) if e.error_len().is_none() => {
-            String::from_utf8_lossy(&r.status[..e.valid_up_to()])
-        }
+        Err(e) if e.error_len().is_none() => String::from_utf8_lossy(&r.status[..e.valid_up_to()]),
         _ => text,
     };
     format!(
-        "{}<span class=\"cut\">\u{2026} <a href=\"worker/{}\">all {} bytes</a></span>",
+        "{}<span class=\"cut\">\u{2026} <a href=\"{}{}\">all {} bytes</a></span>",
         escape(&text),
+        escape(link),
         url_escape(&r.id),
         r.status.len()
     )
@@ -363,9 +373,19 @@ mod tests {
         assert!(!page.contains("&lt;end&gt;"));
         assert!(page.contains(&format!("<td class=\"bytes\">{}</td>", long.len())));
         assert!(page.contains("<td class=\"status\">idle</td>"));
+        let options = HtmlOptions::default().worker_link("/status/worker/");
+        let page = html(&r, SystemTime::UNIX_EPOCH, &options);
+        assert!(
+            page.contains("<a href=\"/status/worker/a%20b%2F%C3%A9\">"),
+            "{page}"
+        );
         // Cut in the middle of a character: the half is dropped.
         let odd = format!("x{}", "é".repeat(DISPLAY_BYTES));
-        let page = html(&[record("o", odd.as_bytes())], SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        let page = html(
+            &[record("o", odd.as_bytes())],
+            SystemTime::UNIX_EPOCH,
+            &HtmlOptions::default(),
+        );
         assert!(!page.contains('\u{fffd}'));
     }
 }

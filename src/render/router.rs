@@ -5,6 +5,11 @@
 //! from shared bytes (`body.rs`), and at most [`reads::KEPT`] readings are
 //! in memory. A handler gets the [`Current`](reads::Current) reading, and the
 //! one before it, from [`Reads::fresh`](reads::Reads::fresh).
+//!
+//! A new page is a handler that calls [`respond`] with a new
+//! [`Rendering`] variant and a function of the `Current`: its `reading` and
+//! `previous` each have `records`, `at` (wall clock), `instant` (monotonic)
+//! and `number`, for rates since the previous read.
 
 mod body;
 mod reads;
@@ -13,8 +18,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
@@ -102,7 +107,12 @@ where
         .with_state(source)
 }
 
-async fn page(State(source): State<Source>, RawQuery(query): RawQuery) -> Response {
+async fn page(
+    State(source): State<Source>,
+    OriginalUri(original): OriginalUri,
+    local: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
     if query.as_deref().is_some_and(asks_auto) {
         let render = |c: &Current| auto(&summary(c));
         return respond(
@@ -115,15 +125,18 @@ async fn page(State(source): State<Source>, RawQuery(query): RawQuery) -> Respon
     }
     let refresh = query.as_deref().and_then(refresh_of).filter(|&n| n > 0);
     let title = Arc::clone(&source.title);
-    respond(
-        &source,
-        Rendering::Page(refresh),
-        "text/html; charset=utf-8",
-        move |c| {
-            let options = HtmlOptions::default().title(&*title).refresh(refresh);
-            html_with_summary(&c.reading.records, &summary(c), &options)
-        },
-    )
+    let link = worker_link(original.path(), local.path());
+    let which = Rendering::Page(refresh, {
+        use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+        BuildHasherDefault::<DefaultHasher>::default().hash_one(&link)
+    });
+    respond(&source, which, "text/html; charset=utf-8", move |c| {
+        let options = HtmlOptions::default()
+            .title(&*title)
+            .refresh(refresh)
+            .worker_link(link);
+        html_with_summary(&c.reading.records, &summary(c), &options)
+    })
     .await
 }
 
@@ -211,6 +224,21 @@ impl AsRef<[u8]> for StatusOf {
     }
 }
 
+/// The absolute path of this router's `/worker/`, from the request's path
+/// (`original`) and the router's own part of it (`local`; shorter when the
+/// router is nested): the page at `/x`, `/x/` or `/x/server-status` links to
+/// `/x/worker/ID`.
+fn worker_link(original: &str, local: &str) -> String {
+    let local = local.trim_end_matches('/');
+    let original = original.trim_end_matches('/');
+    let prefix = if local.is_empty() {
+        original
+    } else {
+        original.strip_suffix(local).unwrap_or("")
+    };
+    format!("{prefix}/worker/")
+}
+
 /// The value of `refresh=N` in a query string.
 fn refresh_of(query: &str) -> Option<u32> {
     query
@@ -282,6 +310,19 @@ mod tests {
         assert!(!asks_auto("autos"));
         assert!(!asks_auto("refresh=5"));
         assert!(!asks_auto(""));
+    }
+
+    #[test]
+    fn worker_links_follow_where_the_router_is_nested() {
+        use super::worker_link;
+        assert_eq!(worker_link("/", "/"), "/worker/");
+        assert_eq!(worker_link("/server-status", "/server-status"), "/worker/");
+        assert_eq!(worker_link("/status", "/"), "/status/worker/");
+        assert_eq!(worker_link("/status/", "/"), "/status/worker/");
+        assert_eq!(
+            worker_link("/a/b/server-status", "/server-status"),
+            "/a/b/worker/"
+        );
     }
 
     #[test]

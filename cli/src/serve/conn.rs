@@ -38,7 +38,12 @@ pub(super) async fn serve(
         async move {
             let response = app.oneshot(req.map(Body::new)).await?;
             busy.responded();
-            Ok::<Response, Infallible>(response.map(|b| Body::new(Answering { body: b, _busy: busy })))
+            Ok::<Response, Infallible>(response.map(|b| {
+                Body::new(Answering {
+                    body: b,
+                    _busy: busy,
+                })
+            }))
         }
     });
     let connection = http1::Builder::new()
@@ -48,22 +53,27 @@ pub(super) async fn serve(
         .serve_connection(io, service);
     tokio::select! {
         // Errors are the client's doing (gone, malformed, too slow): nothing to report.
-        r = watcher.watch(connection) => {eprintln!("DEBUG conn ended {r:?}");}
-        () = conn.close.notified() => {eprintln!("DEBUG evicted");}
-        () = timed_out(&conn, limits.idle_timeout, limits.request_timeout) => {eprintln!("DEBUG timed out");}
+        _ = watcher.watch(connection) => {}
+        () = conn.close.notified() => {}
+        () = timed_out(&conn, limits.idle_timeout, limits.request_timeout) => {}
     }
     drop(registered);
 }
 
 /// Resolves once the connection has been idle for `idle`, or busy with one
-/// spell of requests for `request`.
+/// spell of requests for `request`. Activity only moves the deadline later,
+/// so it is checked again when the sleep ends; the end of a busy spell
+/// brings it nearer, so that wakes it at once.
 async fn timed_out(conn: &Conn, idle: Duration, request: Duration) {
     loop {
         let deadline = conn.deadline(idle, request);
         if deadline <= std::time::Instant::now() {
             return;
         }
-        tokio::time::sleep_until(deadline.into()).await;
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline.into()) => {}
+            () = conn.went_idle.notified() => {}
+        }
     }
 }
 

@@ -42,6 +42,9 @@ pub(super) struct Conn {
     evicted: AtomicBool,
     /// Notified to close it now.
     pub(super) close: Notify,
+    /// Notified when its last request in flight ends, which brings its
+    /// deadline nearer.
+    pub(super) went_idle: Notify,
 }
 
 /// Removes its connection from [`Conns`] when dropped (when the
@@ -71,6 +74,7 @@ impl Conns {
             busy_since_ms: AtomicU64::new(0),
             evicted: AtomicBool::new(false),
             close: Notify::new(),
+            went_idle: Notify::new(),
         });
         conn.touch();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -105,6 +109,17 @@ impl Conns {
         conn.evicted.store(true, Ordering::Relaxed);
         conn.close.notify_one();
         true
+    }
+
+    /// Closes every idle connection (at shutdown: a half-sent request is
+    /// not a response in flight).
+    pub(super) fn evict_all_idle(&self) {
+        for conn in self.open().values() {
+            if conn.busy.load(Ordering::Relaxed) == 0 && !conn.evicted.swap(true, Ordering::Relaxed)
+            {
+                conn.close.notify_one();
+            }
+        }
     }
 
     fn open(&self) -> MutexGuard<'_, HashMap<u64, Arc<Conn>>> {
@@ -170,7 +185,9 @@ impl Busy {
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.touch();
-        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+        if self.0.busy.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.went_idle.notify_one();
+        }
     }
 }
 

@@ -9,7 +9,8 @@
 //! - at most `--max-connections` are open, kept below the descriptor limit;
 //!   beyond it the idle connection with the oldest activity is closed first;
 //! - accept errors (EMFILE...) close an idle connection and back off;
-//! - SIGTERM or SIGINT stops accepting, lets responses in flight finish
+//! - SIGTERM or SIGINT stops accepting, closes idle connections (a
+//!   half-sent request among them), lets responses in flight finish
 //!   (hyper-util's graceful shutdown) and exits within [`GRACE`] and a half
 //!   second whatever clients do.
 
@@ -18,6 +19,7 @@ mod conns;
 mod listen;
 mod shutdown;
 
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +31,10 @@ use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
 
 use self::conns::Conns;
-use crate::source::Source;
+use crate::source::{Source, is_missing};
 
 /// How long responses in flight have to finish after SIGTERM or SIGINT.
-const GRACE: Duration = Duration::from_secs(4);
+const GRACE: Duration = Duration::from_secs(3);
 
 /// Descriptors kept for the board's reads and the process: a quarter of the
 /// limit, at least this many.
@@ -132,7 +134,16 @@ async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
     let title = source.describe();
     let source = Arc::new(source);
     let app = parallel_scoreboard::render::router_with(title, move || {
-        source.read().map_err(Into::into)
+        source.read().map_err(|e| {
+            // The router answers 503 for a `NotFound` (the board is not
+            // there now) and 500 for any other error.
+            let kind = if is_missing(&e) {
+                io::ErrorKind::NotFound
+            } else {
+                io::ErrorKind::Other
+            };
+            io::Error::new(kind, format!("{e:#}")).into()
+        })
     })
     .layer(TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -148,7 +159,7 @@ async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
     Ok(())
 }
 
-/// Accepts connections until `stop` resolves.
+/// Accepts connections until `stop` resolves, then closes the idle ones.
 async fn accept(
     listener: &TcpListener,
     app: &Router,
@@ -161,7 +172,7 @@ async fn accept(
     tokio::pin!(stop);
     loop {
         let accepted = tokio::select! {
-            () = &mut stop => return,
+            () = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -181,15 +192,15 @@ async fn accept(
                 // Out of descriptors or memory: make room and wait a little
                 // rather than spin on a listener that stays readable.
                 conns.evict_one_idle();
-                if let Some(delay) = backoff.next(&e, conns.len()) {
-                    tokio::select! {
-                        () = &mut stop => return,
-                        () = tokio::time::sleep(delay) => {}
-                    }
+                let delay = backoff.next(&e, conns.len());
+                tokio::select! {
+                    () = &mut stop => break,
+                    () = tokio::time::sleep(delay) => {}
                 }
             }
         }
     }
+    conns.evict_all_idle();
 }
 
 /// Whether an accept error concerns only the connection being accepted.
@@ -208,7 +219,7 @@ struct Backoff {
 }
 
 impl Backoff {
-    fn next(&mut self, e: &std::io::Error, open: usize) -> Option<Duration> {
+    fn next(&mut self, e: &std::io::Error, open: usize) -> Duration {
         let delay = match self.delay {
             None => {
                 eprintln!("scoreboard: accepting connections: {e} ({open} open); backing off");
@@ -217,7 +228,7 @@ impl Backoff {
             Some(d) => (d * 2).min(Duration::from_secs(1)),
         };
         self.delay = Some(delay);
-        Some(delay)
+        delay
     }
 
     fn reset(&mut self) {

@@ -203,3 +203,39 @@ fn concurrent_requests_and_a_slow_client() {
     assert_eq!(code, 200);
     assert!(server.stop());
 }
+
+#[test]
+fn a_long_status_is_cut_on_the_page_and_whole_at_its_link() {
+    let dir = tempdir();
+    let board = Scoreboard::open(dir.path()).unwrap();
+    let mut long = board.worker_with_id("long one").unwrap();
+    let mut binary = board.worker_with_id("bin").unwrap();
+    let status = format!("busy {}<end>", "x".repeat(5000));
+    long.update(status.as_bytes()).unwrap();
+    binary.update(b"\x00\xff\xfe").unwrap();
+    let server = Server::start(dir.path(), &[]);
+    let agent = agent();
+
+    let (code, _, page) = get(&agent, &server.url("/"));
+    assert_eq!(code, 200);
+    assert!(!page.contains("&lt;end&gt;"), "cut on the page");
+    let link = "<a href=\"/worker/long%20one\">all 5010 bytes</a>";
+    assert!(page.contains(link), "{page}");
+
+    let (code, ctype, body) = get(&agent, &server.url("/worker/long%20one"));
+    assert_eq!((code, ctype.as_str()), (200, "text/plain; charset=utf-8"));
+    assert_eq!(body, status, "the whole status");
+    let mut response = agent.get(&server.url("/worker/bin")).call().unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/octet-stream"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.body_mut().read_to_vec().unwrap(), b"\x00\xff\xfe");
+    let (code, _, body) = get(&agent, &server.url("/worker/nobody"));
+    assert_eq!(
+        (code, body.as_str()),
+        (404, "no live worker with this id\n")
+    );
+    assert!(server.stop());
+}

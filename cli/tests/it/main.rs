@@ -23,6 +23,7 @@ mod modstatus;
 mod monitoring;
 mod recovery;
 mod skipped;
+mod tower;
 mod watch;
 mod width;
 

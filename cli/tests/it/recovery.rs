@@ -15,7 +15,10 @@ fn all_unavailable(server: &Server, dir: &Path) {
     for path in ["/", "/json", "/metrics", "/worker/a", "/?refresh=2"] {
         let (code, _, body) = get(&agent, &server.url(path));
         assert_eq!(code, 503, "{path}: {body}");
-        assert!(body.ends_with('\n') && body.lines().count() == 1, "{body:?}");
+        assert!(
+            body.ends_with('\n') && body.lines().count() == 1,
+            "{body:?}"
+        );
         assert!(body.contains(&dir.display().to_string()), "{body}");
     }
 }
@@ -56,7 +59,10 @@ fn serve_waits_for_its_directory_and_follows_it_when_remade() {
     let mut helpers = vec![worker_on(&dir, "first", b"busy GET /")];
     assert_eq!(ids_once_up(&server), ["first"]);
     let (code, ctype, body) = get(&agent(), &server.url("/worker/first"));
-    assert_eq!((code, ctype.as_str(), body.as_str()), (200, "text/plain; charset=utf-8", "busy GET /"));
+    assert_eq!(
+        (code, ctype.as_str(), body.as_str()),
+        (200, "text/plain; charset=utf-8", "busy GET /")
+    );
 
     // Removed with a live worker in it, then without: 503 each time, and
     // the board made again at the path is read.

@@ -61,8 +61,9 @@ pub(crate) struct Current {
 /// A rendering of a reading, made once and shared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Rendering {
-    /// The HTML page with this refresh.
-    Page(Option<u32>),
+    /// The HTML page with this refresh, and the hash of the path it links
+    /// cut statuses to (a router nested at two places has two).
+    Page(Option<u32>, u64),
     /// `/json`.
     Json,
     /// `/metrics`.
@@ -191,9 +192,7 @@ impl Current {
             let mut bodies = self.bodies.lock().unwrap_or_else(PoisonError::into_inner);
             match bodies.get(&which) {
                 Some(cell) => Arc::clone(cell),
-                None if bodies.len() < BODIES_KEPT => {
-                    Arc::clone(bodies.entry(which).or_default())
-                }
+                None if bodies.len() < BODIES_KEPT => Arc::clone(bodies.entry(which).or_default()),
                 None => Arc::new(OnceCell::new()),
             }
         };

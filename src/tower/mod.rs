@@ -1,0 +1,227 @@
+//! A tower layer that shows every HTTP request in flight on a board, as
+//! Apache's `mod_status` and Perl's `Plack::Middleware::ServerStatus::Lite` do
+//! (feature `tower`).
+//!
+//! [`ScoreboardLayer`] wraps any service taking an `http::Request<B>` and
+//! answering an `http::Response<B2>`: an axum 0.8 `Router`
+//! (`.layer(ScoreboardLayer::new(board.clone()))`), a service served by hyper
+//! through hyper-util's `TowerToHyperService`, a tonic server
+//! (`Server::builder().layer(...)`).
+//!
+//! # Slots
+//! Each request in flight holds a slot: a [`Worker`](crate::Worker) of the
+//! board named with a prefix and a number (`http-1`, `http-2`, ...) taken
+//! from a pool. A slot is reused by the next request once its request has
+//! ended; the pool grows to the peak number of concurrent requests, and idle
+//! slots stay on the board (a monitor sees them idle, as `mod_status` shows
+//! idle workers) up to [`ScoreboardLayer::max_idle`]; slots beyond it are
+//! released and their files removed.
+//!
+//! While a request runs its slot's status is
+//! ```text
+//! {"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}
+//! ```
+//! `since` is when the request started, in seconds since the Unix epoch (from
+//! the coarse real-time clock: to a clock tick, a few ms);
+//! `client` is the peer address when the server provides one (see
+//! [`ScoreboardLayer::client_addr`]), `null` otherwise; `requests` counts the
+//! slot's requests, this one included. `path` is the URI's path without the
+//! query (which may carry secrets), cut at 1024 bytes.
+//!
+//! Once the response body has been sent to its end (a streamed body: once its
+//! last frame has been polled), or the request or its response was dropped,
+//! the slot shows
+//! ```text
+//! {"state":"idle","requests":3,"last_code":200,"last_ms":1.204,"last_outcome":"complete"}
+//! ```
+//! with the last request's status code (`null` if it made no response), its
+//! duration in milliseconds and how it ended: `complete`, `cancelled`
+//! (dropped before a response was made: the client hung up, a timeout),
+//! `aborted` (the body was dropped before its end) or `error` (the service or
+//! the body failed).
+//!
+//! # Cost
+//! Per request: two uncontended lock operations on the pool (never held
+//! across an await), two monotonic clock reads and a coarse real-time one,
+//! two statuses written by hand into the slot's own buffer and two
+//! [`Worker::update`](crate::Worker::update)s (no system call). Nothing is
+//! allocated once the pool has its slots. A new slot (a request beyond the
+//! peak so far) creates a status file: a few system calls, made on the
+//! calling task. `benches/tower.rs` measures the cost against the same
+//! service without the layer: 0.32 to 0.37 µs of CPU time per request on this
+//! project's machine (`BENCHMARKS.md`).
+//!
+//! # Examples
+//! Any tower service; here one called by hand:
+//! ```
+//! use std::convert::Infallible;
+//! use std::sync::Arc;
+//! use parallel_scoreboard::{Scoreboard, tower::ScoreboardLayer};
+//! use tower::{Layer, Service};
+//! # use std::future::Future;
+//! # use std::task::{Context, Poll, Waker};
+//! # struct Hello;
+//! # impl Service<http::Request<()>> for Hello {
+//! #     type Response = http::Response<String>;
+//! #     type Error = Infallible;
+//! #     type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+//! #     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+//! #         Poll::Ready(Ok(()))
+//! #     }
+//! #     fn call(&mut self, _: http::Request<()>) -> Self::Future {
+//! #         std::future::ready(Ok(http::Response::new("hello".to_owned())))
+//! #     }
+//! # }
+//! # let tmp = tempfile::tempdir()?;
+//! let board = Arc::new(Scoreboard::open(tmp.path())?);
+//! let mut service = ScoreboardLayer::new(Arc::clone(&board)).layer(Hello);
+//!
+//! let request = http::Request::get("/index.html").body(())?;
+//! let response = std::pin::pin!(service.call(request));
+//! assert!(String::from_utf8(board.read_all()?["http-1"].clone())?
+//!     .starts_with(r#"{"state":"busy","method":"GET","path":"/index.html","#));
+//! # let Poll::Ready(response) = response.poll(&mut Context::from_waker(Waker::noop())) else { panic!() };
+//! let body = response?.into_body(); // ... sent, then dropped:
+//! drop(body);
+//! assert!(String::from_utf8(board.read_all()?["http-1"].clone())?
+//!     .starts_with(r#"{"state":"idle","requests":1,"last_code":200,"#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! An axum router, with the client address from `ConnectInfo`:
+//! ```no_run
+//! # #[cfg(feature = "axum")]
+//! # async fn serve() -> std::io::Result<()> {
+//! use std::net::SocketAddr;
+//! use std::sync::Arc;
+//! use parallel_scoreboard::{Scoreboard, render, tower::ScoreboardLayer};
+//!
+//! let board = Arc::new(Scoreboard::open("/dev/shm/my_server")?);
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|| async { "hello\n" }))
+//!     .layer(ScoreboardLayer::new(Arc::clone(&board)).prefix("web-").max_idle(32))
+//!     .nest("/server-status", render::router(board));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+//! # }
+//! ```
+
+mod body;
+mod pool;
+mod service;
+mod status;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::Extensions;
+
+pub use body::ScoreboardBody;
+pub use service::{ResponseFuture, ScoreboardService};
+
+use crate::board::Scoreboard;
+use pool::{Config, Pool};
+
+/// The prefix of slot ids unless [`ScoreboardLayer::prefix`] says otherwise.
+pub const DEFAULT_PREFIX: &str = "http-";
+
+/// How many idle slots stay on the board unless [`ScoreboardLayer::max_idle`]
+/// says otherwise.
+pub const DEFAULT_MAX_IDLE: usize = 256;
+
+/// A [`tower::Layer`] giving each HTTP request in flight a slot of a board;
+/// see the [module docs](self).
+///
+/// Every service the layer makes shares one pool of slots (axum's
+/// `Router::layer` makes one per route). Settings are by-value builder
+/// methods, applied before the layer is used.
+#[derive(Clone)]
+pub struct ScoreboardLayer {
+    pool: Arc<Pool>,
+}
+
+impl fmt::Debug for ScoreboardLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScoreboardLayer")
+            .field("pool", &self.pool)
+            .finish()
+    }
+}
+
+impl ScoreboardLayer {
+    /// A layer whose slots are workers of `board`, named `http-1`,
+    /// `http-2`, ..., keeping up to 256 idle slots.
+    #[must_use]
+    pub fn new(board: Arc<Scoreboard>) -> Self {
+        let config = Config {
+            prefix: DEFAULT_PREFIX.to_owned(),
+            max_idle: DEFAULT_MAX_IDLE,
+            client: default_client,
+        };
+        Self {
+            pool: Arc::new(Pool::new(board, config)),
+        }
+    }
+
+    /// Names slots `<prefix><number>`. Servers sharing one board need
+    /// different prefixes to keep their own numbering (a number another
+    /// process holds is skipped).
+    #[must_use]
+    pub fn prefix(self, prefix: impl Into<String>) -> Self {
+        self.with(|c| c.prefix = prefix.into())
+    }
+
+    /// Keeps at most `max` idle slots on the board; a slot whose request ends
+    /// while `max` are idle is released (its file removed). `0` keeps none:
+    /// only requests in flight are on the board.
+    #[must_use]
+    pub fn max_idle(self, max: usize) -> Self {
+        self.with(|c| c.max_idle = max)
+    }
+
+    /// Where the busy status's `client` comes from. The default reads axum's
+    /// `ConnectInfo<SocketAddr>` (with this crate's `axum` feature) or a
+    /// plain `SocketAddr` extension; tonic servers can pass
+    /// `|e| e.get::<TcpConnectInfo>()?.remote_addr()`.
+    ///
+    /// # Examples
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let board = std::sync::Arc::new(parallel_scoreboard::Scoreboard::open(tmp.path())?);
+    /// use parallel_scoreboard::tower::ScoreboardLayer;
+    /// #[derive(Clone)]
+    /// struct Peer(std::net::SocketAddr);
+    /// let layer = ScoreboardLayer::new(board).client_addr(|e| e.get::<Peer>().map(|p| p.0));
+    /// # Ok::<(), parallel_scoreboard::Error>(())
+    /// ```
+    #[must_use]
+    pub fn client_addr(self, client: fn(&Extensions) -> Option<SocketAddr>) -> Self {
+        self.with(|c| c.client = client)
+    }
+
+    fn with(self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.pool.config.clone();
+        change(&mut config);
+        Self {
+            pool: Arc::new(Pool::new(Arc::clone(self.pool.board()), config)),
+        }
+    }
+}
+
+impl<S> tower::Layer<S> for ScoreboardLayer {
+    type Service = ScoreboardService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ScoreboardService::new(inner, Arc::clone(&self.pool))
+    }
+}
+
+/// The peer address axum's `ConnectInfo` or a `SocketAddr` extension holds.
+fn default_client(extensions: &Extensions) -> Option<SocketAddr> {
+    #[cfg(feature = "axum")]
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+        return Some(info.0);
+    }
+    extensions.get::<SocketAddr>().copied()
+}

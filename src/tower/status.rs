@@ -1,0 +1,250 @@
+//! The JSON a slot publishes, written by hand into the slot's own buffer so
+//! that a request allocates nothing once the buffer has grown.
+//!
+//! Busy, while a request runs:
+//! `{"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}`
+//! (`since` in seconds since the Unix epoch, as the prefork example writes
+//! it, read from the coarse real-time clock that updates read anyway, so to a
+//! clock tick, a few ms; `client` is `null` when the server gave no peer
+//! address; `requests` counts this one).
+//!
+//! Idle, once it has ended:
+//! `{"state":"idle","requests":3,"last_code":200,"last_ms":1.204,"last_outcome":"complete"}`
+//! (`last_code` is `null` when no response was made).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The longest path a status shows, in bytes (cut at a character boundary):
+/// a long URL must not grow every slot's file.
+pub(crate) const MAX_PATH: usize = 1024;
+
+/// How a request's slot was given back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The response body was sent to its end.
+    Complete,
+    /// The request was dropped before the service made a response (the
+    /// client hung up, a timeout cancelled it).
+    Cancelled,
+    /// The response body was dropped before its end.
+    Aborted,
+    /// The service or the response body returned an error.
+    Error,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Cancelled => "cancelled",
+            Self::Aborted => "aborted",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// What a busy status shows of the request.
+pub(crate) struct Busy<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    /// When the request started, in ns since the Unix epoch.
+    pub(crate) since: u64,
+    pub(crate) client: Option<SocketAddr>,
+    pub(crate) requests: u64,
+}
+
+/// Replaces `buf` with the busy status of `b`.
+pub(crate) fn busy(buf: &mut Vec<u8>, b: &Busy<'_>) {
+    buf.clear();
+    buf.extend_from_slice(br#"{"state":"busy","method":"#);
+    string(buf, b.method);
+    buf.extend_from_slice(br#","path":"#);
+    string(buf, cut(b.path, MAX_PATH));
+    buf.extend_from_slice(br#","since":"#);
+    millis(buf, Duration::from_nanos(b.since));
+    buf.extend_from_slice(br#","client":"#);
+    match b.client {
+        // Writing into a Vec cannot fail.
+        Some(addr) => {
+            let _ = write!(buf, "\"{addr}\"");
+        }
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(br#","requests":"#);
+    uint(buf, b.requests);
+    buf.push(b'}');
+}
+
+/// Replaces `buf` with the idle status after a request that took `took`.
+pub(crate) fn idle(
+    buf: &mut Vec<u8>,
+    requests: u64,
+    code: Option<u16>,
+    took: Duration,
+    outcome: Outcome,
+) {
+    buf.clear();
+    buf.extend_from_slice(br#"{"state":"idle","requests":"#);
+    uint(buf, requests);
+    buf.extend_from_slice(br#","last_code":"#);
+    match code {
+        Some(code) => uint(buf, code.into()),
+        None => buf.extend_from_slice(b"null"),
+    }
+    buf.extend_from_slice(br#","last_ms":"#);
+    millis(buf, took.saturating_mul(1000));
+    buf.extend_from_slice(br#","last_outcome":""#);
+    buf.extend_from_slice(outcome.as_str().as_bytes());
+    buf.extend_from_slice(br#""}"#);
+}
+
+/// `d` in seconds with three decimals (`d * 1000` is then milliseconds with
+/// microseconds, as `last_ms` uses it).
+fn millis(buf: &mut Vec<u8>, d: Duration) {
+    uint(buf, d.as_secs());
+    let ms = d.subsec_millis();
+    buf.extend_from_slice(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+    ]);
+}
+
+/// `n` in decimal (`write!` costs more than the rest of a status).
+fn uint(buf: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    buf.extend_from_slice(&digits[at..]);
+}
+
+/// The longest prefix of `s` of at most `max` bytes ending at a character
+/// boundary.
+fn cut(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// `s` as a JSON string: quotes, backslashes and control characters escaped.
+fn string(buf: &mut Vec<u8>, s: &str) {
+    buf.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'"' || b == b'\\' || b < 0x20 || b == 0x7f {
+            buf.extend_from_slice(&bytes[start..i]);
+            // Writing into a Vec cannot fail.
+            let _ = match b {
+                b'"' | b'\\' => write!(buf, "\\{}", char::from(b)),
+                _ => write!(buf, "\\u{b:04x}"),
+            };
+            start = i + 1;
+        }
+    }
+    buf.extend_from_slice(&bytes[start..]);
+    buf.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(buf: &[u8]) -> &str {
+        std::str::from_utf8(buf).unwrap()
+    }
+
+    #[test]
+    fn busy_status() {
+        let mut buf = b"old".to_vec();
+        let since = 1_795_490_020_027_999_999;
+        busy(
+            &mut buf,
+            &Busy {
+                method: "GET",
+                path: "/a\"b\\c\u{1}é",
+                since,
+                client: Some("127.0.0.1:50114".parse().unwrap()),
+                requests: 3,
+            },
+        );
+        assert_eq!(
+            text(&buf),
+            r#"{"state":"busy","method":"GET","path":"/a\"b\\c\u0001é","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}"#
+        );
+        busy(
+            &mut buf,
+            &Busy {
+                method: "PUT",
+                path: "/",
+                since,
+                client: None,
+                requests: 1,
+            },
+        );
+        assert!(text(&buf).contains(r#""method":"PUT","path":"/","#));
+        assert!(text(&buf).contains(r#""client":null,"#));
+    }
+
+    #[test]
+    fn idle_status() {
+        let mut buf = Vec::new();
+        idle(
+            &mut buf,
+            7,
+            Some(404),
+            Duration::from_micros(1_204),
+            Outcome::Complete,
+        );
+        assert_eq!(
+            text(&buf),
+            r#"{"state":"idle","requests":7,"last_code":404,"last_ms":1.204,"last_outcome":"complete"}"#
+        );
+        idle(
+            &mut buf,
+            8,
+            None,
+            Duration::from_secs(2),
+            Outcome::Cancelled,
+        );
+        assert_eq!(
+            text(&buf),
+            r#"{"state":"idle","requests":8,"last_code":null,"last_ms":2000.000,"last_outcome":"cancelled"}"#
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        for n in [0, 7, 10, 99, 1_000_001, u64::MAX] {
+            let mut buf = Vec::new();
+            uint(&mut buf, n);
+            assert_eq!(text(&buf), n.to_string());
+        }
+        let mut buf = Vec::new();
+        millis(&mut buf, Duration::from_millis(5_007));
+        assert_eq!(text(&buf), "5.007");
+    }
+
+    #[test]
+    fn long_paths_are_cut_at_a_character_boundary() {
+        let long = format!("/{}", "é".repeat(MAX_PATH));
+        let cut = cut(&long, MAX_PATH);
+        assert!(cut.len() <= MAX_PATH && cut.len() > MAX_PATH - 2);
+        assert!(long.starts_with(cut));
+    }
+}
