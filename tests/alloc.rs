@@ -59,15 +59,30 @@ fn a_warm_snapshot_into_allocates_nothing() {
         board.snapshot_into(&mut snap).unwrap();
         assert_eq!(snap.workers.len(), 50);
 
-        let n = allocations(|| {
-            for round in 0..100u8 {
-                // Statuses change (no longer than before) between reads.
-                for w in &mut workers {
-                    w.update(&[round; 200]).unwrap();
+        // Meanwhile another thread (its allocations are not counted) makes
+        // and removes entries beside base_dir: the board watches the
+        // directories of its path, and their events must cost no allocation.
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let noise = tmp.path().with_extension("noise");
+        let n = std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::fs::write(&noise, b"x").unwrap();
+                    std::fs::remove_file(&noise).unwrap();
                 }
-                board.snapshot_into(&mut snap).unwrap();
-                assert!(snap.workers.iter().all(|w| w.status == [round; 200]));
-            }
+            });
+            let n = allocations(|| {
+                for round in 0..100u8 {
+                    // Statuses change (no longer than before) between reads.
+                    for w in &mut workers {
+                        w.update(&[round; 200]).unwrap();
+                    }
+                    board.snapshot_into(&mut snap).unwrap();
+                    assert!(snap.workers.iter().all(|w| w.status == [round; 200]));
+                }
+            });
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            n
         });
         assert_eq!(n, 0, "warm snapshot_into allocated {n} times");
         assert!(snap.skipped.is_empty() && snap.removed == 0);

@@ -95,7 +95,7 @@ impl Tracker {
             // Inherited through fork: its events are the parent's to read.
             self.watching = Watching::NotYet;
         }
-        match &self.watching {
+        match &mut self.watching {
             Watching::Off => Drained::List,
             Watching::NotYet => {
                 // Set up before the listing, so nothing between the two is missed.
@@ -120,7 +120,12 @@ impl Tracker {
                 let (mut complete, mut lost) = (true, false);
                 let dirty = &mut self.dirty;
                 let drained = watch.drain(|change| match change {
-                    Change::Entry { name, closed } => *dirty.entry(name).or_default() |= closed,
+                    Change::Entry { name, closed } => match dirty.get_mut(name) {
+                        Some(c) => *c |= closed,
+                        None => {
+                            dirty.insert(name.to_owned(), closed);
+                        }
+                    },
                     Change::Overflow => complete = false,
                     Change::Lost => lost = true,
                 });

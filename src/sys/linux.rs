@@ -3,11 +3,11 @@
 //! `posix_fallocate`, and the fork hooks. Every path here is a single name
 //! inside `base_dir`, resolved relative to its handle, never following a link.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -265,11 +265,11 @@ pub(crate) fn at_fork(
 
 /// What happened in a watched directory, from [`Watch::drain`].
 #[derive(Debug)]
-pub(crate) enum Change {
+pub(crate) enum Change<'a> {
     /// The entry `name` was created, renamed, removed, truncated or written
     /// to with `write(2)`, or had its metadata changed; `closed` when a descriptor opened for writing on it was closed
     /// (which is how a worker's death shows: its lock goes with that close).
-    Entry { name: OsString, closed: bool },
+    Entry { name: &'a OsStr, closed: bool },
     /// Events were lost (the kernel's queue overflowed): look at everything.
     Overflow,
     /// The watched directory may no longer be at its path: it, or its entry
@@ -285,9 +285,12 @@ pub(crate) struct Watch {
     inotify: nix::sys::inotify::Inotify,
     /// The watches on the directories of the path, each with the name of the
     /// next step of the path in it.
-    ancestors: Vec<(nix::sys::inotify::WatchDescriptor, OsString)>,
+    ancestors: Vec<(i32, OsString)>,
     /// Whether every one of them could be placed.
     follows_path: bool,
+    /// Where events are read into: room for many, and at least one with
+    /// the longest name.
+    buf: Box<[u8]>,
 }
 
 impl Watch {
@@ -335,13 +338,16 @@ impl Watch {
         // up) leaves the path to callers to check.
         let ancestors: Vec<_> = steps
             .iter()
-            .filter_map(|(at, name)| Some((inotify.add_watch(at, mask).ok()?, name.clone())))
+            .filter_map(|(at, name)| {
+                Some((inotify.add_watch(at, mask).ok()?.as_raw(), name.clone()))
+            })
             .collect();
         let follows_path = ancestry.is_some() && ancestors.len() == steps.len();
         Ok(Self {
             inotify,
             ancestors,
             follows_path,
+            buf: vec![0; 4096].into_boxed_slice(),
         })
     }
 
@@ -351,38 +357,73 @@ impl Watch {
     }
 
     /// Reports every change queued since the last call; one `read` when there
-    /// is none.
-    pub(crate) fn drain(&self, mut f: impl FnMut(Change)) -> io::Result<()> {
+    /// is none. Allocates nothing: the events are read into the watch's own
+    /// buffer and names are lent to `f` (events in the directories of the
+    /// path, which other programs may fill, cost a comparison each).
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(Change<'_>)) -> io::Result<()> {
         use nix::sys::inotify::AddWatchFlags as F;
-        let gone = F::IN_DELETE_SELF | F::IN_MOVE_SELF | F::IN_IGNORED | F::IN_UNMOUNT;
+        use std::os::fd::AsFd;
+        let gone = (F::IN_DELETE_SELF | F::IN_MOVE_SELF | F::IN_IGNORED | F::IN_UNMOUNT).bits();
         loop {
-            let events = match self.inotify.read_events() {
-                Ok(events) => events,
+            let n = match nix::unistd::read(self.inotify.as_fd(), &mut self.buf) {
+                Ok(n) => n,
                 Err(Errno::EAGAIN) => return Ok(()),
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e.into()),
             };
-            if events.is_empty() {
+            if n == 0 {
                 return Ok(());
             }
-            for ev in events {
-                if ev.mask.contains(F::IN_Q_OVERFLOW) {
+            let mut events = &self.buf[..n];
+            while let Some(ev) = RawEvent::take(&mut events) {
+                if ev.mask & F::IN_Q_OVERFLOW.bits() != 0 {
                     f(Change::Overflow);
-                } else if ev.mask.intersects(gone) {
+                } else if ev.mask & gone != 0 {
                     f(Change::Lost);
                 } else if let Some((_, step)) = self.ancestors.iter().find(|(wd, _)| *wd == ev.wd) {
                     // A directory of the path: only the next step's name matters.
-                    if ev.name.as_ref() == Some(step) {
+                    if ev.name == Some(step.as_os_str()) {
                         f(Change::Lost);
                     }
                 } else if let Some(name) = ev.name {
                     f(Change::Entry {
                         name,
-                        closed: ev.mask.contains(F::IN_CLOSE_WRITE),
+                        closed: ev.mask & F::IN_CLOSE_WRITE.bits() != 0,
                     });
                 }
             }
         }
+    }
+}
+
+/// One `struct inotify_event` as the kernel writes it: `wd`, `mask`, `cookie`
+/// and `len` (native-endian 32-bit words), then `len` bytes of name padded
+/// with NULs.
+struct RawEvent<'a> {
+    wd: i32,
+    mask: u32,
+    name: Option<&'a OsStr>,
+}
+
+impl<'a> RawEvent<'a> {
+    /// Size of the fixed part.
+    const HEADER: usize = 16;
+
+    /// Takes the first event off `bytes` (None when none is left whole: the
+    /// kernel only ever returns whole events).
+    fn take(bytes: &mut &'a [u8]) -> Option<Self> {
+        let word = |i: usize| -> Option<[u8; 4]> { bytes.get(i..i + 4)?.try_into().ok() };
+        let wd = i32::from_ne_bytes(word(0)?);
+        let mask = u32::from_ne_bytes(word(4)?);
+        let len = u32::from_ne_bytes(word(12)?) as usize;
+        let raw = bytes.get(Self::HEADER..Self::HEADER + len)?;
+        let name = raw.split(|&b| b == 0).next().filter(|n| !n.is_empty());
+        *bytes = &bytes[Self::HEADER + len..];
+        Some(Self {
+            wd,
+            mask,
+            name: name.map(OsStr::from_bytes),
+        })
     }
 }
 
