@@ -136,7 +136,7 @@ impl Worker {
         }
         let len = status.len() as u64;
         let next = self.state.next();
-        if len > self.state.cap[next] {
+        if len > self.state.region(next).1 {
             self.grow(next, len)?;
         }
         protocol::write(&self.map, &mut self.state, status, sys::now_ns());
@@ -153,7 +153,7 @@ impl Worker {
                 .with_detail(format!("{need} bytes, at most {MAX_CAP}"))
                 .with_path(self.path()));
         }
-        let cap = page_round(need.max(self.state.cap[i].saturating_mul(2))).min(MAX_CAP);
+        let cap = page_round(need.max(self.state.region(i).1.saturating_mul(2))).min(MAX_CAP);
         let off = self.file_len;
         let io_err = |e: io::Error| Error::io(e).with_path(self.dir.entry(&self.name));
         sys::allocate(&self.file, off, cap).map_err(io_err)?;
@@ -162,8 +162,7 @@ impl Worker {
         grown.map_err(|e| Error::io(e).with_path(self.path()))?;
         fault::point("grow:mapped");
         self.file_len = off + cap;
-        self.state.off[i] = off;
-        self.state.cap[i] = cap;
+        self.state.set_region(i, off, cap);
         Ok(())
     }
 }
