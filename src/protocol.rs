@@ -88,7 +88,7 @@ pub(crate) trait WordsMut: Words {
     #[inline]
     fn store_bytes(&self, first: usize, data: &[u8]) {
         for_each_word(data, |k, word| {
-            self.store(first + k, word, Ordering::Relaxed)
+            self.store(first + k, word, Ordering::Relaxed);
         });
     }
 }
