@@ -164,8 +164,8 @@ fn loom_full_protocol_both_copies_growth_and_a_stopped_writer() {
     // asks for 3), so that it takes a minute, not ten; unbounded otherwise.
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.map(|p| p.min(2));
-    let stops: [Stop; 3] = [|s| s.odd, |s| s.descriptor, |s| s.even];
-    for stop in stops {
+    let frozen_at: [Stop; 3] = [|s| s.odd, |s| s.descriptor, |s| s.even];
+    for stop in frozen_at {
         builder.check(move || {
             let (m, st) = new_model();
             let writer = spawn_writer(&m, st, move |m, st| {
