@@ -15,6 +15,8 @@
 //! - `peer`: the original Perl module's design in Rust (`support/peer.rs`):
 //!   `pwrite` per update; `open`/`flock`/`read` per worker per read.
 //!
+//! Times are this thread's CPU time (`support/cpu_time.rs`): the machine is
+//! shared, and time spent waiting for a core is not the code's.
 //! Workers that are read are held by another process (this binary re-executed).
 //! After criterion's own report, a table of ratios to the references is printed
 //! (medians of this run). Boards live on tmpfs (`/dev/shm`) where there is one.
@@ -44,9 +46,12 @@ use parallel_scoreboard::{Scoreboard, Snapshot};
 
 #[path = "support/baseline.rs"]
 mod baseline;
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 #[path = "support/peer.rs"]
 mod peer;
 use baseline::{DST_PHASE, Placed, SRC_PHASE, Seqlock, coarse_ns};
+use cpu_time::CpuTime;
 use peer::{PeerReader, PeerWorker};
 
 const UPDATE_SIZES: [usize; 3] = [64, 4096, 65536];
@@ -62,6 +67,7 @@ fn main() {
     }
     let started = SystemTime::now();
     let mut c = Criterion::default()
+        .with_measurement(CpuTime)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
@@ -87,7 +93,7 @@ fn status(len: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-fn updates(c: &mut Criterion) {
+fn updates(c: &mut Criterion<CpuTime>) {
     let tmp = tempdir();
     let board = Scoreboard::open(tmp.path().join("board")).unwrap();
     let peer_dir = tmp.path().join("peer");
@@ -181,7 +187,7 @@ fn updates(c: &mut Criterion) {
     g.finish();
 }
 
-fn reads(c: &mut Criterion) {
+fn reads(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("read_all");
     for n in READ_WORKERS {
         if n >= 1000 {
