@@ -3,13 +3,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::cleanup::Cleanup;
 use crate::dir::BaseDir;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::reader::{Entry, How, Reader, ScanReport};
+use crate::reader::{Entry, How, Reader, SETTLE_TIMEOUT, ScanReport};
 
 /// A plain read: what the watch reports, no list of skipped entries.
 const READ: How = How {
@@ -38,7 +39,10 @@ type WorkerIdFn = Box<dyn Fn() -> String + Send + Sync + 'static>;
 /// # Ok::<(), parallel_scoreboard::Error>(())
 /// ```
 pub struct Scoreboard {
-    dir: Arc<BaseDir>,
+    path: PathBuf,
+    /// The directory new workers are made in: the one found at `path` when
+    /// the board was opened, or the first found there since.
+    dir: OnceLock<Arc<BaseDir>>,
     worker_id: Option<WorkerIdFn>,
     slots: Mutex<Slots>,
     reader: Mutex<Reader>,
@@ -60,6 +64,8 @@ pub struct Builder {
     base_dir: PathBuf,
     worker_id: Option<WorkerIdFn>,
     watch: bool,
+    create: bool,
+    settle_timeout: Duration,
 }
 
 impl fmt::Debug for Builder {
@@ -71,6 +77,8 @@ impl fmt::Debug for Builder {
                 &self.worker_id.as_ref().map(|_| "Fn() -> String"),
             )
             .field("watch", &self.watch)
+            .field("create", &self.create)
+            .field("settle_timeout", &self.settle_timeout)
             .finish()
     }
 }
@@ -106,8 +114,57 @@ impl Builder {
         self
     }
 
+    /// Whether [`open`](Self::open) creates a missing `base_dir` (the
+    /// default). With `false` it neither creates it nor fails because it is
+    /// missing: reads fail with [`ErrorKind::Missing`](crate::ErrorKind::Missing)
+    /// until a directory is at the path, then read it; new workers are made in
+    /// the first directory found there. For monitors that may start before
+    /// the workers' server has made the board.
+    ///
+    /// # Examples
+    /// ```
+    /// use parallel_scoreboard::{ErrorKind, Scoreboard};
+    /// # let tmp = tempfile::tempdir()?;
+    /// let path = tmp.path().join("not-yet");
+    /// let monitor = Scoreboard::builder(&path).create(false).open()?;
+    /// assert_eq!(monitor.read_all().unwrap_err().kind(), ErrorKind::Missing);
+    /// let server = Scoreboard::open(&path)?; // makes it
+    /// server.update(b"up")?;
+    /// assert_eq!(monitor.read_all()?.len(), 1);
+    /// # Ok::<(), parallel_scoreboard::Error>(())
+    /// ```
+    #[must_use]
+    pub fn create(mut self, create: bool) -> Self {
+        self.create = create;
+        self
+    }
+
+    /// How long one read waits, all statuses together, for statuses that keep
+    /// changing under it (default 100 ms). A status that does not settle in
+    /// time (a file left marked as being written, a writer that starts a new
+    /// update during every copy) is left out of that read and reported as
+    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) in
+    /// [`Snapshot::skipped`]; the rest of the board is returned. Once the
+    /// time is spent each further such status gets a few quick retries only,
+    /// so a read with many of them still takes about this long.
+    ///
+    /// # Examples
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let board = parallel_scoreboard::Scoreboard::builder(dir.path())
+    ///     .settle_timeout(std::time::Duration::from_millis(20))
+    ///     .open()?;
+    /// # Ok::<(), parallel_scoreboard::Error>(())
+    /// ```
+    #[must_use]
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+
     /// Opens the scoreboard, creating `base_dir` (mode 0700) and its missing
-    /// parents if needed. A concurrent creation is not an error.
+    /// parents if needed (unless told not to with [`create`](Self::create)).
+    /// A concurrent creation is not an error.
     ///
     /// # Errors
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be
@@ -117,15 +174,25 @@ impl Builder {
     ///   it without the sticky bit.
     pub fn open(self) -> Result<Scoreboard> {
         fork::init().map_err(|e| Error::io(e).with_detail("installing fork handlers"))?;
-        let dir = BaseDir::open(&self.base_dir)?;
+        let dir = if self.create {
+            Some(BaseDir::open(&self.base_dir)?)
+        } else {
+            match BaseDir::find(&self.base_dir) {
+                Ok(dir) => Some(dir),
+                Err(e) if e.kind() == ErrorKind::Missing => None,
+                Err(e) => return Err(e),
+            }
+        };
+        let dir = dir.map(Arc::new);
+        let watch =
+            self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
+        let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout);
         Ok(Scoreboard {
-            dir: Arc::new(dir),
+            path: self.base_dir,
+            dir: dir.map_or_else(OnceLock::new, OnceLock::from),
             worker_id: self.worker_id,
             slots: Mutex::new(Slots::default()),
-            reader: Mutex::new(Reader::new(
-                self.watch
-                    && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0"),
-            )),
+            reader: Mutex::new(reader),
         })
     }
 }
@@ -158,7 +225,8 @@ pub struct Snapshot {
     /// The live workers, sorted by id.
     pub workers: Vec<WorkerStatus>,
     /// Why each skipped entry was skipped (not a status file, corrupt,
-    /// another user's, busy), with its path.
+    /// another user's, busy, a dead worker's file that could not be removed),
+    /// with its path.
     pub skipped: Vec<Error>,
     /// Files of dead workers this read removed.
     pub removed: usize,
@@ -189,13 +257,25 @@ impl Scoreboard {
             base_dir: base_dir.as_ref().to_path_buf(),
             worker_id: None,
             watch: true,
+            create: true,
+            settle_timeout: SETTLE_TIMEOUT,
         }
     }
 
     /// The directory holding the status files.
     #[must_use]
     pub fn base_dir(&self) -> &Path {
-        self.dir.path()
+        &self.path
+    }
+
+    /// The directory new workers are made in (see [`Builder::create`]).
+    fn writer_dir(&self) -> Result<Arc<BaseDir>> {
+        if let Some(dir) = self.dir.get() {
+            return Ok(Arc::clone(dir));
+        }
+        let dir = Arc::new(BaseDir::find(&self.path)?);
+        // A concurrent call may have set it first: use the one kept.
+        Ok(Arc::clone(self.dir.get_or_init(|| dir)))
     }
 
     /// Publishes `status` for the calling worker (the id `worker_id()` returns,
@@ -203,6 +283,11 @@ impl Scoreboard {
     /// The file belongs to this `Scoreboard` and is removed when it is dropped.
     ///
     /// After `fork()`, the child's first call creates the child's own entry.
+    ///
+    /// Files are made in the directory the board opened: if it is removed,
+    /// existing workers' updates still succeed (into files no reader of the
+    /// path sees), and making a new one fails (see the README, "A removed or
+    /// recreated `base_dir`").
     ///
     /// # Errors
     /// As [`Worker::update`], and on the first call for an id as
@@ -212,17 +297,16 @@ impl Scoreboard {
         let worker = match &self.worker_id {
             None => match &mut slots.own {
                 Some(w) => w,
-                own @ None => own.insert(Worker::create(
-                    Arc::clone(&self.dir),
-                    fork::pid().to_string(),
-                )?),
+                own @ None => {
+                    own.insert(Worker::create(self.writer_dir()?, fork::pid().to_string())?)
+                }
             },
             Some(f) => {
                 let id = f();
                 match slots.by_id.entry(id) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        let w = Worker::create(Arc::clone(&self.dir), e.key().clone())?;
+                        let w = Worker::create(self.writer_dir()?, e.key().clone())?;
                         e.insert(w)
                     }
                 }
@@ -266,9 +350,12 @@ impl Scoreboard {
     /// - [`ErrorKind::DuplicateId`](crate::ErrorKind::DuplicateId): a live worker holds `id`. A
     ///   dead worker's id is taken over.
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io): the file cannot be created (full disk, no
-    ///   permission, out of file descriptors).
+    ///   permission, out of file descriptors, `base_dir` removed).
+    /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing): the board was
+    ///   opened with [`Builder::create(false)`](Builder::create) and no
+    ///   directory has been at its path since.
     pub fn worker_with_id(&self, id: impl Into<String>) -> Result<Worker> {
-        Worker::create(Arc::clone(&self.dir), id.into())
+        Worker::create(self.writer_dir()?, id.into())
     }
 
     /// The latest complete status of every live worker that has one, by id.
@@ -280,11 +367,21 @@ impl Scoreboard {
     /// [`snapshot_into`](Self::snapshot_into) refills a [`Snapshot`] without
     /// allocating.
     ///
+    /// Reads follow `base_dir`'s path: when the directory there is removed
+    /// or replaced (by `mkdir` or a rename), the next read reads the one there
+    /// now, never reporting a removed board as an empty one.
+    ///
     /// # Errors
-    /// [`ErrorKind::Io`](crate::ErrorKind::Io) only when `base_dir` cannot be
-    /// listed, or when an entry cannot be opened for want of file descriptors
-    /// or memory (the result would then miss workers). Entries that are not
-    /// readable status files are skipped; [`snapshot`](Self::snapshot) says why.
+    /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing) while no directory
+    ///   is at `base_dir`'s path.
+    /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure) when the
+    ///   directory now there is not private (as [`Builder::open`] checks).
+    /// - [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be
+    ///   listed, or when an entry cannot be opened for want of file descriptors
+    ///   or memory (the result would then miss workers).
+    ///
+    /// Entries that are not readable status files are skipped;
+    /// [`snapshot`](Self::snapshot) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = BTreeMap::new();
         self.read(READ, &mut |e: Entry<'_>| {
@@ -349,27 +446,33 @@ impl Scoreboard {
         Ok(())
     }
 
-    /// Removes the files of dead workers (and abandoned temporaries); returns
-    /// how many. Lists `base_dir` and looks at every entry, whatever the watch
-    /// says; [`read_all`](Self::read_all) removes the dead workers it comes
-    /// across too.
+    /// Removes the files of dead workers (and abandoned temporaries); says
+    /// how many it removed and which it could not remove (a read-only mount,
+    /// no permission: [`Cleanup::failed`]). Lists `base_dir` and looks at
+    /// every entry, whatever the watch says; [`read_all`](Self::read_all)
+    /// removes the dead workers it comes across too, and
+    /// [`snapshot`](Self::snapshot) reports those it cannot remove in
+    /// [`Snapshot::skipped`].
     ///
     /// # Errors
-    /// As [`read_all`](Self::read_all).
-    pub fn cleanup(&self) -> Result<usize> {
-        Ok(self
-            .read(
-                How {
-                    full: true,
-                    skipped: false,
-                },
-                &mut |_| {},
-            )?
-            .removed)
+    /// As [`read_all`](Self::read_all). A file that cannot be removed is not
+    /// an error of the call: it is in [`Cleanup::failed`].
+    pub fn cleanup(&self) -> Result<Cleanup> {
+        let report = self.read(
+            How {
+                full: true,
+                skipped: false,
+            },
+            &mut |_| {},
+        )?;
+        Ok(Cleanup {
+            removed: report.removed,
+            failed: report.unremoved,
+        })
     }
 
     fn read(&self, how: How, visit: &mut dyn FnMut(Entry<'_>)) -> Result<ScanReport> {
-        self.reader().read(&self.dir, how, visit)
+        self.reader().read(how, visit)
     }
 
     fn reader(&self) -> MutexGuard<'_, Reader> {

@@ -13,6 +13,7 @@
 //!   newcomer cannot link over an existing one, so the check stays true until
 //!   the claimant's unlink or rename. A process id never enters into it.
 
+use std::ffi::OsString;
 use std::fs::{DirBuilder, File, TryLockError};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -29,6 +30,8 @@ use crate::sys::{self, FileId};
 pub(crate) struct BaseDir {
     path: PathBuf,
     fd: OwnedFd,
+    /// The directory's inode, to tell whether its path still leads to it.
+    id: FileId,
 }
 
 /// A dead file whose name this process may now remove or replace.
@@ -47,16 +50,68 @@ impl BaseDir {
             .mode(0o700)
             .create(path)
             .map_err(|e| Error::io(e).with_path(path))?;
-        let fd = sys::open_dir(path).map_err(|e| Error::io(e).with_path(path))?;
+        Self::find(path)
+    }
+
+    /// Opens the directory at `path`, which must exist; checks it is private
+    /// (see [`check_private`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Missing`] when no directory is at `path`,
+    /// [`ErrorKind::Insecure`] when it is not private, [`ErrorKind::Io`] when
+    /// it cannot be opened.
+    pub(crate) fn find(path: &Path) -> Result<Self> {
+        let fd = sys::open_dir(path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => missing(path),
+            _ => Error::io(e).with_path(path),
+        })?;
         check_private(&fd).map_err(|why| {
             Error::new(ErrorKind::Insecure)
                 .with_detail(why)
                 .with_path(path)
         })?;
+        let id = sys::identity(fd.as_fd()).map_err(|e| Error::io(e).with_path(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             fd,
+            id,
         })
+    }
+
+    /// Whether this directory is still the one at its path (one `stat`).
+    ///
+    /// # Errors
+    /// When the path cannot be looked up for another reason than there being
+    /// nothing (or no directory) there.
+    pub(crate) fn is_at_path(&self) -> Result<bool> {
+        match std::fs::metadata(&self.path) {
+            Ok(meta) => Ok(FileId::of(&meta) == self.id),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(false),
+            Err(e) => Err(Error::io(e).with_path(&self.path)),
+        }
+    }
+
+    /// Every directory on the way to this one with the name of the next step
+    /// in it, from the parent up to `/`, when the path leads here through
+    /// directories only (no link, no `..`): watching those names follows the
+    /// path. `None` otherwise.
+    pub(crate) fn ancestry(&self) -> Option<Vec<(PathBuf, OsString)>> {
+        let path = std::path::absolute(&self.path).ok()?;
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if !meta.is_dir() || FileId::of(&meta) != self.id {
+            return None;
+        }
+        let mut steps = Vec::new();
+        let mut at = path.as_path();
+        while let (Some(parent), Some(name)) = (at.parent(), at.file_name()) {
+            if !std::fs::symlink_metadata(parent).ok()?.is_dir() {
+                return None;
+            }
+            steps.push((parent.to_path_buf(), name.to_owned()));
+            at = parent;
+        }
+        // `file_name` is `None` for a path ending in `..`.
+        (at.parent().is_none()).then_some(steps)
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -146,6 +201,11 @@ impl BaseDir {
             let _ = sys::unlink(self.fd(), name);
         }
     }
+}
+
+/// No directory at `path`.
+pub(crate) fn missing(path: &Path) -> Error {
+    Error::new(ErrorKind::Missing).with_path(path)
 }
 
 /// Checks that nobody but this user can add, remove or rename entries of the

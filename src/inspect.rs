@@ -2,9 +2,8 @@
 //! mapped file, for the fuzz targets (`fuzz/`) and the replay of their corpus
 //! in `cargo test`.
 
-use crate::layout::HEADER_LEN;
+use crate::layout::{HEADER_LEN, check_header};
 use crate::protocol::{self, Attempt, LocalWords};
-use crate::reader::check_header;
 
 /// A status file that parsed.
 #[derive(Debug, PartialEq, Eq)]

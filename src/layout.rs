@@ -26,8 +26,15 @@
 //! A new file is one 4 KiB page: the header and two 1792-byte regions. A status
 //! that does not fit its region gets a new, larger region appended at the end of
 //! the file; the file never shrinks.
+//!
+//! [`check_header`] is how a reader checks the static header against this table.
+
+use std::borrow::Cow;
 
 use bytemuck::{Pod, Zeroable};
+
+use crate::id;
+use crate::protocol::Words;
 
 /// `"PSCOREBD"` read as a little-endian word.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"PSCOREBD");
@@ -130,6 +137,48 @@ impl StaticHeader {
 /// `n` rounded up to a multiple of [`PAGE`].
 pub(crate) const fn page_round(n: u64) -> u64 {
     n.div_ceil(PAGE) * PAGE
+}
+
+/// What a reader takes from a status file's static header.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub(crate) id: String,
+    pub(crate) pid: u32,
+    pub(crate) started_ns: u64,
+}
+
+/// Checks the static header of the status file named `name`: its magic,
+/// format version, header length, id, and that the id maps to `name`.
+pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Cow<'static, str>> {
+    if words.len_words() * 8 < HEADER_LEN as usize {
+        return Err("shorter than the header".into());
+    }
+    let mut raw = [0u64; STATIC_WORDS];
+    for (i, w) in raw.iter_mut().enumerate() {
+        *w = words.load(i);
+    }
+    let h = StaticHeader::from_words(&raw);
+    if h.magic != MAGIC {
+        return Err("bad magic".into());
+    }
+    if h.version != VERSION || u64::from(h.header_len) != HEADER_LEN {
+        return Err(format!(
+            "unsupported format version {} (header length {})",
+            h.version, h.header_len
+        )
+        .into());
+    }
+    let Some(id) = h.id() else {
+        return Err("bad worker id".into());
+    };
+    if id::file_name(id) != name {
+        return Err("file name does not match the worker id".into());
+    }
+    Ok(Header {
+        id: id.to_owned(),
+        pid: u32::try_from(h.pid).unwrap_or(0),
+        started_ns: h.started_ns,
+    })
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@
 //!   [`Scoreboard::snapshot`] adds pid, update count and times, and says which
 //!   entries were skipped and why.
 //! - [`Scoreboard::cleanup`] removes dead workers' files (reads do it too).
+//! - Reads follow `base_dir`'s path: while no directory is there they fail
+//!   with [`ErrorKind::Missing`]; a directory made there again is read.
 //!
 //! Warm reads are cheap: a board keeps every live worker's file mapped (no
 //! descriptor per worker) and watches `base_dir` with inotify, so a read while
@@ -105,7 +107,12 @@
 //! one atomic access defined on read-only memory), with Acquire fences.
 //! Readers check every length and offset against what they mapped before
 //! copying, and check each file's type, owner, magic, version and id; a bad
-//! entry is skipped and reported, never fatal.
+//! entry is skipped and reported, never fatal. One case is not closed: a
+//! process of the same user that truncates a live worker's file makes that
+//! worker's process die of SIGBUS at its next update, and a reader copying
+//! from the file at that moment too. Readers that learn of the truncation
+//! first (the watch's `IN_MODIFY`, a listing's `fstat`) remap the file and
+//! skip it (the README's trust model has the details).
 //!
 //! # Platform support
 //! Linux (`renameat2`, OFD locks, `mremap`, `posix_fallocate`), 64-bit. The
@@ -114,6 +121,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod board;
+mod cleanup;
 mod dir;
 mod error;
 mod fault;
@@ -140,6 +148,7 @@ mod typed;
 mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
+pub use cleanup::Cleanup;
 pub use error::{Error, ErrorKind, Result};
 #[cfg(feature = "serde")]
 pub use typed::{Format, Json};

@@ -136,7 +136,7 @@ fn run() -> Res<()> {
         // SAFETY: as above; `status` is a valid place for the result.
         unsafe { libc::waitpid(pid, &raw mut status, 0) };
     }
-    let removed = board.cleanup()?;
+    let removed = board.cleanup()?.removed;
     drop(board);
     fs::remove_dir(&dir)?;
     println!(

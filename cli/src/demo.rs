@@ -79,7 +79,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     });
     let existed = dir.exists();
     let board = Scoreboard::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
-    let source = Source::Board(board);
+    let source = Source::of_board(board);
     signal::install()?;
     let mut hook = Demo {
         pool: Pool {
@@ -99,7 +99,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         .and_then(|()| watch::run(&source, &options, &mut hook));
     let stopped = hook.pool.stop();
     let elapsed = hook.start.elapsed();
-    let removed = source.cleanup()?;
+    let removed = source.cleanup()?.removed;
     drop(source);
     if !existed {
         fs::remove_dir(&dir).with_context(|| format!("removing {}", dir.display()))?;

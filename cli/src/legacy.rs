@@ -33,10 +33,6 @@ impl LegacyBoard {
         }
     }
 
-    pub(crate) fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Every live worker with a consistent status, sorted by id. The pid is
     /// that of the process holding the file's lock (from `/proc/locks`); the
     /// update count is unknown; the update time is the file's modification

@@ -60,6 +60,7 @@ enum Command {
         legacy: bool,
     },
     /// A live view like `top`: q or Ctrl-C quits, s changes the sort, / filters.
+    /// Waits for a missing directory, saying so in its header.
     Watch {
         /// The board's directory.
         dir: PathBuf,
@@ -74,7 +75,9 @@ enum Command {
         /// The board's directory.
         dir: PathBuf,
     },
-    /// Serve an HTML page (/), JSON (/json) and Prometheus metrics (/metrics).
+    /// Serve an HTML page (/), JSON (/json), Prometheus metrics (/metrics)
+    /// and each worker's raw status (/worker/ID). Waits for a missing
+    /// directory, answering 503 meanwhile.
     Serve {
         /// The board's directory.
         dir: PathBuf,
@@ -85,6 +88,8 @@ enum Command {
         /// Read a directory written by the original Perl module.
         #[arg(long)]
         legacy: bool,
+        #[command(flatten)]
+        limits: serve::ServeArgs,
     },
     /// One worker of `scoreboard demo` (started by it).
     #[command(hide = true)]
@@ -176,19 +181,31 @@ fn run() -> Result<ExitCode> {
             out.flush()?;
         }
         Command::Watch { dir, view, legacy } => {
-            let source = Source::open(&dir, legacy)?;
+            let source = Source::wait(&dir, legacy)?;
             watch::run(&source, &view.options()?, &mut watch::NoHook)?;
         }
         Command::Cleanup { dir } => {
-            let removed = Source::open(&dir, false)?.cleanup()?;
+            let done = Source::open(&dir, false)?.cleanup()?;
+            let removed = done.removed;
             let s = if removed == 1 { "" } else { "s" };
             writeln!(io::stdout(), "removed {removed} dead worker file{s}")?;
+            if let Some(first) = done.failed.first() {
+                let n = done.failed.len();
+                let s = if n == 1 { "" } else { "s" };
+                let more = if n > 1 { " (and others)" } else { "" };
+                let what = match (first.path(), first.io_error()) {
+                    (Some(path), Some(e)) => format!("{}: {e}", path.display()),
+                    _ => first.to_string(),
+                };
+                bail!("could not remove {n} dead worker file{s}: {what}{more}");
+            }
         }
         Command::Serve {
             dir,
             listen,
             legacy,
-        } => serve::run(Source::open(&dir, legacy)?, &listen)?,
+            limits,
+        } => serve::run(Source::wait(&dir, legacy)?, &listen, &limits)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -100,6 +100,8 @@ pub(crate) struct View {
     events: Vec<String>,
     /// What the latest read skipped, if anything.
     note: Option<String>,
+    /// Why the latest read found no board (its directory is missing), if so.
+    missing: Option<String>,
     started: Instant,
 }
 
@@ -125,6 +127,7 @@ impl View {
             last_read: None,
             events: Vec::new(),
             note: None,
+            missing: None,
             started: Instant::now(),
         }
     }
@@ -135,9 +138,20 @@ impl View {
         self.events.push(format!("{t:6.1}s  {text}"));
     }
 
+    /// Takes a read that found no board: `reason` says why; the view shows
+    /// it in its header, with no workers, until a read finds the board again.
+    pub(crate) fn missing(&mut self, reason: String) {
+        self.missing = Some(reason);
+        self.note = None;
+        self.rows.clear();
+        self.previous.clear();
+        self.last_read = None;
+    }
+
     /// Takes a new read and works out each worker's rate.
     pub(crate) fn update(&mut self, records: Vec<Record>, note: Option<String>) {
         self.note = note;
+        self.missing = None;
         let now = Instant::now();
         let wall = SystemTime::now();
         let elapsed = self.last_read.map(|t| now.duration_since(t).as_secs_f64());
@@ -286,7 +300,10 @@ impl View {
                 *states.entry(s).or_default() += 1;
             }
         }
-        let mut summary = format!("{} live workers", self.rows.len());
+        let mut summary = match &self.missing {
+            Some(reason) => format!("board missing, waiting for it: {reason}"),
+            None => format!("{} live workers", self.rows.len()),
+        };
         if !states.is_empty() {
             let counts: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
             let _ = write!(summary, " ({})", counts.join(", "));
@@ -418,6 +435,23 @@ mod tests {
             v.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
             Action::Quit
         );
+    }
+
+    #[test]
+    fn a_missing_board_shows_in_the_header_until_it_is_back() {
+        let mut v = view();
+        v.update(vec![record("a", "idle", 1)], None);
+        v.missing("no directory at base_dir's path: /x".to_owned());
+        let (lines, header) = v.lines(120, 40);
+        assert_eq!(
+            lines[1],
+            "board missing, waiting for it: no directory at base_dir's path: /x"
+        );
+        assert_eq!(lines[header + 1], "", "no rows: {lines:?}");
+        v.update(vec![record("a", "idle", 2)], None);
+        let (lines, header) = v.lines(120, 40);
+        assert!(lines[1].starts_with("1 live workers"), "{lines:?}");
+        assert!(lines[header + 1].starts_with("a "));
     }
 
     #[test]

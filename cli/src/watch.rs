@@ -11,7 +11,7 @@ use crossterm::terminal::{self, ClearType};
 use crossterm::{cursor, execute, queue};
 
 use crate::signal;
-use crate::source::Source;
+use crate::source::{Source, is_missing};
 use crate::view::{Action, Sort, View};
 
 /// What the view starts with.
@@ -66,8 +66,7 @@ fn live(
         if !hook.tick(view)? {
             return Ok(());
         }
-        let (records, note) = source.read_noting_skipped()?;
-        view.update(records, note);
+        refresh(source, view)?;
         draw(&mut out, view)?;
         if options.frames.is_some_and(|n| frame >= n) {
             return Ok(());
@@ -93,6 +92,17 @@ fn live(
                 _ => {}
             }
         }
+    }
+    Ok(())
+}
+
+/// Reads the board into the view; a missing board is shown, not an error
+/// (the view waits for it to come back).
+fn refresh(source: &Source, view: &mut View) -> Result<()> {
+    match source.read_noting_skipped() {
+        Ok((records, note)) => view.update(records, note),
+        Err(e) if is_missing(&e) => view.missing(format!("{e:#}")),
+        Err(e) => return Err(e),
     }
     Ok(())
 }
@@ -132,8 +142,7 @@ fn plain(
         if !hook.tick(view)? {
             break;
         }
-        let (records, note) = source.read_noting_skipped()?;
-        view.update(records, note);
+        refresh(source, view)?;
         let (lines, _) = view.lines(160, usize::MAX);
         // The key help means nothing without a terminal.
         for line in &lines[..lines.len() - 1] {

@@ -33,7 +33,8 @@ impl HtmlOptions {
 }
 
 /// A complete HTML page with one table row per record: id, pid, state,
-/// updates, seconds since the last update, status bytes and the status.
+/// updates, seconds since the last update, status bytes and the status
+/// (cut after 1 KiB, with a link to the whole at `worker/ID`).
 /// Everything from the records is HTML-escaped; statuses that are not UTF-8
 /// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
 /// of classes `id`, `pid`, `state`, `updates`, `age`, `bytes` and `status`.
@@ -107,10 +108,49 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
             r.updates.map(|u| u.to_string()).unwrap_or_default(),
             seconds_since(r.updated_at, now),
             r.status.len(),
-            escape(&String::from_utf8_lossy(&r.status)),
+            status_cell(r),
         );
     }
     s.push_str("</tbody>\n</table>\n</body>\n</html>\n");
+    s
+}
+
+/// How much of a status the page shows: at most this many bytes of it.
+pub(crate) const DISPLAY_BYTES: usize = 1024;
+
+/// The status as the page shows it, escaped: whole up to [`DISPLAY_BYTES`],
+/// else cut there (at a character boundary) and followed by a link to the
+/// whole status at `worker/ID` with its size.
+fn status_cell(r: &Record) -> String {
+    if r.status.len() <= DISPLAY_BYTES {
+        return escape(&String::from_utf8_lossy(&r.status));
+    }
+    let text = String::from_utf8_lossy(&r.status[..DISPLAY_BYTES]);
+    // A character cut in two at the limit is dropped rather than shown as U+FFFD.
+    let text = match std::str::from_utf8(&r.status[..DISPLAY_BYTES]) {
+        Err(e) if e.error_len().is_none() => {
+            String::from_utf8_lossy(&r.status[..e.valid_up_to()])
+        }
+        _ => text,
+    };
+    format!(
+        "{}<span class=\"cut\">\u{2026} <a href=\"worker/{}\">all {} bytes</a></span>",
+        escape(&text),
+        url_escape(&r.id),
+        r.status.len()
+    )
+}
+
+/// `text` percent-encoded for a path segment (only unreserved characters stay).
+fn url_escape(text: &str) -> String {
+    let mut s = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            s.push(char::from(b));
+        } else {
+            let _ = write!(s, "%{b:02X}");
+        }
+    }
     s
 }
 
@@ -170,5 +210,27 @@ mod tests {
         assert!(page.contains("<a href=\"?refresh=5\">5 s</a>"));
         assert!(page.contains("3 live workers, 2 busy, 1 idle"));
         assert_eq!(page.matches("<tr class=\"worker\"").count(), 3);
+    }
+
+    #[test]
+    fn long_statuses_are_cut_with_a_link_to_the_whole() {
+        let mut long = "é".repeat(DISPLAY_BYTES); // 2 bytes each: cut mid-way
+        long.push_str("<end>");
+        let r = [record("a b/é", long.as_bytes()), record("short", b"idle")];
+        let page = html(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        let shown = "é".repeat(DISPLAY_BYTES / 2);
+        let cell = format!(
+            "<td class=\"status\">{shown}<span class=\"cut\">\u{2026} \
+             <a href=\"worker/a%20b%2F%C3%A9\">all {} bytes</a></span></td>",
+            long.len()
+        );
+        assert!(page.contains(&cell), "{page}");
+        assert!(!page.contains("&lt;end&gt;"));
+        assert!(page.contains(&format!("<td class=\"bytes\">{}</td>", long.len())));
+        assert!(page.contains("<td class=\"status\">idle</td>"));
+        // Cut in the middle of a character: the half is dropped.
+        let odd = format!("x{}", "é".repeat(DISPLAY_BYTES));
+        let page = html(&[record("o", odd.as_bytes())], SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        assert!(!page.contains('\u{fffd}'));
     }
 }

@@ -1,6 +1,6 @@
 //! JSON renderings: id → status (the original's JSON app) and the full list.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{Record, rfc3339};
 
@@ -28,16 +28,41 @@ use super::{Record, rfc3339};
 /// ```
 #[must_use]
 pub fn json_map(records: &[Record]) -> String {
-    let map: Map<String, Value> = records
-        .iter()
-        .map(|r| (r.id.clone(), status_value(&r.status)))
-        .collect();
-    Value::Object(map).to_string()
+    // Written entry by entry into one buffer (a map of values first would
+    // hold every status twice more): sorted by id, the last of equal ids
+    // kept, as an object's keys are.
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by(|&a, &b| records[a].id.cmp(&records[b].id));
+    order.dedup_by(|later, kept| {
+        let same = records[*later].id == records[*kept].id;
+        if same {
+            *kept = *later;
+        }
+        same
+    });
+    let bytes: usize = order.iter().map(|&i| records[i].status.len() + 8).sum();
+    let mut out = Vec::with_capacity(bytes + 2);
+    out.push(b'{');
+    for (n, &i) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_json(&mut out, &records[i].id);
+        out.push(b':');
+        let status = &records[i].status;
+        match serde_json::from_slice::<Value>(status) {
+            Ok(value) => write_json(&mut out, &value),
+            Err(_) => write_json(&mut out, &*String::from_utf8_lossy(status)),
+        }
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn status_value(status: &[u8]) -> Value {
-    serde_json::from_slice(status)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(status).into_owned()))
+/// Appends `value` as compact JSON; writing into a `Vec` cannot fail, and
+/// the serializer's output is UTF-8.
+fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// A JSON array of one object per record, in the records' order:
@@ -98,11 +123,12 @@ mod tests {
             record("b", b"plain \"text\""),
             record("c", b"\xff\xfe"),
             record("d", b"12"),
+            record("a", br#"{"n":2}"#),
         ];
         let v: Value = serde_json::from_str(&json_map(&r)).unwrap();
         assert_eq!(
             v,
-            json!({"a": {"n": 1}, "b": "plain \"text\"", "c": "\u{fffd}\u{fffd}", "d": 12})
+            json!({"a": {"n": 2}, "b": "plain \"text\"", "c": "\u{fffd}\u{fffd}", "d": 12})
         );
     }
 

@@ -104,8 +104,8 @@ pub fn records(snapshot: &Snapshot) -> Vec<Record> {
 #[must_use]
 pub fn state(status: &[u8]) -> Option<String> {
     if status.first() == Some(&b'{') {
-        let value: serde_json::Value = serde_json::from_slice(status).ok()?;
-        return value.get("state")?.as_str().map(str::to_owned);
+        // Only the field `state` is kept: the rest is checked, not built.
+        return serde_json::from_slice::<StateField>(status).ok()?.0;
     }
     let text = std::str::from_utf8(status).ok()?;
     let word = text.split_whitespace().next()?;
@@ -113,6 +113,37 @@ pub fn state(status: &[u8]) -> Option<String> {
         .into_iter()
         .find(|s| word.eq_ignore_ascii_case(s))
         .map(str::to_owned)
+}
+
+/// The string field `state` of a JSON object (the last one, as a map keeps),
+/// if it has one; any other JSON is an error.
+struct StateField(Option<String>);
+
+impl<'de> serde::Deserialize<'de> for StateField {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = StateField;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<StateField, A::Error> {
+                let mut state = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "state" {
+                        let value: serde_json::Value = map.next_value()?;
+                        state = value.as_str().map(str::to_owned);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                Ok(StateField(state))
+            }
+        }
+        d.deserialize_map(Fields)
+    }
 }
 
 /// How many seconds lie between `then` and `now` (0 when `then` is later).
@@ -147,6 +178,9 @@ pub(crate) mod tests {
         assert_eq!(state(b"{not json"), None);
         assert_eq!(state(b"busybody"), None);
         assert_eq!(state(b"\xff busy"), None);
+        assert_eq!(state(br#"{"state":"a","x":[1,{"state":"b"}],"state":"c"}"#).as_deref(), Some("c"));
+        assert_eq!(state(br#"{"state":"busy"} trailing"#), None);
+        assert_eq!(state(br#"{"x":1}"#), None);
         assert_eq!(state(b""), None);
     }
 }

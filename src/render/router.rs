@@ -1,30 +1,48 @@
 //! A ready axum router serving the renderers (feature `axum`).
+//!
+//! Requests share reads of the board (`reads.rs`): however many come at
+//! once, one read runs at a time, each rendering of it is made once and sent
+//! from shared bytes (`body.rs`), and at most [`reads::KEPT`] readings are
+//! in memory. A handler gets the [`Current`](reads::Current) reading, and the
+//! one before it, from [`Reads::fresh`](reads::Reads::fresh).
+
+mod body;
+mod reads;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Router;
-use axum::extract::{RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::{HtmlOptions, Record, html, json_map, prometheus, records};
+use self::body::SharedBody;
+use self::reads::{Current, ReadError, Reads, Rendering};
+use super::{HtmlOptions, Record, html, json_map, prometheus};
 use crate::board::Scoreboard;
 
 /// What [`router_with`] calls (on a blocking thread) to read the workers.
 pub type ReadFn =
     dyn Fn() -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>> + Send + Sync;
 
-#[derive(Clone)]
+/// The router's state: the shared reads and the page's title.
+#[derive(Clone, Debug)]
 struct Source {
-    read: Arc<ReadFn>,
+    reads: Arc<Reads>,
     title: Arc<str>,
 }
 
 /// A router serving `board`: `GET /` the HTML page (`?refresh=N` reloads it
-/// every N seconds), `GET /json` id → status, `GET /metrics` the Prometheus
-/// text format; any other path is a 404.
+/// every N seconds; statuses are cut to 1 KiB there), `GET /json` id →
+/// status, `GET /metrics` the Prometheus text format, `GET /worker/{id}` one
+/// worker's raw status (a 404 for an id with no live worker); any other path
+/// is a 404.
+///
+/// Requests that come while a read runs share it: memory stays within a few
+/// times the board's size however many requests come at once. While the
+/// board's directory is missing every endpoint answers 503 with the reason.
 ///
 /// Reads run on tokio's blocking threads, so the router needs a tokio
 /// runtime with them (any multi-threaded one). Nest it under a prefix with
@@ -41,11 +59,22 @@ struct Source {
 /// ```
 pub fn router(board: Arc<Scoreboard>) -> Router {
     let title = format!("scoreboard {}", board.base_dir().display());
-    router_with(title, move || Ok(records(&board.snapshot()?)))
+    router_with(title, move || {
+        Ok(board
+            .snapshot()?
+            .workers
+            .into_iter()
+            .map(Record::from)
+            .collect())
+    })
 }
 
-/// A router like [`router`] over any source of records: `read` is called for
-/// each request (on a blocking thread); an error is a 500 with its message.
+/// A router like [`router`] over any source of records: `read` is called on
+/// a blocking thread, once for all the requests that wait for it. An error is
+/// a 503 with its message when an error of its chain is an
+/// [`ErrorKind::Missing`](crate::ErrorKind::Missing) or an
+/// [`std::io::ErrorKind::NotFound`] (the source is not there now), and a 500
+/// otherwise. `read` should return the records sorted by id.
 pub fn router_with<F>(title: impl Into<String>, read: F) -> Router
 where
     F: Fn() -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>>
@@ -54,39 +83,78 @@ where
         + 'static,
 {
     let source = Source {
-        read: Arc::new(read),
+        reads: Arc::new(Reads::new(Arc::new(read))),
         title: title.into().into(),
     };
     Router::new()
         .route("/", get(page))
         .route("/json", get(json))
         .route("/metrics", get(metrics))
+        .route("/worker/{id}", get(worker))
         .fallback(not_found)
         .with_state(source)
 }
 
 async fn page(State(source): State<Source>, RawQuery(query): RawQuery) -> Response {
     let refresh = query.as_deref().and_then(refresh_of).filter(|&n| n > 0);
-    let options = HtmlOptions::default()
-        .title(&*source.title)
-        .refresh(refresh);
-    respond(&source, "text/html; charset=utf-8", move |r, now| {
-        html(r, now, &options)
-    })
+    let title = Arc::clone(&source.title);
+    respond(
+        &source,
+        Rendering::Page(refresh),
+        "text/html; charset=utf-8",
+        move |c| {
+            let options = HtmlOptions::default().title(&*title).refresh(refresh);
+            html(&c.reading.records, c.reading.at, &options)
+        },
+    )
     .await
 }
 
 async fn json(State(source): State<Source>) -> Response {
-    respond(&source, "application/json", |r, _| json_map(r)).await
+    respond(&source, Rendering::Json, "application/json", |c| {
+        json_map(&c.reading.records)
+    })
+    .await
 }
 
 async fn metrics(State(source): State<Source>) -> Response {
     respond(
         &source,
+        Rendering::Metrics,
         "text/plain; version=0.0.4; charset=utf-8",
-        prometheus,
+        |c| prometheus(&c.reading.records, c.reading.at),
     )
     .await
+}
+
+/// One worker's raw status, as `scoreboard show` prints it: `text/plain`
+/// when it is UTF-8, `application/octet-stream` otherwise.
+async fn worker(State(source): State<Source>, Path(id): Path<String>) -> Response {
+    let current = match source.reads.fresh().await {
+        Ok(current) => current,
+        Err(e) => return failure(&e),
+    };
+    let records = &current.reading.records;
+    let Ok(i) = records.binary_search_by(|r| r.id.as_str().cmp(&id)) else {
+        return (StatusCode::NOT_FOUND, "no live worker with this id\n").into_response();
+    };
+    let content_type = if std::str::from_utf8(&records[i].status).is_ok() {
+        "text/plain; charset=utf-8"
+    } else {
+        "application/octet-stream"
+    };
+    // The status itself, not a copy.
+    let status = axum::body::Bytes::from_owner(StatusOf(Arc::clone(&current), i));
+    ok(content_type, Body::new(SharedBody::new(status, current)))
+}
+
+/// The status of the `.1`th record of a reading, as bytes a body can own.
+struct StatusOf(Arc<Current>, usize);
+
+impl AsRef<[u8]> for StatusOf {
+    fn as_ref(&self) -> &[u8] {
+        &self.0.reading.records[self.1].status
+    }
 }
 
 /// The value of `refresh=N` in a query string.
@@ -101,28 +169,50 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
+/// Answers with `which` rendering of a fresh read, made by `render` once.
 async fn respond(
     source: &Source,
+    which: Rendering,
     content_type: &'static str,
-    render: impl FnOnce(&[Record], SystemTime) -> String + Send + 'static,
+    render: impl FnOnce(&Current) -> String + Send + 'static,
 ) -> Response {
-    let read = Arc::clone(&source.read);
-    let result = tokio::task::spawn_blocking(move || {
-        read().map(|records| render(&records, SystemTime::now()))
-    })
-    .await;
-    match result {
-        // A status is stale at once: no cache may keep it.
-        Ok(Ok(body)) => (
-            [
-                (header::CONTENT_TYPE, content_type),
-                (header::CACHE_CONTROL, "no-store"),
-            ],
+    let current = match source.reads.fresh().await {
+        Ok(current) => current,
+        Err(e) => return failure(&e),
+    };
+    match current.body(which, render).await {
+        Ok(bytes) => ok(content_type, Body::new(SharedBody::new(bytes, current))),
+        Err(e) => failure(&e),
+    }
+}
+
+fn ok(content_type: &'static str, body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // A status is stale at once: no cache may keep it.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // A raw status is shown as what it says it is, never sniffed as HTML.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// A 503 (with `Retry-After: 1`) for a board that is not there, a 500 for
+/// any other failure; the body is the reason on one line.
+fn failure(e: &ReadError) -> Response {
+    let body = format!("{}\n", e.reason);
+    if e.unavailable {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
             body,
         )
-            .into_response(),
-        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
+            .into_response()
+    } else {
+        (StatusCode::INTERNAL_SERVER_ERROR, body).into_response()
     }
 }
 

@@ -9,7 +9,7 @@ use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FcntlArg, OFlag, RenameFlags};
@@ -51,6 +51,11 @@ pub(crate) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
 /// Whether the directory `dir` has been removed (it has no links left).
 pub(crate) fn is_removed(dir: BorrowedFd<'_>) -> io::Result<bool> {
     Ok(nix::sys::stat::fstat(dir)?.st_nlink == 0)
+}
+
+/// The inode open as `fd`.
+pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<FileId> {
+    Ok(FileId::of_stat(&nix::sys::stat::fstat(fd)?))
 }
 
 /// Creates `name` in `dir`, which must not exist: read-write, mode 0600.
@@ -234,30 +239,44 @@ pub(crate) fn at_fork(
 /// What happened in a watched directory, from [`Watch::drain`].
 #[derive(Debug)]
 pub(crate) enum Change {
-    /// The entry `name` was created, renamed, removed or had its metadata
-    /// changed; `closed` when a descriptor opened for writing on it was closed
+    /// The entry `name` was created, renamed, removed, truncated or written
+    /// to with `write(2)`, or had its metadata changed; `closed` when a descriptor opened for writing on it was closed
     /// (which is how a worker's death shows: its lock goes with that close).
     Entry { name: OsString, closed: bool },
     /// Events were lost (the kernel's queue overflowed): look at everything.
     Overflow,
-    /// The watch is gone (the directory was removed or unmounted).
+    /// The watched directory may no longer be at its path: it, or its entry
+    /// in its parent, was removed, renamed or replaced, or a watch is gone.
     Lost,
 }
 
 /// An inotify watch on a directory: tells which names changed since the last
-/// [`drain`](Self::drain), so a reader need not look at the others.
+/// [`drain`](Self::drain), so a reader need not look at the others; and,
+/// when given its ancestry, whether the directory left its path.
 #[derive(Debug)]
 pub(crate) struct Watch {
     inotify: nix::sys::inotify::Inotify,
+    /// The watches on the directories of the path, each with the name of the
+    /// next step of the path in it.
+    ancestors: Vec<(nix::sys::inotify::WatchDescriptor, OsString)>,
+    /// Whether every one of them could be placed.
+    follows_path: bool,
 }
 
 impl Watch {
     /// Watches the directory open as `dir`. The watch is placed through
     /// `/proc/self/fd`, so it is on that very directory even if its path has
-    /// since been replaced. Fails where inotify or `/proc` is unavailable, or
-    /// the user's inotify instances are used up; callers then list the
-    /// directory on every read instead.
-    pub(crate) fn new(dir: BorrowedFd<'_>) -> io::Result<Self> {
+    /// since been replaced. With `ancestry` (each directory of the path with
+    /// the name of the next step in it), those directories are watched too,
+    /// in the same inotify instance, for that name being removed or renamed:
+    /// a removed directory that is still open raises no event of its own (its
+    /// `IN_DELETE_SELF` waits for the last descriptor). Fails where inotify
+    /// or `/proc` is unavailable, or the user's inotify instances are used
+    /// up; callers then list the directory on every read instead.
+    pub(crate) fn new(
+        dir: BorrowedFd<'_>,
+        ancestry: Option<&[(PathBuf, OsString)]>,
+    ) -> io::Result<Self> {
         use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify};
         use std::os::fd::AsRawFd;
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
@@ -267,19 +286,48 @@ impl Watch {
             | F::IN_DELETE
             | F::IN_CLOSE_WRITE
             | F::IN_ATTRIB
+            // Truncation (and any write(2)): never raised by updates, which
+            // store through the mapping; lets readers see a shrunk file
+            // before they copy from it.
+            | F::IN_MODIFY
             | F::IN_DELETE_SELF
+            | F::IN_MOVE_SELF
             | F::IN_ONLYDIR
             // Nothing about a name once it is unlinked: its IN_DELETE said it all.
             | F::from_bits_retain(libc::IN_EXCL_UNLINK);
         let path = format!("/proc/self/fd/{}", dir.as_raw_fd());
         inotify.add_watch(path.as_str(), mask)?;
-        Ok(Self { inotify })
+        let steps = ancestry.unwrap_or_default();
+        let mask = F::IN_DELETE
+            | F::IN_MOVED_FROM
+            | F::IN_MOVED_TO
+            | F::IN_DELETE_SELF
+            | F::IN_MOVE_SELF
+            | F::IN_ONLYDIR;
+        // A step that cannot be watched (no access, the user's watches used
+        // up) leaves the path to callers to check.
+        let ancestors: Vec<_> = steps
+            .iter()
+            .filter_map(|(at, name)| Some((inotify.add_watch(at, mask).ok()?, name.clone())))
+            .collect();
+        let follows_path = ancestry.is_some() && ancestors.len() == steps.len();
+        Ok(Self {
+            inotify,
+            ancestors,
+            follows_path,
+        })
+    }
+
+    /// Whether this watch tells when the directory leaves its path.
+    pub(crate) fn follows_path(&self) -> bool {
+        self.follows_path
     }
 
     /// Reports every change queued since the last call; one `read` when there
     /// is none.
     pub(crate) fn drain(&self, mut f: impl FnMut(Change)) -> io::Result<()> {
         use nix::sys::inotify::AddWatchFlags as F;
+        let gone = F::IN_DELETE_SELF | F::IN_MOVE_SELF | F::IN_IGNORED | F::IN_UNMOUNT;
         loop {
             let events = match self.inotify.read_events() {
                 Ok(events) => events,
@@ -293,11 +341,13 @@ impl Watch {
             for ev in events {
                 if ev.mask.contains(F::IN_Q_OVERFLOW) {
                     f(Change::Overflow);
-                } else if ev
-                    .mask
-                    .intersects(F::IN_DELETE_SELF | F::IN_IGNORED | F::IN_UNMOUNT)
-                {
+                } else if ev.mask.intersects(gone) {
                     f(Change::Lost);
+                } else if let Some((_, step)) = self.ancestors.iter().find(|(wd, _)| *wd == ev.wd) {
+                    // A directory of the path: only the next step's name matters.
+                    if ev.name.as_ref() == Some(step) {
+                        f(Change::Lost);
+                    }
                 } else if let Some(name) = ev.name {
                     f(Change::Entry {
                         name,

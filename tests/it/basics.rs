@@ -111,8 +111,8 @@ fn cleanup_removes_dead_files_and_counts_them() {
     }
     h.kill();
     assert_eq!(entries(tmp.path()).len(), 4);
-    assert_eq!(board.cleanup().unwrap(), 3);
-    assert_eq!(board.cleanup().unwrap(), 0);
+    assert_eq!(board.cleanup().unwrap().removed, 3);
+    assert_eq!(board.cleanup().unwrap().removed, 0);
     assert_eq!(entries(tmp.path()), vec!["sb-live".to_owned()]);
     assert_eq!(board.read_all().unwrap(), map(&[("live", "still here")]));
 }

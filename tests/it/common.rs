@@ -44,6 +44,23 @@ impl Helper {
     }
 
     pub fn spawn_with(role: &str, dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn_cmd(role, dir, env, |_| {})
+    }
+
+    /// Starts a helper running as user and group `id` (the test must be root).
+    pub fn spawn_as(role: &str, dir: &Path, id: u32) -> Self {
+        use std::os::unix::process::CommandExt;
+        Self::spawn_cmd(role, dir, &[], |cmd| {
+            cmd.uid(id).gid(id);
+        })
+    }
+
+    fn spawn_cmd(
+        role: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
         let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
         cmd.args([
             "--ignored",
@@ -61,6 +78,7 @@ impl Helper {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        configure(&mut cmd);
         let mut child = cmd.spawn().expect("spawn helper");
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().expect("stdout"));
@@ -206,5 +224,81 @@ impl Rng {
 
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+}
+
+/// A tmpfs mounted at `at` for the test's life (root only, as in CI). Drop
+/// unmounts it even when the test fails; [`Mount::unmount`] does it at the
+/// end of a test and checks that it worked.
+pub struct Mount<'a> {
+    at: &'a Path,
+    mounted: bool,
+}
+
+impl<'a> Mount<'a> {
+    pub fn tmpfs(at: &'a Path, size: &str) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a small tmpfs needs root (as in CI): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self { at, mounted: true }
+    }
+
+    /// Remounts it with `opts` (`ro`, `rw`).
+    pub fn remount(&self, opts: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(self.at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "remount,{opts}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Unmounts it, which must work (everything in it closed and unmapped).
+    pub fn unmount(mut self) {
+        let out = Command::new("umount")
+            .arg(self.at)
+            .output()
+            .expect("run umount");
+        self.mounted = !out.status.success();
+        assert!(
+            out.status.success(),
+            "umount {}: {}",
+            self.at.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Mount<'_> {
+    fn drop(&mut self) {
+        if self.mounted {
+            // A test that failed may still hold files in it: detach it now
+            // (lazily if busy) so nothing stays mounted; no panic in a drop.
+            let ok = Command::new("umount")
+                .arg(self.at)
+                .status()
+                .is_ok_and(|s| s.success());
+            if !ok {
+                let _ = Command::new("umount").arg("-l").arg(self.at).status();
+            }
+        }
     }
 }

@@ -9,39 +9,7 @@ use std::path::Path;
 
 use parallel_scoreboard::{ErrorKind, Scoreboard};
 
-use crate::common::{Helper, entries, tempdir};
-
-/// A tmpfs of `size` mounted at `at` for the test's life.
-struct Mount<'a>(&'a Path);
-
-impl<'a> Mount<'a> {
-    fn tmpfs(at: &'a Path, size: &str) -> Self {
-        std::fs::create_dir_all(at).unwrap();
-        let out = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mounting a small tmpfs needs root (as in CI): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Self(at)
-    }
-}
-
-impl Drop for Mount<'_> {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(self.0).status();
-    }
-}
+use crate::common::{Helper, Mount, entries, tempdir};
 
 /// Fills the file system holding `dir` until writes fail with ENOSPC.
 fn fill(dir: &Path) {

@@ -24,6 +24,17 @@ pub fn run(role: &str) {
     }
 }
 
+/// A cleanup: how many files it removed, then the OS error of each failure.
+fn cleanup_report(board: &Scoreboard) -> Result<String, Error> {
+    let done = board.cleanup()?;
+    let mut out = vec![done.removed.to_string()];
+    out.extend(done.failed.iter().map(|e| {
+        let errno = e.io_error().and_then(std::io::Error::raw_os_error);
+        errno.unwrap_or(0).to_string()
+    }));
+    Ok(out.join(" "))
+}
+
 fn answer(r: Result<String, Error>) {
     match r {
         Ok(s) if s.is_empty() => println!("@@ ok"),
@@ -34,7 +45,8 @@ fn answer(r: Result<String, Error>) {
 
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
-/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `spin ID MINLEN MAXLEN [log]`,
+/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `cleanup-report`
+/// (`REMOVED ERRNO...`), `spin ID MINLEN MAXLEN [log]`,
 /// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `nofile-extra K`
 /// (allow K more open files), `read` (`id=status ...`), `quit`.
 fn script(board: &Scoreboard) {
@@ -90,10 +102,11 @@ fn script(board: &Scoreboard) {
                 let n: usize = rest.parse().unwrap();
                 let mut removed = 0;
                 for _ in 0..n {
-                    removed += board.cleanup().expect("cleanup");
+                    removed += board.cleanup().expect("cleanup").removed;
                 }
                 Ok(removed.to_string())
             }
+            "cleanup-report" => cleanup_report(board),
             "spin" => spin(board, rest),
             "hold" => {
                 let (n, prefix) = rest.split_once(' ').expect("hold N PREFIX");

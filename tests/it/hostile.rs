@@ -38,7 +38,7 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
     let reader = std::thread::spawn(move || {
         let all = board.read_all().unwrap();
         let snap = board.snapshot().unwrap();
-        let removed = board.cleanup().unwrap();
+        let removed = board.cleanup().unwrap().removed;
         tx.send((all, snap, removed)).unwrap();
         board
     });
@@ -88,7 +88,7 @@ fn a_missing_base_dir_is_a_clear_error() {
     let board = Scoreboard::open(&dir).unwrap();
     std::fs::remove_dir(&dir).unwrap();
     let e = board.read_all().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Io);
+    assert_eq!(e.kind(), ErrorKind::Missing);
     assert!(e.to_string().contains("board"), "{e}");
     // Opening a path that is a file fails with the path in the message.
     let file = tmp.path().join("file");

@@ -17,8 +17,12 @@ mod growth;
 mod hostile;
 mod ids;
 mod races;
+mod recreate;
 mod storm;
 mod threads;
+mod truncation;
+mod unremovable;
+mod unsettled;
 mod watch;
 
 /// The entry point of helper processes; does nothing in a normal test run.

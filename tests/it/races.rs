@@ -70,7 +70,7 @@ fn takeovers_and_cleanups_race_without_removing_a_live_file() {
         );
         let (n, w) = &winners[0];
         for _ in 0..3 {
-            assert_eq!(board.cleanup().unwrap(), 0);
+            assert_eq!(board.cleanup().unwrap().removed, 0);
             cleaner.ok("cleanup 1");
             let all = board.read_all().unwrap();
             assert_eq!(

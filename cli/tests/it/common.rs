@@ -189,16 +189,23 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
+        Self::start_with(dir, extra, |_| {})
+    }
+
+    /// [`start`](Self::start) with the command adjusted by `configure`
+    /// first (a `pre_exec`, say).
+    pub fn start_with(dir: &Path, extra: &[&str], configure: impl FnOnce(&mut Command)) -> Self {
+        let mut command = Command::new(BIN);
+        command
             .arg("serve")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start scoreboard serve");
+            .stderr(Stdio::inherit());
+        configure(&mut command);
+        let mut child = command.spawn().expect("start scoreboard serve");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
@@ -213,22 +220,37 @@ impl Server {
         Self { child, addr }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the server is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Stops the server with SIGTERM; returns whether it exited successfully.
-    pub fn stop(mut self) -> bool {
+    pub fn stop(self) -> bool {
+        self.stop_within(Duration::from_secs(10))
+    }
+
+    /// Stops the server with SIGTERM, which must end it within `limit`;
+    /// returns whether it exited successfully.
+    pub fn stop_within(mut self, limit: Duration) -> bool {
         // SAFETY: kill has no memory-safety preconditions; the pid is our child's.
         unsafe { libc::kill(self.child.id().cast_signed(), libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status.success();
             }
             assert!(
                 Instant::now() < deadline,
-                "the server did not stop on SIGTERM"
+                "the server did not stop on SIGTERM within {limit:?}"
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -159,3 +159,52 @@ fn cleanup_removes_dead_workers_files_and_says_how_many() {
     );
     live.ok("pid");
 }
+
+/// `chattr +i` on a file for the test's life (root only, as in CI).
+struct Immutable(std::path::PathBuf);
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        // Else the temporary directory could not be removed; no panic in a drop.
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn cleanup_that_cannot_remove_a_dead_file_fails_naming_it() {
+    let dir = tempdir();
+    let mut dead = Helper::spawn("workers", dir.path());
+    dead.ok("worker stuck");
+    dead.ok("worker freed");
+    dead.kill();
+    let stuck = dir.path().join("sb-stuck");
+    let ok = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&stuck)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "chattr +i needs root and chattr (as in CI)");
+    let guard = Immutable(stuck.clone());
+    let d = dir.path().to_str().unwrap();
+    let out = scoreboard(&["cleanup", d]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "removed 1 dead worker file\n"
+    );
+    let err = crate::common::one_line_error(&out);
+    assert!(
+        err.contains("could not remove 1 dead worker file")
+            && err.contains(&*stuck.to_string_lossy())
+            && err.contains("Operation not permitted"),
+        "{err}"
+    );
+    assert_eq!(crate::common::entries(dir.path()), ["sb-stuck"]);
+    drop(guard);
+    assert_eq!(
+        scoreboard_ok(&["cleanup", d]),
+        "removed 1 dead worker file\n"
+    );
+}

@@ -14,9 +14,12 @@ mod helper;
 mod browser;
 mod demo;
 mod errors;
+mod hold;
 mod http;
 mod legacy;
 mod list;
+mod memory;
+mod recovery;
 mod watch;
 
 /// The entry point of helper processes; does nothing in a normal test run.

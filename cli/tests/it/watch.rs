@@ -280,3 +280,33 @@ fn demo_in_a_terminal_quits_on_q_and_cleans_up() {
     assert_eq!(tmux.query("#{alternate_on}"), "0");
     assert!(!dir.exists(), "the demo removed its board");
 }
+
+#[test]
+fn full_screen_view_waits_for_a_missing_board_and_follows_it_when_remade() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let Some(tmux) = Tmux::start(&shell_command(&dir, "")) else {
+        return;
+    };
+    tmux.wait_for("the missing board", |s| {
+        s.contains("board missing, waiting for it")
+    });
+    assert!(!dir.exists(), "watch does not make the directory");
+    for round in 0..2 {
+        let board = Scoreboard::open(&dir).unwrap();
+        let id = format!("worker{round}");
+        let mut w = board.worker_with_id(&id).unwrap();
+        w.update(b"busy GET /").unwrap();
+        let screen = tmux.wait_for("the worker", |s| s.contains(&id));
+        assert!(screen.contains("1 live workers (1 busy)"), "{screen}");
+        assert!(!screen.contains("board missing"), "{screen}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let screen = tmux.wait_for("the missing board again", |s| {
+            s.contains("board missing, waiting for it")
+        });
+        assert!(!screen.contains(&id), "no worker shown: {screen}");
+    }
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("the exit", |s| s.contains("EXIT="));
+    assert!(screen.contains("EXIT=0"), "{screen}");
+}

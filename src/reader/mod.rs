@@ -1,0 +1,347 @@
+//! Reading every worker's status.
+//!
+//! A reader keeps, between reads, a read-only mapping of every live worker's
+//! file (a mapping, never a descriptor, so 10,000 workers cost no descriptors)
+//! and learns which entries of `base_dir` changed from an inotify watch. A warm
+//! read while nobody starts or exits is one `read` of the watch, which finds
+//! nothing, plus a copy of each mapped status: no other system call.
+//!
+//! Names the watch reports (created, renamed, removed, closed after writing,
+//! metadata changed) are looked at again before the read: open, `fstat`, lock
+//! check, map if new. Without a watch (inotify unavailable, the user's inotify
+//! instances used up, watching turned off, or events lost to a queue overflow)
+//! the read lists the directory and looks at every entry.
+//!
+//! Deaths: when a worker dies its file is released, which drops its `flock`;
+//! the kernel queues the watch's `IN_CLOSE_WRITE` for that name just *before*
+//! it drops the lock. A read that looks at the name in between still finds it
+//! locked, so a name found live right after such a close is a *suspect*,
+//! looked at again on every read for a while. A read that starts after the
+//! lock is gone therefore never shows the worker.
+//!
+//! One job per part:
+//! - [`track`]: what changed since the last read (the watch, dirty names,
+//!   suspects, lasting skips, listings);
+//! - [`classify`]: what an entry is, and removing dead workers' files;
+//! - [`cache`]: the mappings kept between reads, and their header checks;
+//! - [`copy`]: copying a status out, with retry and remapping.
+//!
+//! This file runs a read through them in that order.
+
+mod cache;
+mod classify;
+mod copy;
+mod track;
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use self::cache::Cache;
+use self::classify::{Found, Skip};
+pub(crate) use self::copy::SETTLE_TIMEOUT;
+use self::copy::{Patience, Reread};
+use self::track::{Drained, Tracker};
+use crate::dir::{self, BaseDir};
+use crate::error::{Error, ErrorKind, Result};
+use crate::sys;
+
+/// One live worker's status, borrowed from the reader for the visit.
+#[derive(Debug)]
+pub(crate) struct Entry<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) pid: u32,
+    pub(crate) started_ns: u64,
+    pub(crate) updated_ns: u64,
+    pub(crate) updates: u64,
+    pub(crate) status: &'a [u8],
+}
+
+/// What a read does.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct How {
+    /// List the directory and look at every entry, whatever the watch says.
+    pub(crate) full: bool,
+    /// Collect the skipped entries into the report.
+    pub(crate) skipped: bool,
+}
+
+/// What a read found besides the live workers.
+#[derive(Debug, Default)]
+pub(crate) struct ScanReport {
+    /// Dead workers' files this read removed.
+    pub(crate) removed: usize,
+    /// Entries skipped, each with why (when asked for).
+    pub(crate) skipped: Vec<Error>,
+    /// Dead workers' files this read could not remove, each with why.
+    pub(crate) unremoved: Vec<Error>,
+    /// The first entry that could not be looked at for want of a resource.
+    incomplete: Option<Error>,
+}
+
+/// A reader's state kept between reads.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    /// `base_dir`'s path, which reads follow.
+    path: PathBuf,
+    /// Whether to watch `base_dir` with inotify.
+    watch: bool,
+    /// How long one read waits for statuses that do not settle, in total.
+    settle: Duration,
+    /// The directory at `path`, as last found; `None` while there is none.
+    dir: Option<Arc<BaseDir>>,
+    track: Tracker,
+    cache: Cache,
+    buf: Vec<u8>,
+    /// The user whose files these are (taken once: one system call less per
+    /// entry looked at).
+    euid: u32,
+}
+
+/// How looking at one entry ended.
+enum Look {
+    /// A live worker's file, now mapped; or a live temporary.
+    Live,
+    /// Nothing to show: gone, removed as dead.
+    Gone,
+}
+
+impl Reader {
+    /// A reader of the directory at `path`, which is `dir` if there was one
+    /// there; `watch`: whether to watch it with inotify; `settle`: how long
+    /// one read waits, in total, for statuses that keep changing.
+    pub(crate) fn new(
+        path: &Path,
+        dir: Option<Arc<BaseDir>>,
+        watch: bool,
+        settle: Duration,
+    ) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            watch,
+            settle,
+            dir,
+            track: Tracker::new(watch),
+            cache: Cache::default(),
+            buf: Vec::new(),
+            euid: sys::euid(),
+        }
+    }
+
+    /// Visits every live worker that has a status; removes dead workers' files.
+    ///
+    /// Fails when no directory is at `base_dir`'s path (`Missing`), when the
+    /// one there is not private (`Insecure`) or cannot be listed, or when an
+    /// entry that must be looked at cannot be opened for want of descriptors
+    /// or memory (the read would be incomplete); a bad entry is skipped and
+    /// reported, and never stops the read.
+    pub(crate) fn read(
+        &mut self,
+        how: How,
+        visit: &mut dyn FnMut(Entry<'_>),
+    ) -> Result<ScanReport> {
+        let mut report = ScanReport::default();
+        let dir = self.scan(how, &mut report)?;
+        let dir = &*dir;
+        for name in self.track.due_suspects() {
+            self.examine(dir, &name, false, &mut report, how);
+        }
+        if how.skipped {
+            report.skipped.extend(self.track.lasting_skips().cloned());
+        }
+        if let Some(e) = report.incomplete.take() {
+            return Err(
+                e.with_detail("an entry could not be looked at now; the read would be incomplete")
+            );
+        }
+        self.visit_all(dir, &mut report, how, visit);
+        Ok(report)
+    }
+
+    /// Finds the directory at the path and looks at the entries that changed
+    /// (or at all of them); returns the directory.
+    fn scan(&mut self, how: How, report: &mut ScanReport) -> Result<Arc<BaseDir>> {
+        for _ in 0..2 {
+            let (dir, drained) = self.locate()?;
+            if drained == Drained::Complete && !how.full {
+                self.examine_dirty(&dir, report, how);
+                return Ok(dir);
+            }
+            if self.examine_all(&dir, report, how)? {
+                return Ok(dir);
+            }
+            // Removed between the look-up and the listing: look again.
+            self.forget();
+        }
+        Err(dir::missing(&self.path))
+    }
+
+    /// The directory at the path, and what the watch says changed in it.
+    ///
+    /// A warm read with a watch that follows the path makes one system call
+    /// here (the watch's `read`); otherwise the path is looked up (`stat`) and,
+    /// when it no longer leads to the directory read so far, the directory now
+    /// there is opened (with the checks of `open`) and read afresh.
+    fn locate(&mut self) -> Result<(Arc<BaseDir>, Drained)> {
+        if let Some(dir) = self.dir.clone() {
+            let drained = self.track.drain(&dir);
+            let here = match drained {
+                Drained::Lost => false,
+                Drained::Complete if self.track.follows_path() => true,
+                Drained::Complete | Drained::List => dir.is_at_path()?,
+            };
+            if here {
+                return Ok((dir, drained));
+            }
+            self.forget();
+        }
+        let dir = Arc::new(BaseDir::find(&self.path)?);
+        self.dir = Some(Arc::clone(&dir));
+        let drained = self.track.drain(&dir);
+        Ok((dir, drained))
+    }
+
+    /// Forgets the directory read so far: its path leads elsewhere now.
+    fn forget(&mut self) {
+        self.dir = None;
+        self.track = Tracker::new(self.watch);
+        self.cache = Cache::default();
+    }
+
+    /// Lists `base_dir` and looks at every entry. False when the directory
+    /// turned out to be removed.
+    fn examine_all(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) -> Result<bool> {
+        let names = sys::list(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?;
+        if names.is_empty()
+            && sys::is_removed(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?
+        {
+            return Ok(false);
+        }
+        let mut dirty = self.track.begin_listing();
+        for name in names {
+            let closed = dirty.remove(&name).unwrap_or(false);
+            self.examine(dir, &name, closed, report, how);
+        }
+        self.cache.retain_seen(self.track.listing());
+        self.track.end_listing(dirty);
+        Ok(true)
+    }
+
+    /// Looks at the names the watch reported.
+    fn examine_dirty(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) {
+        let mut dirty = self.track.take_dirty();
+        for (name, closed) in dirty.drain() {
+            self.examine(dir, &name, closed, report, how);
+        }
+        self.track.give_back(dirty);
+    }
+
+    /// Looks at the entry `name` and records what it is.
+    fn examine(
+        &mut self,
+        dir: &BaseDir,
+        name: &OsStr,
+        closed: bool,
+        report: &mut ScanReport,
+        how: How,
+    ) {
+        self.track.forget_skip(name);
+        match self.look(dir, name, report) {
+            Ok(Look::Live) => {
+                if closed {
+                    self.track.suspect(name);
+                }
+            }
+            Ok(Look::Gone) => {
+                self.cache.remove(name);
+                self.track.unsuspect(name);
+            }
+            Err(skip) => {
+                // Never show a file that could not be looked at again.
+                self.cache.remove(name);
+                self.track.unsuspect(name);
+                match skip {
+                    Skip::Lasting(error) => self.track.skip_lasting(name, error),
+                    Skip::Passing(error) => {
+                        self.track.mark(name, closed);
+                        if error.kind() == ErrorKind::Io {
+                            // Out of descriptors or memory, or interrupted:
+                            // whether this worker is live is unknown, so the
+                            // read fails rather than leave it out.
+                            report.incomplete.get_or_insert(error);
+                        } else if how.skipped {
+                            report.skipped.push(error);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Says what the entry `name` is, and maps it if it is a live worker's
+    /// file not mapped yet.
+    fn look(
+        &mut self,
+        dir: &BaseDir,
+        name: &OsStr,
+        report: &mut ScanReport,
+    ) -> std::result::Result<Look, Skip> {
+        match classify::classify(dir, name, self.euid, report)? {
+            Found::Gone => Ok(Look::Gone),
+            Found::Publishing => Ok(Look::Live),
+            Found::Live { text, file, meta } => {
+                let listing = self.track.listing();
+                self.cache.keep(dir, name, text, &file, &meta, listing)?;
+                Ok(Look::Live)
+            }
+        }
+    }
+
+    /// Copies every mapped status and visits those that have one.
+    fn visit_all(
+        &mut self,
+        dir: &BaseDir,
+        report: &mut ScanReport,
+        how: How,
+        visit: &mut dyn FnMut(Entry<'_>),
+    ) {
+        let mut replaced: Vec<OsString> = Vec::new();
+        let mut patience = Patience::new(self.settle);
+        for (name, m) in self.cache.iter_mut() {
+            match copy::read_status(dir, name, m, &mut self.buf, &mut patience) {
+                Ok(meta) => {
+                    if meta.updates > 0 {
+                        visit(Entry {
+                            id: &m.id,
+                            pid: m.pid,
+                            started_ns: m.started_ns,
+                            updated_ns: meta.updated_ns,
+                            updates: meta.updates,
+                            status: &self.buf,
+                        });
+                    }
+                }
+                Err(Reread::Replaced) => replaced.push(name.clone()),
+                Err(Reread::Failed(e)) => {
+                    if how.skipped {
+                        report.skipped.push(e);
+                    }
+                }
+            }
+        }
+        for name in replaced {
+            // Its worker died and another took the id during this read: the
+            // next read maps the new file.
+            self.cache.remove(&name);
+            self.track.mark(&name, false);
+        }
+    }
+}
+
+/// A corrupt entry `name` of `dir`, and why.
+fn corrupt(dir: &BaseDir, name: &str, why: &str) -> Error {
+    Error::new(ErrorKind::Corrupt)
+        .with_detail(why)
+        .with_path(dir.entry(name))
+}
