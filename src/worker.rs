@@ -131,8 +131,11 @@ impl Worker {
     /// ```
     #[inline]
     pub fn update(&mut self, status: &[u8]) -> Result<()> {
+        // The hot path is only this: two compares, the clock, the stores.
+        // Errors and growth are out of line, so that this inlines into the
+        // caller.
         if fork::generation() != self.generation {
-            return Err(Error::new(ErrorKind::Forked).with_path(self.path()));
+            return Err(self.forked());
         }
         let len = status.len() as u64;
         let next = self.state.next();
@@ -143,10 +146,18 @@ impl Worker {
         Ok(())
     }
 
+    /// The error of an update on a handle inherited through `fork()`.
+    #[cold]
+    #[inline(never)]
+    fn forked(&self) -> Error {
+        Error::new(ErrorKind::Forked).with_path(self.path())
+    }
+
     /// Gives copy `i` a new region of at least `need` bytes at the end of the
     /// file. Readers keep reading the published copy meanwhile; the region is
     /// only used once the update that fills it is published.
     #[cold]
+    #[inline(never)]
     fn grow(&mut self, i: usize, need: u64) -> Result<()> {
         if need > MAX_CAP {
             return Err(Error::new(ErrorKind::TooLarge)
