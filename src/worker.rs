@@ -129,7 +129,7 @@ impl Worker {
     /// assert_eq!(board.read_all()?["acceptor-3"], b"busy GET /index.html");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, status: &[u8]) -> Result<()> {
         // The hot path is only this: two compares, the clock, the stores.
         // Errors and growth are out of line, so that this inlines into the
