@@ -280,13 +280,8 @@ fn write_impl<W: WordsMut, const STOPPABLE: bool>(
         return false;
     }
     st.seq[i] = odd + 1;
-    // Only what changed (as with the descriptor's stores).
-    if st.moved[i] {
-        st.moved[i] = false;
-    }
-    if st.len[i] != len {
-        st.len[i] = len;
-    }
+    st.len[i] = len;
+    st.moved[i] = false;
     st.updates = updates;
     st.published = i;
     true
