@@ -27,7 +27,8 @@
 //!    this keeps successive reads from going back in time).
 //!
 //! Readers only ever make Relaxed loads and Acquire fences, the one kind of
-//! atomic access that is defined on read-only mapped memory.
+//! atomic access that is defined on read-only mapped memory (a long payload is
+//! read with the byte-wise atomic copy of `shm`, which only loads too).
 //!
 //! A writer stopped anywhere (SIGSTOP, preemption, a debugger) never holds up
 //! a reader: it is then writing the unpublished copy, and the published copy is
