@@ -102,6 +102,8 @@ impl Words for ReadMap {
             "words {first}..{end} beyond a {}-word mapping",
             self.words
         );
+        // Room for the tail too: one reservation per copy.
+        out.reserve(len);
         // SAFETY: words `first..end` are within the mapping (checked above),
         // whose base is page aligned, so `src` is 8-byte aligned and valid
         // for `whole` bytes of reads; the mapping lives as long as `self`,
