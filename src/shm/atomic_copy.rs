@@ -77,6 +77,37 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
         }
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= 16 {
+        let pairs = src.len() / 16;
+        // SAFETY: as for `rep movsb` above: `dst` and `src` are valid for
+        // `16 * pairs <= src.len()` bytes; ordinary 16-byte moves, each byte
+        // access single-copy atomic, stores in program order (x86-TSO).
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "movdqu {x}, [{src}]",
+                "movdqu [{dst}], {x}",
+                "add {src}, 16",
+                "add {dst}, 16",
+                "dec {n}",
+                "jnz 2b",
+                src = inout(reg) src.as_ptr() => _,
+                dst = inout(reg) dst => _,
+                n = inout(reg) pairs => _,
+                x = out(xmm_reg) _,
+                options(nostack)
+            );
+        }
+        if src.len() % 16 != 0 {
+            let k = src.len() / 8 - 1;
+            let value = u64::from_le_bytes(src[k * 8..].try_into().expect("8 bytes"));
+            // SAFETY: word `k` is the last of the caller's `src.len()` bytes
+            // at `dst`, 8-byte aligned, only ever accessed atomically.
+            unsafe { AtomicU64::from_ptr(dst.add(k * 8).cast()) }.store(value, Ordering::Relaxed);
+        }
+        return;
+    }
     for (k, chunk) in src.chunks_exact(8).enumerate() {
         let value = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
         // SAFETY: word `k` is within the caller's `src.len()` bytes at `dst`,
