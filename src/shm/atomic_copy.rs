@@ -195,8 +195,8 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
         unsafe {
             dst.add(k * 8)
                 .cast::<[u8; 8]>()
-                .write_unaligned(word.to_le_bytes())
-        };
+                .write_unaligned(word.to_le_bytes());
+        }
         k += 1;
     }
     // SAFETY: the moves and the loop initialised the `len` bytes after the
