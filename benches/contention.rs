@@ -8,6 +8,11 @@
 //! ROUNDS=10 PHASE_MS=2000 WRITERS=1 cargo bench --bench contention
 //! ```
 //!
+//! Then readers against hot writers: one writer updating 64 B flat out, then
+//! one updating 64 KiB flat out, while this process loops `read_all`: the
+//! reads' p50, p99 and max latency, and the writer's update rate meanwhile
+//! against its rate alone.
+//!
 //! Printed per reader mode: the writers' update rate with the reader as a
 //! fraction of their rate without it, in updates per second of wall time and
 //! per second of the writers' own CPU time. On a machine with fewer cores than
@@ -90,6 +95,52 @@ fn main() {
         );
     }
     drop(writers);
+    hot_writers(tmp.path(), phase * rounds as u32);
+}
+
+/// Reads against one hot writer of each size: latency percentiles of
+/// `read_all` and the writer's rate with and without the reader.
+fn hot_writers(base: &Path, phase: Duration) {
+    println!(
+        "\none writer flat out, this process looping read_all for {} ms\n",
+        phase.as_millis()
+    );
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>15} {:>15} {:>8}",
+        "status", "p50", "p99", "max", "reads/s", "alone (upd/s)", "with (upd/s)", "kept"
+    );
+    for size in [64, 65536] {
+        let dir = base.join(format!("hot-{size}"));
+        let board = Scoreboard::open(&dir).unwrap();
+        let writer = [Writer::start_sized(&dir, 0, size)];
+        let alone = measure(&board, &writer, || std::thread::sleep(phase));
+        let mut lat = Vec::new();
+        let with = measure(&board, &writer, || {
+            let t0 = Instant::now();
+            while t0.elapsed() < phase {
+                let t = Instant::now();
+                let all = board.read_all().unwrap();
+                lat.push(t.elapsed());
+                assert_eq!(all.values().next().map(Vec::len), Some(size));
+                black_box(all);
+            }
+        });
+        lat.sort_unstable();
+        // The `per_mille`-th of 1000 quantiles.
+        let pct = |per_mille: usize| lat[(lat.len() - 1) * per_mille / 1000];
+        let rate = |t: &Totals| t.updates / t.wall_s;
+        println!(
+            "{:<10} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.0} {:>15.0} {:>15.0} {:>7.1}%",
+            format!("{size} B"),
+            pct(500),
+            pct(990),
+            lat[lat.len() - 1],
+            lat.len() as f64 / with.wall_s,
+            rate(&alone),
+            rate(&with),
+            100.0 * rate(&with) / rate(&alone)
+        );
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -178,9 +229,15 @@ struct Writer(Child);
 
 impl Writer {
     fn start(dir: &Path, i: usize) -> Self {
+        Self::start_sized(dir, i, STATUS)
+    }
+
+    /// A writer updating `size`-byte statuses.
+    fn start_sized(dir: &Path, i: usize, size: usize) -> Self {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .env("PSB_CONTENTION_WRITER", format!("writer-{i}"))
             .env("PSB_CONTENTION_DIR", dir)
+            .env("PSB_CONTENTION_SIZE", size.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -213,7 +270,7 @@ fn writer(id: &str) {
     let dir = std::env::var("PSB_CONTENTION_DIR").unwrap();
     let board = Scoreboard::open(dir).unwrap();
     let mut w = board.worker_with_id(id).unwrap();
-    let mut status = [b'.'; STATUS];
+    let mut status = vec![b'.'; env_or("PSB_CONTENTION_SIZE", STATUS)];
     w.update(&status).unwrap();
     println!("ready");
     std::io::stdout().flush().unwrap();

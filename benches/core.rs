@@ -1,11 +1,22 @@
-//! The hot paths side by side with two references, in one run:
+//! The hot paths side by side with references, in one run:
 //!
-//! - `local`: this crate's seqlock on process-local memory (heap `AtomicU64`
-//!   words, no file), and for reads the same `BTreeMap<String, Vec<u8>>` built
-//!   from such slots: the lower bound.
+//! - independent references that share no code with the crate
+//!   (`support/baseline.rs`): for updates, a minimal seqlock write of the same
+//!   bytes (one sequence word, a length, the payload as 8-byte Relaxed stores,
+//!   process memory) plus one `CLOCK_REALTIME_COARSE` read (64 B), or a
+//!   `memcpy` of the same bytes into process memory plus the clock read
+//!   (4 KiB, 64 KiB, the mix), placed clear of 4K aliasing; for reads, the
+//!   same `BTreeMap<String, Vec<u8>>` built from statuses in process memory
+//!   (`read_all`), and the same statuses copied from as many separate heap
+//!   buffers into reused ones (`snapshot_into`);
+//! - `local`: this crate's own seqlock on process-local memory (heap
+//!   `AtomicU64` words, no file), and for reads the same map built from such
+//!   slots: what files, mappings and liveness add to the protocol;
 //! - `peer`: the original Perl module's design in Rust (`support/peer.rs`):
 //!   `pwrite` per update; `open`/`flock`/`read` per worker per read.
 //!
+//! Times are this thread's CPU time (`support/cpu_time.rs`): the machine is
+//! shared, and time spent waiting for a core is not the code's.
 //! Workers that are read are held by another process (this binary re-executed).
 //! After criterion's own report, a table of ratios to the references is printed
 //! (medians of this run). Boards live on tmpfs (`/dev/shm`) where there is one.
@@ -33,8 +44,14 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use parallel_scoreboard::reference::LocalSlot;
 use parallel_scoreboard::{Scoreboard, Snapshot};
 
+#[path = "support/baseline.rs"]
+mod baseline;
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
 #[path = "support/peer.rs"]
 mod peer;
+use baseline::{DST_PHASE, Placed, SRC_PHASE, Seqlock, coarse_ns};
+use cpu_time::CpuTime;
 use peer::{PeerReader, PeerWorker};
 
 const UPDATE_SIZES: [usize; 3] = [64, 4096, 65536];
@@ -50,6 +67,7 @@ fn main() {
     }
     let started = SystemTime::now();
     let mut c = Criterion::default()
+        .with_measurement(CpuTime)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
@@ -75,15 +93,39 @@ fn status(len: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-fn updates(c: &mut Criterion) {
+fn updates(c: &mut Criterion<CpuTime>) {
     let tmp = tempdir();
     let board = Scoreboard::open(tmp.path().join("board")).unwrap();
     let peer_dir = tmp.path().join("peer");
     std::fs::create_dir(&peer_dir).unwrap();
     let mut g = c.benchmark_group("update");
+    // The parts of the 64 B reference on their own.
+    let mut seqlock = Seqlock::new(64);
+    let s = Placed::with(&status(64), SRC_PHASE);
+    g.bench_function(BenchmarkId::new("seqlock", 64), |b| {
+        b.iter(|| seqlock.write(black_box(&s)));
+    });
+    g.bench_function(BenchmarkId::new("clock", 64), |b| {
+        b.iter(|| black_box(coarse_ns()));
+    });
     for size in UPDATE_SIZES {
-        let s = status(size);
+        let s = Placed::with(&status(size), SRC_PHASE);
         g.throughput(Throughput::Bytes(size as u64));
+        let mut seqlock = Seqlock::new(size);
+        g.bench_with_input(BenchmarkId::new("seqlock+clock", size), &s, |b, s| {
+            b.iter(|| {
+                seqlock.write(black_box(s));
+                black_box(coarse_ns())
+            });
+        });
+        let mut dst = Placed::new(size, DST_PHASE);
+        g.bench_with_input(BenchmarkId::new("memcpy+clock", size), &s, |b, s| {
+            b.iter(|| {
+                dst.as_mut().copy_from_slice(black_box(s));
+                black_box(&dst[..]);
+                black_box(coarse_ns())
+            });
+        });
         let mut local = LocalSlot::new(size);
         g.bench_with_input(BenchmarkId::new("local", size), &s, |b, s| {
             b.iter(|| local.update(black_box(s)));
@@ -98,11 +140,24 @@ fn updates(c: &mut Criterion) {
         });
     }
 
-    let mix: Vec<Vec<u8>> = MIX.iter().map(|&n| status(n)).collect();
+    let mix: Vec<Placed> = MIX
+        .iter()
+        .map(|&n| Placed::with(&status(n), SRC_PHASE))
+        .collect();
     let max = *MIX.iter().max().unwrap();
     g.throughput(Throughput::Elements(1));
-    let mut local = LocalSlot::new(max);
     let mut k = 0;
+    let mut dst = Placed::new(max, DST_PHASE);
+    g.bench_function(BenchmarkId::new("memcpy+clock", "mix"), |b| {
+        b.iter(|| {
+            k = (k + 1) % mix.len();
+            let n = mix[k].len();
+            dst.as_mut()[..n].copy_from_slice(black_box(&mix[k]));
+            black_box(&dst[..]);
+            black_box(coarse_ns())
+        });
+    });
+    let mut local = LocalSlot::new(max);
     g.bench_function(BenchmarkId::new("local", "mix"), |b| {
         b.iter(|| {
             k = (k + 1) % mix.len();
@@ -124,7 +179,7 @@ fn updates(c: &mut Criterion) {
         });
     });
 
-    let s = status(64);
+    let s = Placed::with(&status(64), SRC_PHASE);
     g.throughput(Throughput::Bytes(64));
     g.bench_function(BenchmarkId::new("Scoreboard::update", 64), |b| {
         b.iter(|| board.update(black_box(&s)).unwrap());
@@ -143,7 +198,7 @@ fn updates(c: &mut Criterion) {
     g.finish();
 }
 
-fn reads(c: &mut Criterion) {
+fn reads(c: &mut Criterion<CpuTime>) {
     let mut g = c.benchmark_group("read_all");
     for n in READ_WORKERS {
         if n >= 1000 {
@@ -166,6 +221,31 @@ fn reads(c: &mut Criterion) {
             })
             .collect();
         slots.sort_by(|a, b| a.0.cmp(&b.0));
+        // Independent references: the same ids and statuses in separate
+        // heap buffers, in id order.
+        let plain: Vec<(String, Vec<u8>)> = slots
+            .iter()
+            .map(|(id, _)| (id.clone(), status(READ_STATUS)))
+            .collect();
+        g.bench_function(BenchmarkId::new("map from memory", n), |b| {
+            b.iter(|| {
+                let all: BTreeMap<String, Vec<u8>> = plain
+                    .iter()
+                    .map(|(id, s)| (id.clone(), black_box(s).clone()))
+                    .collect();
+                black_box(all)
+            });
+        });
+        let mut copies: Vec<Vec<u8>> = vec![Vec::with_capacity(READ_STATUS); n];
+        g.bench_function(BenchmarkId::new("copies from memory", n), |b| {
+            b.iter(|| {
+                for ((_, s), out) in plain.iter().zip(&mut copies) {
+                    out.clear();
+                    out.extend_from_slice(black_box(s));
+                }
+                black_box(&copies);
+            });
+        });
         let mut buf = Vec::new();
         g.bench_function(BenchmarkId::new("local map", n), |b| {
             b.iter(|| {
@@ -346,59 +426,93 @@ mod ratios {
 
     pub(super) fn print(started: SystemTime) {
         let m = |g: &str, f: &str, p: &str| median(started, g, f, p);
-        if m("update", "local", "64").is_none() && m("read_all", "local map", "10").is_none() {
+        if m("update", "Worker::update", "64").is_none()
+            && m("read_all", "read_all", "10").is_none()
+        {
             // Nothing measured: a filtered run, or `cargo test --benches`.
             return;
         }
-        println!("\nRatios (medians of this run; `x local` is the cost over the lower bound)\n");
         println!(
-            "{:<28} {:>11} {:>11} {:>9} {:>11} {:>11}",
-            "update", "local", "ours", "x local", "peer", "peer/ours"
+            "\nRatios (medians of this run; `x ref` is the cost over the independent reference)\n"
+        );
+        updates(&m);
+        reads(&m);
+    }
+
+    fn updates(m: &dyn Fn(&str, &str, &str) -> Option<f64>) {
+        if m("update", "Worker::update", "64").is_none() {
+            return;
+        }
+        println!(
+            "seqlock alone, 64 B: {}; clock read alone: {}\n",
+            time(m("update", "seqlock", "64")),
+            time(m("update", "clock", "64"))
+        );
+        println!(
+            "{:<28} {:>14} {:>11} {:>11} {:>8} {:>11} {:>8} {:>11} {:>9}",
+            "update", "reference", "ref", "ours", "x ref", "local", "x local", "peer", "peer/ours"
         );
         let params: Vec<String> = UPDATE_SIZES
             .iter()
             .map(ToString::to_string)
             .chain(std::iter::once("mix".to_owned()))
             .collect();
-        for p in &params {
-            let (l, o, pe) = (
+        let mut rows: Vec<(String, &str, &str)> = params
+            .iter()
+            .map(|p| {
+                let label = if p == "mix" {
+                    format!("Worker::update, mix of {}", MIX.len())
+                } else {
+                    format!("Worker::update, {p} B")
+                };
+                (label, "Worker::update", p.as_str())
+            })
+            .collect();
+        rows.push((
+            "Scoreboard::update, 64 B".into(),
+            "Scoreboard::update",
+            "64",
+        ));
+        for (label, f, p) in &rows {
+            let reference = if *p == "64" {
+                "seqlock+clock"
+            } else {
+                "memcpy+clock"
+            };
+            let (r, o, l, pe) = (
+                m("update", reference, p),
+                m("update", f, p),
                 m("update", "local", p),
-                m("update", "Worker::update", p),
                 m("update", "peer", p),
             );
-            let label = if p == "mix" {
-                format!("Worker::update, mix of {}", MIX.len())
-            } else {
-                format!("Worker::update, {p} B")
-            };
+            let pe = if *f == "Worker::update" { pe } else { None };
             println!(
-                "{label:<28} {:>11} {:>11} {:>9} {:>11} {:>11}",
-                time(l),
+                "{label:<28} {reference:>14} {:>11} {:>11} {:>8} {:>11} {:>8} {:>11} {:>9}",
+                time(r),
                 time(o),
+                ratio(o, r),
+                time(l),
                 ratio(o, l),
                 time(pe),
                 ratio(pe, o)
             );
         }
-        let (l, o) = (
-            m("update", "local", "64"),
-            m("update", "Scoreboard::update", "64"),
-        );
-        println!(
-            "{:<28} {:>11} {:>11} {:>9}",
-            "Scoreboard::update, 64 B",
-            time(l),
-            time(o),
-            ratio(o, l)
-        );
+    }
 
+    fn reads(m: &dyn Fn(&str, &str, &str) -> Option<f64>) {
+        if m("read_all", "read_all", "10").is_none() {
+            return;
+        }
         println!(
-            "\n{:<18} {:>11} {:>11} {:>9} {:>13} {:>9} {:>11} {:>11} {:>10}",
-            "read, 256 B each",
-            "local map",
+            "\n{:<14} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>9}",
+            "read, 256 B",
+            "map ref",
             "read_all",
-            "x local",
-            "snapshot_into",
+            "x ref",
+            "copies ref",
+            "snapshot",
+            "x ref",
+            "local map",
             "x local",
             "listing",
             "peer",
@@ -406,21 +520,26 @@ mod ratios {
         );
         for n in READ_WORKERS {
             let p = n.to_string();
-            let (l, o, s, li, pe) = (
-                m("read_all", "local map", &p),
-                m("read_all", "read_all", &p),
-                m("read_all", "snapshot_into", &p),
-                m("read_all", "read_all, listing", &p),
-                m("read_all", "peer", &p),
+            let g = |f: &str| m("read_all", f, &p);
+            let (mr, o, cr, s, l) = (
+                g("map from memory"),
+                g("read_all"),
+                g("copies from memory"),
+                g("snapshot_into"),
+                g("local map"),
             );
+            let (li, pe) = (g("read_all, listing"), g("peer"));
             println!(
-                "{:<18} {:>11} {:>11} {:>9} {:>13} {:>9} {:>11} {:>11} {:>10}",
+                "{:<14} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>9}",
                 format!("{n} workers"),
-                time(l),
+                time(mr),
                 time(o),
-                ratio(o, l),
+                ratio(o, mr),
+                time(cr),
                 time(s),
-                ratio(s, l),
+                ratio(s, cr),
+                time(l),
+                ratio(o, l),
                 time(li),
                 time(pe),
                 ratio(pe, o)

@@ -7,7 +7,10 @@
 //! Writer, for each update (see [`write`]):
 //! 1. pick the unpublished copy `i`; store its `seq` odd (Relaxed);
 //! 2. `fence(Release)`: orders the odd mark before every store of step 3;
-//! 3. store the descriptor fields and the payload words (Relaxed);
+//! 3. store the descriptor fields that changed since the copy was last
+//!    written (its region's `off` and `cap` only after growth, `len` only when
+//!    it differs), `updated_ns`, `updates`, and the payload (Relaxed; one
+//!    byte-wise atomic copy, see [`crate::shm`]);
 //! 4. store `seq` even (Release): a reader that sees it sees all of step 3;
 //! 5. store `published = i` (Release): a reader that sees it sees step 4.
 //!
@@ -16,7 +19,7 @@
 //! 2. load the copy's `seq` (Relaxed), `fence(Acquire)`, pairs with writer step 4;
 //!    an odd `seq` means the writer has moved on to rewrite this copy: retry;
 //! 3. load the descriptor and check it, clamping the length to what is mapped;
-//! 4. copy the payload words (Relaxed loads);
+//! 4. copy the payload (Relaxed loads, or the byte-wise atomic copy);
 //! 5. `fence(Acquire)`, pairs with writer step 2, then load `seq` again: if it
 //!    changed, a later write may have been seen: retry;
 //! 6. load `published` again: if it no longer names this copy, retry (a stale
@@ -24,7 +27,8 @@
 //!    this keeps successive reads from going back in time).
 //!
 //! Readers only ever make Relaxed loads and Acquire fences, the one kind of
-//! atomic access that is defined on read-only mapped memory.
+//! atomic access that is defined on read-only mapped memory (a long payload is
+//! read with the byte-wise atomic copy of `shm`, which only loads too).
 //!
 //! A writer stopped anywhere (SIGSTOP, preemption, a debugger) never holds up
 //! a reader: it is then writing the unpublished copy, and the published copy is
@@ -48,12 +52,67 @@ pub(crate) trait Words {
     /// # Panics
     /// If `i >= self.len_words()`.
     fn load(&self, i: usize) -> u64;
+
+    /// Appends the first `len` bytes of the words from `first` on to `out`,
+    /// with Relaxed (byte-wise) atomic loads. This default loads word by
+    /// word, each through [`load`](Self::load), so loom sees every one; a
+    /// mapped file copies in bulk, checking bounds once.
+    ///
+    /// # Panics
+    /// If the words do not all lie within `self.len_words()`.
+    #[inline]
+    fn load_bytes(&self, first: usize, len: usize, out: &mut Vec<u8>) {
+        let end = out.len() + len;
+        out.reserve(len.next_multiple_of(8));
+        for k in 0..len.div_ceil(8) {
+            out.extend_from_slice(&self.load(first + k).to_le_bytes());
+        }
+        out.truncate(end);
+    }
 }
 
 /// Words the writer can also store.
 pub(crate) trait WordsMut: Words {
     /// An atomic store of `value` into word `i`, with `order` (Relaxed or Release).
+    ///
+    /// # Panics
+    /// If `i >= self.len_words()`.
     fn store(&self, i: usize, value: u64, order: Ordering);
+
+    /// Stores `data` into the words from `first` on, the last one zero
+    /// padded, with Relaxed (byte-wise) atomic stores. This default stores
+    /// word by word, each through [`store`](Self::store), so loom sees every
+    /// one; a mapped file copies in bulk, checking bounds once.
+    ///
+    /// # Panics
+    /// If the words do not all lie within `self.len_words()`.
+    #[inline]
+    fn store_bytes(&self, first: usize, data: &[u8]) {
+        for_each_word(data, |k, word| {
+            self.store(first + k, word, Ordering::Relaxed);
+        });
+    }
+}
+
+/// Calls `f(k, word)` for each 8-byte word `k` of `data`, the last one zero
+/// padded: the payload as the words a status file holds.
+#[inline]
+pub(crate) fn for_each_word(data: &[u8], mut f: impl FnMut(usize, u64)) {
+    let mut chunks = data.chunks_exact(8);
+    let mut k = 0;
+    for chunk in &mut chunks {
+        f(
+            k,
+            u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)")),
+        );
+        k += 1;
+    }
+    let tail = chunks.remainder();
+    if !tail.is_empty() {
+        let mut last = [0u8; 8];
+        last[..tail.len()].copy_from_slice(tail);
+        f(k, u64::from_le_bytes(last));
+    }
 }
 
 /// What the writer knows of its two copies. It is the only writer, so this
@@ -63,8 +122,14 @@ pub(crate) struct WriterState {
     /// The copy readers take.
     pub(crate) published: usize,
     pub(crate) seq: [u64; 2],
-    pub(crate) off: [u64; 2],
-    pub(crate) cap: [u64; 2],
+    /// Each copy's region: set with [`set_region`](Self::set_region).
+    off: [u64; 2],
+    cap: [u64; 2],
+    /// The `len` word each descriptor holds.
+    len: [u64; 2],
+    /// Whether a copy's region moved since its descriptor's `off` and `cap`
+    /// were stored: its next update stores them.
+    moved: [bool; 2],
     /// Updates made so far.
     pub(crate) updates: u64,
 }
@@ -72,23 +137,49 @@ pub(crate) struct WriterState {
 impl WriterState {
     /// The state of a new file: two empty regions after the header.
     pub(crate) const fn new() -> Self {
+        Self::with_regions([HEADER_LEN, HEADER_LEN + INITIAL_CAP], INITIAL_CAP)
+    }
+
+    /// The state of a file that [`init`] gives regions at `off`, of `cap` bytes each.
+    pub(crate) const fn with_regions(off: [u64; 2], cap: u64) -> Self {
         Self {
             published: 0,
             seq: [0, 0],
-            off: [HEADER_LEN, HEADER_LEN + INITIAL_CAP],
-            cap: [INITIAL_CAP, INITIAL_CAP],
+            off,
+            cap: [cap, cap],
+            len: [0, 0],
+            moved: [false, false],
             updates: 0,
         }
     }
 
     /// The copy the next update writes.
+    #[inline]
     pub(crate) const fn next(&self) -> usize {
-        1 - self.published
+        // Masked: `published` is 0 or 1, and saying so lets the compiler drop
+        // the bounds checks of the per-copy arrays and descriptor words.
+        (self.published & 1) ^ 1
+    }
+
+    /// Copy `i`'s region, in bytes: offset and capacity.
+    #[inline]
+    pub(crate) const fn region(&self, i: usize) -> (u64, u64) {
+        (self.off[i], self.cap[i])
+    }
+
+    /// Moves copy `i` (not the published one) to a new region; its next
+    /// update stores the region in its descriptor.
+    pub(crate) fn set_region(&mut self, i: usize, off: u64, cap: u64) {
+        debug_assert_ne!(i, self.published, "the published copy cannot move");
+        self.off[i] = off;
+        self.cap[i] = cap;
+        self.moved[i] = true;
     }
 }
 
 /// Writes the initial descriptors of a file nobody else can see yet.
 pub(crate) fn init<W: WordsMut>(w: &W, st: &WriterState) {
+    debug_assert!(st.moved == [false; 2] && st.len == [0; 2] && st.updates == 0);
     for i in 0..2 {
         let d = desc(i);
         w.store(d + SEQ, st.seq[i], Ordering::Relaxed);
@@ -103,8 +194,10 @@ pub(crate) fn init<W: WordsMut>(w: &W, st: &WriterState) {
 
 /// Writes `data` into the unpublished copy and publishes it.
 ///
-/// The copy's region (`st.off`, `st.cap` of [`WriterState::next`]) must hold
-/// `data` and lie within `w`; the caller grows it first when it does not.
+/// The copy's region ([`WriterState::region`] of [`WriterState::next`]) must
+/// hold `data` and lie within `w`; the caller grows it first when it does
+/// not. The payload's stores are bounds checked (once); a region too small for
+/// `data` would overwrite the other copy's.
 #[inline]
 pub(crate) fn write<W: WordsMut>(w: &W, st: &mut WriterState, data: &[u8], now_ns: u64) {
     write_impl::<W, false>(w, st, data, now_ns, 0);
@@ -133,8 +226,14 @@ fn write_impl<W: WordsMut, const STOPPABLE: bool>(
 ) -> bool {
     let i = st.next();
     let d = desc(i);
-    debug_assert!(data.len() as u64 <= st.cap[i]);
-    debug_assert!(((st.off[i] + st.cap[i]) / 8) as usize <= w.len_words());
+    let len = data.len() as u64;
+    let fits = len <= st.cap[i] && st.off[i] + st.cap[i] <= w.len_words() as u64 * 8;
+    if STOPPABLE {
+        // The models must not pass by writing past a region.
+        assert!(fits, "a {len}-byte status does not fit copy {i}'s region");
+    } else {
+        debug_assert!(fits);
+    }
     // Every store goes through here; only the test writer can be stopped.
     let mut store = |idx: usize, value: u64, order: Ordering| {
         if STOPPABLE {
@@ -152,24 +251,22 @@ fn write_impl<W: WordsMut, const STOPPABLE: bool>(
     // Step 2: a reader whose loads see any store below sees this odd mark (or
     // later) on its re-check; pairs with the reader's `fence(Acquire)` of step 5.
     fence(Ordering::Release);
-    // Step 3.
-    store(d + OFF, st.off[i], Ordering::Relaxed);
-    store(d + CAP, st.cap[i], Ordering::Relaxed);
-    store(d + LEN, data.len() as u64, Ordering::Relaxed);
+    // Step 3: what changed since this copy was last written, then the payload.
+    if st.moved[i] {
+        store(d + OFF, st.off[i], Ordering::Relaxed);
+        store(d + CAP, st.cap[i], Ordering::Relaxed);
+    }
+    if st.len[i] != len {
+        store(d + LEN, len, Ordering::Relaxed);
+    }
     store(d + UPDATED_NS, now_ns, Ordering::Relaxed);
     store(d + UPDATES, updates, Ordering::Relaxed);
-    let mut k = (st.off[i] / 8) as usize;
-    let mut chunks = data.chunks_exact(8);
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
-        store(k, word, Ordering::Relaxed);
-        k += 1;
-    }
-    let tail = chunks.remainder();
-    if !tail.is_empty() {
-        let mut last = [0u8; 8];
-        last[..tail.len()].copy_from_slice(tail);
-        store(k, u64::from_le_bytes(last), Ordering::Relaxed);
+    let first = (st.off[i] / 8) as usize;
+    if STOPPABLE {
+        // Word by word, so the test writer can stop between any two.
+        for_each_word(data, |k, word| store(first + k, word, Ordering::Relaxed));
+    } else {
+        w.store_bytes(first, data);
     }
     // Step 4: the copy is complete. Release: a reader whose step-2 load sees
     // this value sees every store of step 3 (pairs with its `fence(Acquire)`).
@@ -184,9 +281,49 @@ fn write_impl<W: WordsMut, const STOPPABLE: bool>(
         return false;
     }
     st.seq[i] = odd + 1;
+    st.len[i] = len;
+    st.moved[i] = false;
     st.updates = updates;
     st.published = i;
     true
+}
+
+/// How many stores the writer has made, in an update of `len` bytes from
+/// state `st`, once each stage of it is done: what the tests stop it after.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stages {
+    /// The odd mark (step 1).
+    pub(crate) odd: usize,
+    /// The descriptor fields (step 3, first part).
+    pub(crate) descriptor: usize,
+    /// The payload (step 3).
+    pub(crate) payload: usize,
+    /// The even mark (step 4).
+    pub(crate) even: usize,
+    /// The publication (step 5): every store.
+    pub(crate) published: usize,
+}
+
+#[cfg(test)]
+impl Stages {
+    /// The stages of the next update of `len` bytes from `st`, counted as
+    /// [`write_impl`] stores.
+    pub(crate) fn of(st: &WriterState, len: usize) -> Self {
+        let i = st.next();
+        let region = if st.moved[i] { 2 } else { 0 };
+        let len_word = usize::from(st.len[i] != len as u64);
+        let odd = 1;
+        let descriptor = odd + region + len_word + 2;
+        let payload = descriptor + len.div_ceil(8);
+        Self {
+            odd,
+            descriptor,
+            payload,
+            even: payload + 1,
+            published: payload + 2,
+        }
+    }
 }
 
 /// What a consistent copy says besides its payload.
@@ -237,7 +374,7 @@ pub(crate) fn read_attempt<W: Words>(w: &W, out: &mut Vec<u8>) -> Attempt {
     out.clear();
     if verdict.is_none() {
         // Step 4: `check` clamped the copy to the mapped words.
-        copy_words(w, (off / 8) as usize, len as usize, out);
+        w.load_bytes((off / 8) as usize, len as usize, out);
     }
     // Step 5. Pairs with the writer's Release fence after its odd mark (step 2).
     fence(Ordering::Acquire);
@@ -273,22 +410,15 @@ fn check(off: u64, cap: u64, len: u64, mapped: u64) -> Option<Attempt> {
     None
 }
 
-/// Copies `len` bytes starting at word `base` into `out` (cleared by the caller).
-#[inline]
-fn copy_words<W: Words>(w: &W, base: usize, len: usize, out: &mut Vec<u8>) {
-    out.reserve(len.next_multiple_of(8));
-    for k in 0..len.div_ceil(8) {
-        out.extend_from_slice(&w.load(base + k).to_le_bytes());
-    }
-    out.truncate(len);
-}
-
 /// Process-local words: the protocol without any file, on std's atomics or,
-/// under `--cfg loom`, on loom's. The tests' model and the benchmarks' lower
-/// bound ([`crate::reference`]).
+/// under `--cfg loom`, on loom's. The tests' model and the benchmarks' own
+/// protocol reference ([`crate::reference`]); neither exists in a non-test
+/// loom build.
+#[cfg(any(test, not(loom)))]
 #[derive(Debug)]
 pub(crate) struct LocalWords(pub(crate) Vec<crate::sync::AtomicU64>);
 
+#[cfg(any(test, not(loom)))]
 impl LocalWords {
     pub(crate) fn new(bytes: u64) -> Self {
         Self(
@@ -299,6 +429,7 @@ impl LocalWords {
     }
 }
 
+#[cfg(any(test, not(loom)))]
 impl Words for LocalWords {
     #[inline]
     fn len_words(&self) -> usize {
@@ -310,6 +441,7 @@ impl Words for LocalWords {
     }
 }
 
+#[cfg(any(test, not(loom)))]
 impl WordsMut for LocalWords {
     #[inline]
     fn store(&self, i: usize, value: u64, order: Ordering) {
@@ -374,8 +506,12 @@ mod tests {
         init(&w, &st);
         write(&w, &mut st, b"complete", 1);
         let next = b"never finished, long enough"; // 4 words
-        // Odd mark, 5 descriptor fields, 4 payload words, even mark, publish.
-        let stores = 1 + 5 + 4 + 1 + 1;
+        // Odd mark, 3 descriptor fields (len, updated_ns, updates: the region
+        // has not moved), 4 payload words, even mark, publish.
+        let s = Stages::of(&st, next.len());
+        assert_eq!((s.odd, s.descriptor, s.payload, s.even), (1, 4, 8, 9));
+        let stores = s.published;
+        assert_eq!(stores, 10);
         for steps in 0..stores {
             let mut stopped = st;
             write_steps(&w, &mut stopped, next, 2, steps);
@@ -392,13 +528,48 @@ mod tests {
     }
 
     #[test]
+    fn only_what_changed_is_stored_and_every_read_is_whole() {
+        let w = Local::new(16384);
+        let mut st = WriterState::new();
+        init(&w, &st);
+        let expect = |st: &WriterState, len: usize, descriptor_stores: usize| {
+            let s = Stages::of(st, len);
+            assert_eq!(s.descriptor - s.odd, descriptor_stores, "{len} bytes");
+        };
+        // Each copy's first update stores its length; the same length again
+        // stores only the time and count; a moved region also stores its
+        // offset and capacity, once.
+        for (n, (len, moved_to, stores)) in [
+            (100, None, 3),
+            (100, None, 3),
+            (100, None, 2),
+            (100, None, 2),
+            (3000, Some(8192), 5),
+            (3000, Some(12288), 5),
+            (3000, None, 2),
+            (5, None, 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(off) = moved_to {
+                st.set_region(st.next(), off, 4096);
+            }
+            expect(&st, len, stores);
+            let data: Vec<u8> = (0..len).map(|b| (b + n) as u8).collect();
+            write(&w, &mut st, &data, n as u64);
+            let (out, a) = read(&w);
+            assert_eq!(out, data, "update {n}");
+            assert!(matches!(a, Attempt::Done(m) if m.updates == n as u64 + 1));
+        }
+    }
+
+    #[test]
     fn a_region_beyond_the_mapping_asks_for_more() {
         let w = Local::new(8192);
         let mut st = WriterState::new();
         init(&w, &st);
-        let i = st.next();
-        st.off[i] = 4096;
-        st.cap[i] = 4096;
+        st.set_region(st.next(), 4096, 4096);
         write(&w, &mut st, &[7u8; 3000], 5);
         // A reader that mapped only the first page.
         let short = LocalWords(

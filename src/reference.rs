@@ -22,9 +22,7 @@ impl LocalSlot {
     #[must_use]
     pub fn new(max_len: usize) -> Self {
         let cap = (max_len as u64).next_multiple_of(8).max(INITIAL_CAP);
-        let mut state = WriterState::new();
-        state.off = [HEADER_LEN, HEADER_LEN + cap];
-        state.cap = [cap, cap];
+        let state = WriterState::with_regions([HEADER_LEN, HEADER_LEN + cap], cap);
         let words = LocalWords::new(HEADER_LEN + 2 * cap);
         protocol::init(&words, &state);
         Self { words, state }
@@ -36,7 +34,10 @@ impl LocalSlot {
     /// If `status` is longer than the slot's `max_len`.
     #[inline]
     pub fn update(&mut self, status: &[u8]) {
-        assert!(status.len() as u64 <= self.state.cap[0], "status too long");
+        assert!(
+            status.len() as u64 <= self.state.region(0).1,
+            "status too long"
+        );
         protocol::write(&self.words, &mut self.state, status, sys::now_ns());
     }
 

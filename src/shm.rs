@@ -3,7 +3,9 @@
 //! Status files are shared between processes, so every access to their bytes is
 //! an atomic access to an aligned 64-bit word; no `&[u8]` or `&mut [u8]` is ever
 //! formed over them. [`ReadMap`] maps a file read-only and only makes Relaxed
-//! loads; [`WriteMap`] maps the owner's file read-write.
+//! loads; [`WriteMap`] maps the owner's file read-write. Payloads are copied
+//! in and out with one byte-wise atomic copy (`atomic_copy`), bounds checked
+//! once per copy.
 
 use std::fs::File;
 use std::io;
@@ -13,8 +15,11 @@ use std::mem::ManuallyDrop;
 use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
 
 use crate::fork;
+use crate::layout::HEADER_LEN;
 
 use crate::protocol::{Words, WordsMut};
+
+mod atomic_copy;
 // Always std's atomics: loom cannot place its own in a mapped file. The protocol
 // is generic over `Words`, so loom checks it on its own atomics instead.
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +29,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 // `core::sync::atomic`).
 #[cfg(not(target_pointer_width = "64"))]
 compile_error!("parallel-scoreboard needs a 64-bit target");
+
+/// Words of the header, mapped in every `WriteMap`: stores to them need no
+/// bounds check.
+const HEADER_WORDS: usize = (HEADER_LEN / 8) as usize;
 
 /// The word `i` of a mapping.
 ///
@@ -83,6 +92,31 @@ impl Words for ReadMap {
         // only ever loaded from, with Relaxed ordering.
         unsafe { word(&self.map, i) }.load(Ordering::Relaxed)
     }
+    #[inline]
+    fn load_bytes(&self, first: usize, len: usize, out: &mut Vec<u8>) {
+        let whole = len & !7;
+        let end = first + len.div_ceil(8);
+        // The one bounds check of the copy.
+        assert!(
+            first <= end && end <= self.words,
+            "words {first}..{end} beyond a {}-word mapping",
+            self.words
+        );
+        // Room for the tail too: one reservation per copy.
+        out.reserve(len);
+        // SAFETY: words `first..end` are within the mapping (checked above),
+        // whose base is page aligned, so `src` is 8-byte aligned and valid
+        // for `whole` bytes of reads; the mapping lives as long as `self`,
+        // every access to it is atomic (the module contract), and `copy_out`
+        // only loads, as a read-only mapping allows.
+        unsafe { atomic_copy::copy_out(self.map.as_ptr().add(first * 8), whole, out) };
+        if whole < len {
+            // SAFETY: word `end - 1` is within the mapping (checked above);
+            // a Relaxed load, as a read-only mapping allows.
+            let last = unsafe { word(&self.map, end - 1) }.load(Ordering::Relaxed);
+            out.extend_from_slice(&last.to_le_bytes()[..len - whole]);
+        }
+    }
 }
 
 /// The owner's read-write mapping of its status file.
@@ -104,6 +138,10 @@ impl WriteMap {
     /// have its blocks allocated up to `len`.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+        // `store` relies on the header being mapped; `grow` only grows.
+        if words < HEADER_WORDS {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
         // No fork between the mapping and its advice.
         let map = fork::exclusive(|| {
             let map = MmapOptions::new().len(words * 8).map_raw(file)?;
@@ -122,6 +160,7 @@ impl WriteMap {
     /// The file must already be `len` bytes long with its blocks allocated.
     pub(crate) fn grow(&mut self, len: u64) -> io::Result<()> {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+        assert!(words >= self.words, "a status file never shrinks");
         let map = &mut *self.map;
         fork::exclusive(|| {
             // No reference into the old mapping survives: `word` borrows the
@@ -172,12 +211,135 @@ impl Words for WriteMap {
 impl WordsMut for WriteMap {
     #[inline]
     fn store(&self, i: usize, value: u64, order: Ordering) {
+        // The header is always mapped (`new`), so for the descriptor words,
+        // whose indices the compiler knows are below `HEADER_WORDS`, this
+        // check folds away.
         assert!(
-            i < self.words,
+            i < HEADER_WORDS || i < self.words,
             "word {i} beyond a {}-word mapping",
             self.words
         );
         // SAFETY: `i` is in bounds; the mapping is read-write.
         unsafe { word(&self.map, i) }.store(value, order);
+    }
+
+    #[inline]
+    fn store_bytes(&self, first: usize, data: &[u8]) {
+        let whole = data.len() & !7;
+        let end = first + data.len().div_ceil(8);
+        // The one bounds check of the copy.
+        assert!(
+            first <= end && end <= self.words,
+            "words {first}..{end} beyond a {}-word mapping",
+            self.words
+        );
+        // SAFETY: words `first..end` are within the mapping (checked above),
+        // whose base is page aligned, so `dst` is 8-byte aligned and valid
+        // for `whole` bytes of writes; the mapping is read-write, lives as
+        // long as `self`, and every access to it is atomic (the module
+        // contract), as `copy_in` asks.
+        unsafe {
+            let dst = self.map.as_mut_ptr().add(first * 8);
+            atomic_copy::copy_in(dst, &data[..whole]);
+        }
+        if whole < data.len() {
+            let mut last = [0u8; 8];
+            last[..data.len() - whole].copy_from_slice(&data[whole..]);
+            // SAFETY: word `end - 1` is within the mapping (checked above).
+            unsafe { word(&self.map, end - 1) }.store(u64::from_le_bytes(last), Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real file of `len` bytes, mapped read-write and read-only.
+    fn maps(len: u64) -> (tempfile::NamedTempFile, WriteMap, ReadMap) {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        file.as_file().set_len(len).unwrap();
+        let w = WriteMap::new(file.as_file(), len).unwrap();
+        let r = ReadMap::new(&File::open(file.path()).unwrap(), len).unwrap();
+        (file, w, r)
+    }
+
+    #[test]
+    fn copies_of_every_kind_of_length_round_trip_through_a_file() {
+        let (_file, w, r) = maps(256 * 1024);
+        // Around the word size, the bulk threshold and pages, at two offsets.
+        for len in [
+            0,
+            1,
+            7,
+            8,
+            9,
+            63,
+            64,
+            511,
+            512,
+            513,
+            4095,
+            4096,
+            4097,
+            65536 + 3,
+        ] {
+            for first in [HEADER_WORDS, 4096 / 8 + 3] {
+                let data: Vec<u8> = (0..len).map(|b| (b * 7 + len) as u8).collect();
+                w.store_bytes(first, &data);
+                let mut out = b"kept".to_vec();
+                r.load_bytes(first, len, &mut out);
+                assert_eq!(&out[..4], b"kept", "{len} bytes at word {first}");
+                assert_eq!(&out[4..], &data[..], "{len} bytes at word {first}");
+                // The padding of the last word is zero.
+                if len % 8 != 0 {
+                    let last = r.load(first + len / 8).to_le_bytes();
+                    assert!(last[len % 8..].iter().all(|&b| b == 0));
+                }
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "beyond a 512-word mapping")]
+    fn a_copy_past_the_mapping_panics_before_storing() {
+        let (_file, w, _r) = maps(4096);
+        w.store_bytes(500, &[1u8; 100]);
+    }
+
+    #[test]
+    fn racing_copies_see_only_bytes_that_were_written() {
+        // A writer thread fills 64 KiB with one byte value per round while
+        // this thread copies it: once the first round is written, every byte
+        // read is one that some round wrote (1..=250), none is lost or zero.
+        let len = 65536;
+        let (_file, w, r) = maps(HEADER_LEN + len as u64);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let started = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let mut round = 0u8;
+                while !stop.load(Ordering::Relaxed) {
+                    round = round % 250 + 1;
+                    w.store_bytes(HEADER_WORDS, &vec![round; len]);
+                    // Release: pairs with the Acquire load below.
+                    started.store(true, Ordering::Release);
+                }
+            });
+            while !started.load(Ordering::Acquire) {
+                std::hint::spin_loop();
+            }
+            let mut out = Vec::new();
+            for _ in 0..200 {
+                out.clear();
+                r.load_bytes(HEADER_WORDS, len, &mut out);
+                assert_eq!(out.len(), len);
+                assert!(
+                    out.iter().all(|&b| (1..=250).contains(&b)),
+                    "a byte no round wrote"
+                );
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
     }
 }

@@ -2,6 +2,9 @@
 //!
 //! Every status written is self-checking: update `n` writes `LENS[n]` bytes of
 //! value `n`, so a reader can tell a torn copy from a whole one by content.
+//! Writers stopped mid-update stop after a stage named by [`Stages`], counted
+//! from the status length and the writer's state as the writer counts its
+//! stores; the test writer asserts that every status fits its region.
 
 use super::*;
 use crate::layout::HEADER_LEN;
@@ -19,14 +22,23 @@ const LENS: [usize; 4] = [0, 9, 3, 20];
 type Model = LocalWords;
 
 fn small_state() -> WriterState {
-    WriterState {
-        published: 0,
-        seq: [0, 0],
-        off: [HEADER_LEN, HEADER_LEN + CAP0],
-        cap: [CAP0, CAP0],
-        updates: 0,
-    }
+    WriterState::with_regions([HEADER_LEN, HEADER_LEN + CAP0], CAP0)
 }
+
+/// A stage of an update, to stop a writer after.
+type Stop = fn(&Stages) -> usize;
+
+/// After the odd mark; after part of the descriptor; after the descriptor;
+/// after the payload; after the even mark (not yet published); after the
+/// publication.
+const EVERY_STAGE: [(&str, Stop); 6] = [
+    ("odd mark", |s| s.odd),
+    ("part of the descriptor", |s| s.odd + 1),
+    ("descriptor", |s| s.descriptor),
+    ("payload", |s| s.payload),
+    ("even mark", |s| s.even),
+    ("publication", |s| s.published),
+];
 
 fn status(n: u64) -> Vec<u8> {
     vec![n as u8; LENS[n as usize]]
@@ -65,9 +77,7 @@ fn spawn_writer(
 
 /// Grows the next copy into the spare region, as `Worker::grow` does.
 fn grow_next(st: &mut WriterState) {
-    let i = st.next();
-    st.off[i] = GROWN_OFF;
-    st.cap[i] = GROWN_CAP;
+    st.set_region(st.next(), GROWN_OFF, GROWN_CAP);
 }
 
 #[test]
@@ -90,30 +100,30 @@ fn loom_reader_sees_whole_statuses_only() {
 
 #[test]
 fn loom_stopped_writer_never_hides_the_last_status() {
-    // Stop the second update after each stage in turn: 1 = only the odd mark,
-    // 4 = part of the descriptor, 6 = descriptor written, 7 = payload written,
-    // 8 = even mark written but not yet published, 9 = published.
-    for stop_after in [1, 4, 6, 7, 8, 9] {
+    // Stop the second update after each stage in turn.
+    for (stage, stop) in EVERY_STAGE {
+        let published = stage == "publication";
         loom::model(move || {
             let (m, st) = new_model();
             let writer = spawn_writer(&m, st, move |m, st| {
                 write(m, st, &status(1), 1);
-                let done = write_steps(m, st, &status(2), 2, stop_after);
-                assert!(!done);
+                let steps = stop(&Stages::of(st, LENS[2]));
+                let done = write_steps(m, st, &status(2), 2, steps);
+                assert!(!done, "stopped after the {stage}");
             });
             let (out, meta, attempts) = read_whole(&m);
             assert!(meta.updates <= 2);
             assert_eq!(out, status(meta.updates));
             // A reader is disturbed at most once per publication made while
             // it reads: update 1's, and update 2's where it got that far.
-            let publications = if stop_after >= 9 { 2 } else { 1 };
+            let publications = if published { 2 } else { 1 };
             assert!(attempts <= 1 + publications, "{attempts} attempts");
             writer.join().unwrap();
             // With the writer frozen for good, readers get update 1 (or update
             // 2 once published), at the first attempt.
             let (out, meta, attempts) = read_whole(&m);
             assert_eq!(attempts, 1);
-            assert_eq!(meta.updates, if stop_after >= 9 { 2 } else { 1 });
+            assert_eq!(meta.updates, if published { 2 } else { 1 });
             assert_eq!(out, status(meta.updates));
         });
     }
@@ -145,22 +155,25 @@ fn loom_growth_moves_a_copy_under_a_reader() {
 
 #[test]
 fn loom_full_protocol_both_copies_growth_and_a_stopped_writer() {
-    // Three updates: copy 1; copy 0 moved to the grown region; copy 1 again,
-    // stopped after its odd mark (1), its descriptor (6) or its even mark (8).
+    // Three updates: copy 1; copy 0; copy 1 again, moved to the grown region
+    // (its descriptor then carries the new offset and capacity) and stopped
+    // after its odd mark, its descriptor or its even mark.
     // A reader reads twice meanwhile: each copy whole, and the second never
     // older than the first (reads never go back in time).
     // The largest model: at most 2 preemptions when a bound is asked for (CI
     // asks for 3), so that it takes a minute, not ten; unbounded otherwise.
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.map(|p| p.min(2));
-    for stop_after in [1, 6, 8] {
+    let frozen_at: [Stop; 3] = [|s| s.odd, |s| s.descriptor, |s| s.even];
+    for stop in frozen_at {
         builder.check(move || {
             let (m, st) = new_model();
             let writer = spawn_writer(&m, st, move |m, st| {
                 write(m, st, &status(1), 1);
-                grow_next(st);
                 write(m, st, &status(2), 2);
-                assert!(!write_steps(m, st, &status(3), 3, stop_after));
+                grow_next(st);
+                let steps = stop(&Stages::of(st, LENS[3]));
+                assert!(!write_steps(m, st, &status(3), 3, steps));
             });
             let (first, meta1, _) = read_whole(&m);
             assert_eq!(first, status(meta1.updates), "torn or mismatched status");
@@ -169,7 +182,7 @@ fn loom_full_protocol_both_copies_growth_and_a_stopped_writer() {
             assert!(meta2.updates >= meta1.updates, "a read went back in time");
             writer.join().unwrap();
             // Frozen in update 3, even after its even mark: readers get update
-            // 2, from the grown region, at the first attempt.
+            // 2 at the first attempt.
             let (out, meta, attempts) = read_whole(&m);
             assert_eq!((out, meta.updates, attempts), (status(2), 2, 1));
         });

@@ -199,14 +199,32 @@ pub(crate) fn mapping_count() -> io::Result<usize> {
 /// Now, in ns since the Unix epoch, from the coarse real-time clock: read from
 /// the vDSO without a system call in a few ns, with the resolution of one
 /// kernel tick (1 to 4 ms), plenty for "seconds since the last update".
+/// Inline: it is on every update's path.
+#[inline]
 pub(crate) fn now_ns() -> u64 {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME_COARSE)
-        .or_else(|_| nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME))
-        .map_or(0, |ts| {
-            let secs = u64::try_from(ts.tv_sec()).unwrap_or(0);
-            let nanos = u64::try_from(ts.tv_nsec()).unwrap_or(0);
-            secs.saturating_mul(1_000_000_000).saturating_add(nanos)
-        })
+    coarse_ns(libc::CLOCK_REALTIME_COARSE)
+        .or_else(|| coarse_ns(libc::CLOCK_REALTIME))
+        .unwrap_or(0)
+}
+
+/// One read of `clock`, in ns. libc directly rather than nix: nix copies the
+/// `timespec` the vDSO has just written as two 8-byte stores with one 16-byte
+/// load, which the CPU cannot forward from the stores and stalls on (measured:
+/// the clock read took 11 ns that way, 6 ns this way). Each field is loaded
+/// on its own here.
+#[inline]
+fn coarse_ns(clock: libc::clockid_t) -> Option<u64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    if unsafe { libc::clock_gettime(clock, &raw mut ts) } != 0 {
+        return None;
+    }
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
 }
 
 /// This process's id, from the kernel. Async-signal-safe: the fork child

@@ -1,0 +1,205 @@
+//! The one copy between process memory and shared memory: a byte-wise atomic
+//! memcpy (the semantics of C++ P1478's `atomic_store_per_byte_memcpy` and
+//! `atomic_load_per_byte_memcpy`, Relaxed).
+//!
+//! # Why not `ptr::copy`
+//!
+//! A payload region may be written by its worker while a reader copies it:
+//! that is how a seqlock works, and the reader throws such a copy away once
+//! its sequence re-check fails. A plain `ptr::copy` racing with a write is a
+//! data race, undefined behaviour even when the result is discarded. Per-word
+//! `AtomicU64` accesses are defined, but the compiler may not merge or
+//! vectorize atomics, so a 4 KiB copy then takes 512 loads and 512 stores.
+//!
+//! # What is done instead, and why it is sound
+//!
+//! On `x86_64`, copies of [`BULK`] bytes or more are one `rep movsb` in inline
+//! assembly, shorter ones a loop of 16-byte `movdqu` moves in inline assembly
+//! (and one Relaxed `AtomicU64` access for an odd last word); a copy of one
+//! word is an `AtomicU64` access. Either way there is no bounds check per
+//! word. Why the assembly is sound:
+//!
+//! 1. Inline assembly is opaque to the Rust abstract machine: the compiler
+//!    treats it like a call to unknown code that may access the memory its
+//!    pointers reach, so it can neither assume the bytes are unchanged by
+//!    others nor move other memory accesses across it (the block is not
+//!    `nomem`/`readonly`/`pure`). No Rust reference to the bytes exists.
+//! 2. What the assembly does is defined by the hardware: on x86 every byte
+//!    access is single-copy atomic, so `rep movsb` is a sequence of Relaxed
+//!    byte-wise atomic accesses in some order, exactly what a byte-wise atomic
+//!    memcpy is allowed to be (likewise each `movdqu` is 16 byte accesses).
+//!    A racing writer can only make a reader see a
+//!    mix of old and new bytes, which the seqlock detects and discards.
+//! 3. The protocol's fences order the copy as they order word stores. The
+//!    Intel SDM (vol. 3A, "Out-of-Order Stores for String Operations") lets a
+//!    fast string operation's *stores* complete out of order among
+//!    themselves, but "string operations are not reordered with other store
+//!    operations": the writer's odd mark before the copy and its Release even
+//!    mark after it (plain `mov`s on x86) stay on either side of every store
+//!    of the copy. The string operation's loads follow the ordinary rule
+//!    (loads are not reordered with other loads), so a reader's copy happens
+//!    before its sequence re-check load. `movdqu` loads and stores are
+//!    ordinary ones, ordered as every x86 load and store is (x86-TSO). The
+//!    compiler side of all this is point 1.
+//!
+//! Other targets use the per-word path for every length (see [`copy_in`]):
+//! portable, defined, and slower.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// From this many bytes on, a copy is one `rep movsb` (`x86_64`). Below it,
+/// smaller moves win: measured on this project's machine, 64 B took 4.0 ns as
+/// word stores and 8.3 ns with `rep movsb`; at 512 B both took about 15 ns; at
+/// 4 KiB words took 128 ns, `rep movsb` 50 ns (as fast as `memcpy`). 16-byte
+/// moves then cut a whole 64 B `Worker::update` from 15.9 to 13.6 ns.
+const BULK: usize = 512;
+
+/// Copies `src` into shared memory at `dst`, as byte-wise Relaxed atomic
+/// stores. `src.len()` is a multiple of 8.
+///
+/// # Safety
+/// `dst` must be 8-byte aligned, valid for writes of `src.len()` bytes for
+/// the duration of the call, and every access to those bytes by anyone must
+/// be atomic (word accesses of this crate, or this module's copies; another
+/// process's accesses to its own mapping of the same file count as such).
+#[inline]
+pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
+    debug_assert!(src.len().is_multiple_of(8) && dst.addr().is_multiple_of(8));
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= BULK {
+        // SAFETY: `dst` is valid for `src.len()` bytes of writes (the
+        // caller's contract), `src` for as many reads; the soundness of
+        // racing with other atomic accesses is the module docs' argument.
+        // `rep movsb` reads DF, which is clear on entry to an asm block, and
+        // leaves the flags alone.
+        unsafe {
+            std::arch::asm!(
+                "rep movsb",
+                inout("rcx") src.len() => _,
+                inout("rdi") dst => _,
+                inout("rsi") src.as_ptr() => _,
+                options(nostack, preserves_flags)
+            );
+        }
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if src.len() >= 16 {
+        let pairs = src.len() / 16;
+        // SAFETY: as for `rep movsb` above: `dst` and `src` are valid for
+        // `16 * pairs <= src.len()` bytes; ordinary 16-byte moves, each byte
+        // access single-copy atomic, stores in program order (x86-TSO).
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "movdqu {x}, [{src}]",
+                "movdqu [{dst}], {x}",
+                "add {src}, 16",
+                "add {dst}, 16",
+                "dec {n}",
+                "jnz 2b",
+                src = inout(reg) src.as_ptr() => _,
+                dst = inout(reg) dst => _,
+                n = inout(reg) pairs => _,
+                x = out(xmm_reg) _,
+                options(nostack)
+            );
+        }
+        if !src.len().is_multiple_of(16) {
+            let k = src.len() / 8 - 1;
+            let value = u64::from_le_bytes(src[k * 8..].try_into().expect("8 bytes"));
+            // SAFETY: word `k` is the last of the caller's `src.len()` bytes
+            // at `dst`, 8-byte aligned, only ever accessed atomically.
+            unsafe { AtomicU64::from_ptr(dst.add(k * 8).cast()) }.store(value, Ordering::Relaxed);
+        }
+        return;
+    }
+    for (k, chunk) in src.chunks_exact(8).enumerate() {
+        let value = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
+        // SAFETY: word `k` is within the caller's `src.len()` bytes at `dst`,
+        // 8-byte aligned, and only ever accessed atomically (the contract).
+        unsafe { AtomicU64::from_ptr(dst.add(k * 8).cast()) }.store(value, Ordering::Relaxed);
+    }
+}
+
+/// Appends `len` bytes of shared memory at `src` to `out`, as byte-wise
+/// Relaxed atomic loads. `len` is a multiple of 8.
+///
+/// # Safety
+/// `src` must be 8-byte aligned, valid for reads of `len` bytes for the
+/// duration of the call, and every access to those bytes by anyone must be
+/// atomic (as for [`copy_in`]). Where the bytes are mapped read-only, only
+/// loads are made: `rep movsb` only reads its source, and Relaxed
+/// `AtomicU64` loads are defined on read-only memory (`core::sync::atomic`).
+#[inline]
+pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
+    debug_assert!(len.is_multiple_of(8) && src.addr().is_multiple_of(8));
+    out.reserve(len);
+    #[cfg(target_arch = "x86_64")]
+    if len >= BULK {
+        let dst = out.spare_capacity_mut().as_mut_ptr();
+        // SAFETY: `src` is valid for `len` bytes of reads (the caller's
+        // contract), `dst` for `len` bytes of writes (reserved above, and no
+        // other reference to the spare capacity exists); racing with other
+        // atomic accesses to `src` is the module docs' argument.
+        unsafe {
+            std::arch::asm!(
+                "rep movsb",
+                inout("rcx") len => _,
+                inout("rdi") dst => _,
+                inout("rsi") src => _,
+                options(nostack, preserves_flags)
+            );
+        }
+        // SAFETY: the copy initialised the `len` bytes after the old length,
+        // within the capacity reserved above.
+        unsafe { out.set_len(out.len() + len) };
+        return;
+    }
+    let dst = out.spare_capacity_mut()[..len].as_mut_ptr().cast::<u8>();
+    let mut k = 0;
+    #[cfg(target_arch = "x86_64")]
+    if len >= 16 {
+        let pairs = len / 16;
+        // SAFETY: `src` is valid for `len >= 16 * pairs` bytes of reads (the
+        // caller's contract), `dst` for `len` bytes of writes (sliced from the
+        // spare capacity above); ordinary 16-byte moves, each byte access
+        // single-copy atomic, loads in program order (x86-TSO).
+        unsafe {
+            std::arch::asm!(
+                "2:",
+                "movdqu {x}, [{src}]",
+                "movdqu [{dst}], {x}",
+                "add {src}, 16",
+                "add {dst}, 16",
+                "dec {n}",
+                "jnz 2b",
+                src = inout(reg) src => _,
+                dst = inout(reg) dst => _,
+                n = inout(reg) pairs => _,
+                x = out(xmm_reg) _,
+                options(nostack)
+            );
+        }
+        k = 2 * pairs;
+    }
+    // The words left: all of them on other targets, an odd last one here.
+    while k < len / 8 {
+        // SAFETY: word `k` is within the caller's `len` bytes at `src`,
+        // 8-byte aligned, only ever accessed atomically, and only loaded
+        // (Relaxed) here.
+        let word = unsafe { AtomicU64::from_ptr(src.add(k * 8).cast_mut().cast()) }
+            .load(Ordering::Relaxed);
+        // SAFETY: bytes `k * 8..k * 8 + 8` of the `len` spare bytes sliced
+        // above; an unaligned write, as `Vec<u8>`'s buffer is byte aligned.
+        unsafe {
+            dst.add(k * 8)
+                .cast::<[u8; 8]>()
+                .write_unaligned(word.to_le_bytes());
+        }
+        k += 1;
+    }
+    // SAFETY: the moves and the loop initialised the `len` bytes after the
+    // old length, within the capacity reserved above.
+    unsafe { out.set_len(out.len() + len) };
+}
