@@ -125,5 +125,6 @@ fn a_unary_grpc_call_reuses_the_slot_and_completes() {
         .expect_err("an unknown service");
     assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
     let slots = app.wait_for("the failed call counted", |s| s["grpc-1"]["requests"] == 4);
+    assert_eq!(slots["grpc-1"]["last_code"], 200, "{slots:?}");
     assert_eq!(slots["grpc-1"]["last_outcome"], "complete", "{slots:?}");
 }
