@@ -5,8 +5,15 @@
 //! [`ScoreboardLayer`] wraps any service taking an `http::Request<B>` and
 //! answering an `http::Response<B2>`: an axum 0.8 `Router`
 //! (`.layer(ScoreboardLayer::new(board.clone()))`), a service served by hyper
-//! through hyper-util's `TowerToHyperService`, a tonic server
-//! (`Server::builder().layer(...)`).
+//! through hyper-util's `TowerToHyperService`, a tonic 0.14 gRPC server
+//! (`Server::builder().layer(...)`). All three are tested with real servers
+//! and clients on 127.0.0.1 (`cli/tests/it/tower.rs`, `cli/tests/it/grpc.rs`).
+//!
+//! A gRPC call's slot shows `"method":"POST"` and its
+//! `"path":"/<package>.<Service>/<Method>"`; a streaming call stays busy while
+//! its stream is open (a stream the client drops ends `aborted`). gRPC sends
+//! its own status in the trailers, so a failed call ends `complete` with
+//! `"last_code":200`.
 //!
 //! # Slots
 //! Each request in flight holds a slot: a [`Worker`](crate::Worker) of the
@@ -105,6 +112,18 @@
 //! axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
 //! # }
 //! ```
+//!
+//! A tonic server, with the client address from tonic's `TcpConnectInfo`
+//! (not compiled here: tonic is not a dependency of this crate;
+//! `cli/tests/it/grpc.rs` runs it):
+//! ```ignore
+//! use tonic::transport::{Server, server::TcpConnectInfo};
+//!
+//! let layer = ScoreboardLayer::new(board)
+//!     .prefix("grpc-")
+//!     .client_addr(|e| e.get::<TcpConnectInfo>()?.remote_addr());
+//! Server::builder().layer(layer).add_service(health).serve(addr).await?;
+//! ```
 
 mod body;
 mod pool;
@@ -183,7 +202,8 @@ impl ScoreboardLayer {
     /// Where the busy status's `client` comes from. The default reads axum's
     /// `ConnectInfo<SocketAddr>` (with this crate's `axum` feature) or a
     /// plain `SocketAddr` extension; tonic servers can pass
-    /// `|e| e.get::<TcpConnectInfo>()?.remote_addr()`.
+    /// `|e| e.get::<TcpConnectInfo>()?.remote_addr()`
+    /// (`tonic::transport::server::TcpConnectInfo`).
     ///
     /// # Examples
     /// ```

@@ -14,6 +14,7 @@ mod helper;
 mod browser;
 mod demo;
 mod errors;
+mod grpc;
 mod hold;
 mod http;
 mod legacy;

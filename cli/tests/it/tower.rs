@@ -33,7 +33,7 @@ use crate::common::{agent, tempdir};
 
 /// What the handlers share with the test.
 #[derive(Clone)]
-struct Shared {
+pub struct Shared {
     /// `/wait/*` answers once this is true.
     gate: watch::Sender<bool>,
     /// The sending ends of the bodies `/stream` is sending.
@@ -70,13 +70,13 @@ async fn stream(State(shared): State<Shared>) -> Body {
     Body::new(Streamed(rx))
 }
 
-/// An axum app with `layer` serving on a free port of 127.0.0.1 in its own
+/// A server (axum, hyper, tonic) serving on a free port of 127.0.0.1 in its own
 /// runtime, over a board in a fresh directory. Dropping it stops the runtime
 /// (dropping every connection and the layer's slots) and removes the board.
-struct App {
+pub struct App {
     runtime: Option<Runtime>,
-    addr: SocketAddr,
-    board: Arc<Scoreboard>,
+    pub addr: SocketAddr,
+    pub board: Arc<Scoreboard>,
     shared: Shared,
     _dir: tempfile::TempDir,
 }
@@ -84,7 +84,7 @@ struct App {
 impl App {
     /// A board in a fresh directory, a runtime and a listener on a free port
     /// of 127.0.0.1, and the server `serve` spawns on them.
-    fn with(serve: impl FnOnce(&Runtime, TcpListener, Arc<Scoreboard>, Shared)) -> Self {
+    pub fn with(serve: impl FnOnce(&Runtime, TcpListener, Arc<Scoreboard>, Shared)) -> Self {
         let dir = tempdir();
         let board = Arc::new(Scoreboard::open(dir.path()).expect("open board"));
         let shared = Shared {
@@ -174,7 +174,7 @@ impl App {
     }
 
     /// The board: slot id → its status as JSON.
-    fn slots(&self) -> BTreeMap<String, Value> {
+    pub fn slots(&self) -> BTreeMap<String, Value> {
         self.board
             .read_all()
             .expect("read_all")
@@ -188,7 +188,7 @@ impl App {
     }
 
     /// Waits until `done` holds for the board; returns the board then.
-    fn wait_for(
+    pub fn wait_for(
         &self,
         what: &str,
         done: impl Fn(&BTreeMap<String, Value>) -> bool,
@@ -226,11 +226,11 @@ impl Drop for App {
     }
 }
 
-fn state(v: &Value) -> &str {
+pub fn state(v: &Value) -> &str {
     v["state"].as_str().unwrap_or("?")
 }
 
-fn count(slots: &BTreeMap<String, Value>, s: &str) -> usize {
+pub fn count(slots: &BTreeMap<String, Value>, s: &str) -> usize {
     slots.values().filter(|v| state(v) == s).count()
 }
 
