@@ -55,8 +55,8 @@
 //! allocated once the pool has its slots. A new slot (a request beyond the
 //! peak so far) creates a status file: a few system calls, made on the
 //! calling task. `benches/tower.rs` measures the cost against the same
-//! service without the layer: 0.32 to 0.37 µs of CPU time per request on this
-//! project's machine (`BENCHMARKS.md`).
+//! service without the layer: about 0.5 µs per request on this project's
+//! machine (0.52 µs wall clock, 0.41 µs of CPU time; `BENCHMARKS.md`).
 //!
 //! # Examples
 //! Any tower service; here one called by hand:
