@@ -10,7 +10,7 @@ use crate::cleanup::Cleanup;
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::reader::{Entry, How, Reader, SETTLE_TIMEOUT, ScanReport};
+use crate::reader::{Entry, How, Reader, SETTLE_TIMEOUT, ScanReport, Visit};
 use crate::slots::Slots;
 
 /// A plain read: what the watch reports, no list of skipped entries.
@@ -415,16 +415,12 @@ impl Scoreboard {
     /// Entries that are not readable status files are skipped;
     /// [`snapshot`](Self::snapshot) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
-        let mut all = BTreeMap::new();
-        let mut failed = None;
-        self.read(READ, &mut |e: Entry<'_>| {
-            let mut status = Vec::new();
-            match copy_status(&mut status, &e) {
-                Ok(()) => drop(all.insert(e.id.to_owned(), status)),
-                Err(err) => drop(failed.get_or_insert(err)),
-            }
-        })?;
-        failed.map_or(Ok(all), Err)
+        let mut all = Collect::default();
+        self.read(READ, &mut all)?;
+        // Collected in name order, which is nearly id order: the map is built
+        // in one go (a sort that finds the run, then a bulk build), with no
+        // search per insert.
+        Ok(all.found.into_iter().collect())
     }
 
     /// Every live worker's status with its pid, update count and times, plus
@@ -445,44 +441,21 @@ impl Scoreboard {
     /// # Errors
     /// As [`read_all`](Self::read_all).
     pub fn snapshot_into(&self, snap: &mut Snapshot) -> Result<()> {
-        let workers = &mut snap.workers;
-        let mut n = 0;
-        let mut failed = None;
+        let mut fill = Refill {
+            workers: &mut snap.workers,
+            n: 0,
+        };
         let report = self.read(
             How {
                 full: false,
                 skipped: true,
             },
-            &mut |e: Entry<'_>| {
-                if n == workers.len() {
-                    workers.push(WorkerStatus {
-                        id: String::new(),
-                        status: Vec::new(),
-                        pid: 0,
-                        updates: 0,
-                        updated_at: UNIX_EPOCH,
-                        started_at: UNIX_EPOCH,
-                    });
-                }
-                let w = &mut workers[n];
-                n += 1;
-                w.id.clear();
-                w.id.push_str(e.id);
-                if let Err(err) = copy_status(&mut w.status, &e) {
-                    failed.get_or_insert(err);
-                }
-                w.pid = e.pid;
-                w.updates = e.updates;
-                w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);
-                w.started_at = UNIX_EPOCH + Duration::from_nanos(e.started_ns);
-            },
+            &mut fill,
         );
-        workers.truncate(n);
+        let n = fill.n;
+        snap.workers.truncate(n);
         let report = report?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        workers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        snap.workers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         snap.skipped = report.skipped;
         snap.removed = report.removed;
         Ok(())
@@ -505,7 +478,7 @@ impl Scoreboard {
                 full: true,
                 skipped: false,
             },
-            &mut |_| {},
+            &mut Vec::new(),
         )?;
         Ok(Cleanup {
             removed: report.removed,
@@ -513,7 +486,7 @@ impl Scoreboard {
         })
     }
 
-    fn read(&self, how: How, visit: &mut dyn FnMut(Entry<'_>)) -> Result<ScanReport> {
+    fn read(&self, how: How, visit: &mut dyn Visit) -> Result<ScanReport> {
         self.reader().read(how, visit)
     }
 
@@ -522,19 +495,56 @@ impl Scoreboard {
     }
 }
 
-/// Copies the status of `e` into `out`; fails (`Io`, `ENOMEM`) rather than
-/// abort when there is no memory for it.
-fn copy_status(out: &mut Vec<u8>, e: &Entry<'_>) -> Result<()> {
-    out.clear();
-    out.try_reserve(e.status.len()).map_err(|_| {
-        Error::io(std::io::Error::from_raw_os_error(libc::ENOMEM)).with_detail(format!(
-            "no memory for the {}-byte status of worker {}",
-            e.status.len(),
-            e.id
-        ))
-    })?;
-    out.extend_from_slice(e.status);
-    Ok(())
+/// What [`Scoreboard::read_all`] collects: each status copied into a vector
+/// of its own, no copy in between.
+#[derive(Default)]
+struct Collect {
+    found: Vec<(String, Vec<u8>)>,
+    next: Vec<u8>,
+}
+
+impl Visit for Collect {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        &mut self.next
+    }
+
+    fn visit(&mut self, e: Entry<'_>) {
+        self.found.push((e.id.to_owned(), std::mem::take(&mut self.next)));
+    }
+}
+
+/// What [`Scoreboard::snapshot_into`] refills: the `n`th worker found goes
+/// into `workers[n]`, reusing its buffers.
+struct Refill<'a> {
+    workers: &'a mut Vec<WorkerStatus>,
+    n: usize,
+}
+
+impl Visit for Refill<'_> {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        if self.n == self.workers.len() {
+            self.workers.push(WorkerStatus {
+                id: String::new(),
+                status: Vec::new(),
+                pid: 0,
+                updates: 0,
+                updated_at: UNIX_EPOCH,
+                started_at: UNIX_EPOCH,
+            });
+        }
+        &mut self.workers[self.n].status
+    }
+
+    fn visit(&mut self, e: Entry<'_>) {
+        let w = &mut self.workers[self.n];
+        self.n += 1;
+        w.id.clear();
+        w.id.push_str(e.id);
+        w.pid = e.pid;
+        w.updates = e.updates;
+        w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);
+        w.started_at = UNIX_EPOCH + Duration::from_nanos(e.started_ns);
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed, String> {
             "status extends beyond the end of the file (to byte {n})"
         )),
         Attempt::Corrupt(why) => Err(why.into()),
+        Attempt::NoMemory(n) => Err(format!("no memory for its {n}-byte status")),
     }
 }
 

@@ -41,6 +41,8 @@
 use crate::layout::{
     CAP, HEADER_LEN, INITIAL_CAP, LEN, MAX_CAP, OFF, PUBLISHED, SEQ, UPDATED_NS, UPDATES, desc,
 };
+use std::collections::TryReserveError;
+
 use crate::sync::{Ordering, fence};
 
 /// Words a reader can load.
@@ -54,20 +56,27 @@ pub(crate) trait Words {
     fn load(&self, i: usize) -> u64;
 
     /// Appends the first `len` bytes of the words from `first` on to `out`,
-    /// with Relaxed (byte-wise) atomic loads. This default loads word by
-    /// word, each through [`load`](Self::load), so loom sees every one; a
-    /// mapped file copies in bulk, checking bounds once.
+    /// with Relaxed (byte-wise) atomic loads; fails, copying nothing, when
+    /// there is no memory for them. This default loads word by word, each
+    /// through [`load`](Self::load), so loom sees every one; a mapped file
+    /// copies in bulk, checking bounds once.
     ///
     /// # Panics
     /// If the words do not all lie within `self.len_words()`.
     #[inline]
-    fn load_bytes(&self, first: usize, len: usize, out: &mut Vec<u8>) {
+    fn load_bytes(
+        &self,
+        first: usize,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TryReserveError> {
         let end = out.len() + len;
-        out.reserve(len.next_multiple_of(8));
+        out.try_reserve(len.next_multiple_of(8))?;
         for k in 0..len.div_ceil(8) {
             out.extend_from_slice(&self.load(first + k).to_le_bytes());
         }
         out.truncate(end);
+        Ok(())
     }
 }
 
@@ -333,6 +342,10 @@ pub(crate) struct CopyMeta {
     pub(crate) updates: u64,
     /// Time of that update, ns since the Unix epoch.
     pub(crate) updated_ns: u64,
+    /// Which copy this was (0 or 1), and the byte offset of its payload: where
+    /// the next read will most likely find the status again.
+    pub(crate) copy: usize,
+    pub(crate) off: u64,
 }
 
 /// The outcome of one [`read_attempt`].
@@ -347,6 +360,8 @@ pub(crate) enum Attempt {
     NeedLen(u64),
     /// The copy's descriptor is consistent but impossible.
     Corrupt(&'static str),
+    /// A consistent copy of this many bytes, for which there was no memory.
+    NoMemory(u64),
 }
 
 /// One attempt at copying the published status into `out`.
@@ -368,13 +383,18 @@ pub(crate) fn read_attempt<W: Words>(w: &W, out: &mut Vec<u8>) -> Attempt {
     let meta = CopyMeta {
         updated_ns: w.load(d + UPDATED_NS),
         updates: w.load(d + UPDATES),
+        copy: i,
+        off,
     };
     let mapped = w.len_words() as u64 * 8;
-    let verdict = check(off, cap, len, mapped);
+    let mut verdict = check(off, cap, len, mapped);
     out.clear();
     if verdict.is_none() {
-        // Step 4: `check` clamped the copy to the mapped words.
-        w.load_bytes((off / 8) as usize, len as usize, out);
+        // Step 4: `check` clamped the copy to the mapped words (so `len` is
+        // what the file holds, never a wild allocation).
+        if w.load_bytes((off / 8) as usize, len as usize, out).is_err() {
+            verdict = Some(Attempt::NoMemory(len));
+        }
     }
     // Step 5. Pairs with the writer's Release fence after its odd mark (step 2).
     fence(Ordering::Acquire);
@@ -468,12 +488,9 @@ mod tests {
         init(&w, &WriterState::new());
         let (out, a) = read(&w);
         assert!(out.is_empty());
-        assert_eq!(
-            a,
-            Attempt::Done(CopyMeta {
-                updates: 0,
-                updated_ns: 0
-            })
+        assert!(
+            matches!(a, Attempt::Done(m) if m.updates == 0 && m.updated_ns == 0),
+            "{a:?}"
         );
     }
 
@@ -489,12 +506,11 @@ mod tests {
             assert_ne!(st.published, before);
             let (out, a) = read(&w);
             assert_eq!(out, data);
-            assert_eq!(
-                a,
-                Attempt::Done(CopyMeta {
-                    updates: n as u64 + 1,
-                    updated_ns: 1000 + n as u64
-                })
+            assert!(
+                matches!(a, Attempt::Done(m)
+                    if m.updates == n as u64 + 1 && m.updated_ns == 1000 + n as u64
+                        && m.copy == st.published),
+                "{a:?}"
             );
         }
     }

@@ -50,6 +50,7 @@ impl LocalSlot {
                 Attempt::Done(meta) => return meta.updates,
                 Attempt::Retry => std::hint::spin_loop(),
                 Attempt::NeedLen(_) | Attempt::Corrupt(_) => unreachable!("sized at creation"),
+                Attempt::NoMemory(n) => panic!("no memory for {n} bytes"),
             }
         }
     }

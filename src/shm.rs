@@ -7,6 +7,7 @@
 //! in and out with one byte-wise atomic copy (`atomic_copy`), bounds checked
 //! once per copy.
 
+use std::collections::TryReserveError;
 use std::fs::File;
 use std::io;
 
@@ -62,17 +63,53 @@ pub(crate) struct ReadMap {
 }
 
 impl ReadMap {
-    /// Maps the first `len` bytes of `file` (rounded down to whole words).
+    /// Maps the first `len` bytes of `file` (rounded down to whole words),
+    /// at least the header.
     ///
     /// `len` must not exceed the file's size: pages past the end of a file fault.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        if words == 0 {
+        // `load` relies on the header being mapped.
+        if words < HEADER_WORDS {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         let map = MmapOptions::new().len(words * 8).map_raw_read_only(file)?;
         Ok(Self { map, words })
     }
+
+    /// Where the mapping starts, for [`prefetch`] hints only.
+    #[inline]
+    pub(crate) fn base(&self) -> *const u8 {
+        self.map.as_ptr()
+    }
+}
+
+/// Asks the CPU to start bringing the `len` bytes at `addr` into its caches,
+/// so that a load made a little later finds them there. A hint only: nothing
+/// is loaded for the program, and any address may be given (a stale one,
+/// one no longer mapped).
+#[inline]
+pub(crate) fn prefetch(addr: usize, len: usize) {
+    let end = addr.saturating_add(len);
+    let mut at = addr & !63;
+    while at < end {
+        prefetch_line(at as *const u8);
+        at += 64;
+    }
+}
+
+/// Hints that the cache line at `p` will be read soon.
+#[inline(always)]
+fn prefetch_line(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `prefetcht0` is a hint: it never faults, whatever the address,
+    // and it is no memory access of the abstract machine (no load, no race).
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 impl Words for ReadMap {
@@ -83,8 +120,10 @@ impl Words for ReadMap {
 
     #[inline]
     fn load(&self, i: usize) -> u64 {
+        // The header is always mapped (`new`), so for the header's words,
+        // whose indices the compiler knows, this check folds away.
         assert!(
-            i < self.words,
+            i < HEADER_WORDS || i < self.words,
             "word {i} beyond a {}-word mapping",
             self.words
         );
@@ -93,7 +132,12 @@ impl Words for ReadMap {
         unsafe { word(&self.map, i) }.load(Ordering::Relaxed)
     }
     #[inline]
-    fn load_bytes(&self, first: usize, len: usize, out: &mut Vec<u8>) {
+    fn load_bytes(
+        &self,
+        first: usize,
+        len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), TryReserveError> {
         let whole = len & !7;
         let end = first + len.div_ceil(8);
         // The one bounds check of the copy.
@@ -103,7 +147,7 @@ impl Words for ReadMap {
             self.words
         );
         // Room for the tail too: one reservation per copy.
-        out.reserve(len);
+        out.try_reserve(len)?;
         // SAFETY: words `first..end` are within the mapping (checked above),
         // whose base is page aligned, so `src` is 8-byte aligned and valid
         // for `whole` bytes of reads; the mapping lives as long as `self`,
@@ -116,6 +160,7 @@ impl Words for ReadMap {
             let last = unsafe { word(&self.map, end - 1) }.load(Ordering::Relaxed);
             out.extend_from_slice(&last.to_le_bytes()[..len - whole]);
         }
+        Ok(())
     }
 }
 

@@ -26,7 +26,7 @@ use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind};
 use crate::layout::{self, HEADER_LEN, check_header};
 use crate::protocol::Words;
-use crate::shm::ReadMap;
+use crate::shm::{self, ReadMap};
 use crate::sys::{self, FileId};
 
 /// A live worker's status file mapped by this reader, with its static header.
@@ -37,8 +37,57 @@ pub(super) struct Mapped {
     pub(super) id: String,
     pub(super) pid: u32,
     pub(super) started_ns: u64,
+    /// Where the last copy was found: which copy, its payload's offset and
+    /// length (`None` before the first).
+    pub(super) last: Option<(usize, u64, usize)>,
     /// The listing that last saw it.
     seen: u64,
+}
+
+/// Where a read is about to look in one worker's file, as plain addresses:
+/// the prefetch hints a read gives for the worker a few places ahead of the
+/// one it copies. Taken from the last read (the workers rarely change between
+/// two reads; when they do, a hint is only a wasted prefetch).
+#[derive(Clone, Copy, Debug, Default)]
+struct Ahead {
+    /// The mapping's base (0: the file was not mapped).
+    base: usize,
+    /// The id's bytes, which the visitor copies.
+    id: usize,
+    /// The last copy read: which one, its payload's offset and length.
+    copy: u32,
+    len: u32,
+    off: u64,
+}
+
+impl Ahead {
+    /// How many workers ahead of the one being copied to prefetch: far enough
+    /// for memory to answer in time, near enough for the lines to stay cached.
+    const DISTANCE: usize = 8;
+    /// Longest stretch of a status to prefetch: longer copies are long enough
+    /// for the CPU's own prefetching to keep up.
+    const MAX_LEN: u32 = 1024;
+
+    fn of(m: &Mapped) -> Self {
+        let (copy, off, len) = m.last.unwrap_or((0, HEADER_LEN, 0));
+        Self {
+            base: m.map.base() as usize,
+            id: m.id.as_ptr() as usize,
+            copy: copy as u32,
+            len: u32::try_from(len).unwrap_or(u32::MAX).min(Self::MAX_LEN),
+            off,
+        }
+    }
+
+    fn prefetch(&self) {
+        if self.base == 0 {
+            return;
+        }
+        shm::prefetch(self.base + layout::PUBLISHED * 8, 8);
+        shm::prefetch(self.base + layout::desc(self.copy as usize) * 8, 64);
+        shm::prefetch(self.base.wrapping_add(self.off as usize), self.len as usize);
+        shm::prefetch(self.id, 1);
+    }
 }
 
 /// A live worker's file kept beyond the budget: its header, no mapping.
@@ -92,6 +141,8 @@ pub(super) struct Cache {
     /// would not leave the process room), worked out when the first file is
     /// kept.
     budget: Option<usize>,
+    /// The last read's prefetch hints, in the order it visited the files.
+    ahead: Vec<Ahead>,
 }
 
 impl Cache {
@@ -103,6 +154,7 @@ impl Cache {
             mapped: 0,
             asked,
             budget: None,
+            ahead: Vec::new(),
         }
     }
 
@@ -217,30 +269,43 @@ impl Cache {
         mut f: impl FnMut(&OsString, Result<&mut Mapped, Reread>),
     ) {
         let budget = self.budget();
+        let ahead = &mut self.ahead;
+        let mut k = 0;
         for (name, kept) in &mut self.files {
-            let u = match kept {
+            if let Some(a) = ahead.get(k + Ahead::DISTANCE) {
+                a.prefetch();
+            }
+            let hint = match kept {
                 Kept::Mapped(m) => {
                     f(name, Ok(m));
-                    continue;
+                    Ahead::of(m)
                 }
-                Kept::Unmapped(u) => u,
+                Kept::Unmapped(u) => match lend(dir, name, u) {
+                    Err(e) => {
+                        f(name, Err(e));
+                        Ahead::default()
+                    }
+                    Ok(mut m) => {
+                        f(name, Ok(&mut m));
+                        if self.mapped < budget {
+                            self.mapped += 1;
+                            *kept = Kept::Mapped(m);
+                        } else {
+                            // The id goes back; the mapping and the
+                            // descriptor are gone.
+                            u.id = m.id;
+                        }
+                        Ahead::default()
+                    }
+                },
             };
-            let mut m = match lend(dir, name, u) {
-                Ok(m) => m,
-                Err(e) => {
-                    f(name, Err(e));
-                    continue;
-                }
-            };
-            f(name, Ok(&mut m));
-            if self.mapped < budget {
-                self.mapped += 1;
-                *kept = Kept::Mapped(m);
-            } else {
-                // The id goes back; the mapping and the descriptor are gone.
-                u.id = m.id;
+            match ahead.get_mut(k) {
+                Some(a) => *a = hint,
+                None => ahead.push(hint),
             }
+            k += 1;
         }
+        ahead.truncate(k);
     }
 }
 
@@ -259,6 +324,7 @@ fn checked(
             id: h.id,
             pid: h.pid,
             started_ns: h.started_ns,
+            last: None,
             seen,
         }),
         Err(why) => Err(Skip::Lasting(corrupt(dir, text, &why))),
@@ -287,33 +353,9 @@ fn lend(dir: &BaseDir, name: &OsStr, u: &mut Unmapped) -> Result<Mapped, Reread>
         id: std::mem::take(&mut u.id),
         pid: u.pid,
         started_ns: u.started_ns,
+        last: None,
         seen: u.seen,
     })
-}
-
-/// Makes room in `buf` for the status `m` publishes now, without aborting
-/// when memory runs out: the copy then needs no allocation of its own. Not
-/// covered: a status that grows during the read, and one beyond the mapping
-/// (the file grew since it was mapped, or it is corrupt), for which the room
-/// is only tried for (a corrupt length must not fail the read); the copy
-/// reserves the rest itself.
-pub(super) fn reserve(
-    dir: &BaseDir,
-    name: &OsStr,
-    m: &Mapped,
-    buf: &mut Vec<u8>,
-) -> Result<(), Error> {
-    let i = (m.map.load(layout::PUBLISHED) & 1) as usize;
-    let len = m.map.load(layout::desc(i) + layout::LEN);
-    let mapped = m.map.len_words() as u64 * 8;
-    buf.clear();
-    let want = usize::try_from(len.min(layout::MAX_CAP).next_multiple_of(8)).unwrap_or(0);
-    match buf.try_reserve(want) {
-        Err(_) if len <= mapped => Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
-            .with_detail(format!("no memory for its {len}-byte status"))
-            .with_path(dir.entry(&name.to_string_lossy()))),
-        _ => Ok(()),
-    }
 }
 
 /// Whether `e` says a resource ran out (descriptors, memory, mappings): the

@@ -70,7 +70,12 @@ impl From<Error> for Reread {
 }
 
 /// Copies the published status of `m` into `buf`, following growth; a status
-/// that does not settle within the read's `patience` is `Busy`.
+/// that does not settle within the read's `patience` is `Busy`; one there is
+/// no memory for fails with `ENOMEM` (never an abort).
+///
+/// The common case, a status copied at the first attempt, is inlined into
+/// the read's loop; everything else is out of line.
+#[inline]
 pub(super) fn read_status(
     dir: &BaseDir,
     name: &OsStr,
@@ -78,12 +83,35 @@ pub(super) fn read_status(
     buf: &mut Vec<u8>,
     patience: &mut Patience,
 ) -> Result<protocol::CopyMeta, Reread> {
+    match protocol::read_attempt(&m.map, buf) {
+        Attempt::Done(meta) => {
+            m.last = Some((meta.copy, meta.off, buf.len()));
+            Ok(meta)
+        }
+        first => settle(dir, name, m, buf, patience, first),
+    }
+}
+
+/// [`read_status`] after a first attempt that did not copy the status.
+#[cold]
+#[inline(never)]
+fn settle(
+    dir: &BaseDir,
+    name: &OsStr,
+    m: &mut Mapped,
+    buf: &mut Vec<u8>,
+    patience: &mut Patience,
+    mut attempt: Attempt,
+) -> Result<protocol::CopyMeta, Reread> {
     let backoff = Backoff::new();
     let mut late = 0;
     let text = || name.to_string_lossy();
     loop {
-        match protocol::read_attempt(&m.map, buf) {
-            Attempt::Done(meta) => return Ok(meta),
+        match attempt {
+            Attempt::Done(meta) => {
+                m.last = Some((meta.copy, meta.off, buf.len()));
+                return Ok(meta);
+            }
             Attempt::Retry if patience.spent() => {
                 late += 1;
                 if late > LATE_ATTEMPTS {
@@ -102,7 +130,14 @@ pub(super) fn read_status(
             }
             Attempt::NeedLen(need) => remap(dir, &text(), m, need)?,
             Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
+            Attempt::NoMemory(len) => {
+                return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
+                    .with_detail(format!("no memory for its {len}-byte status"))
+                    .with_path(dir.entry(&text()))
+                    .into());
+            }
         }
+        attempt = protocol::read_attempt(&m.map, buf);
     }
 }
 

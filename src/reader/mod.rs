@@ -49,7 +49,8 @@ use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 
-/// One live worker's status, borrowed from the reader for the visit.
+/// One live worker, whose status a read has just copied into the visitor's
+/// [`Visit::buffer`].
 #[derive(Debug)]
 pub(crate) struct Entry<'a> {
     pub(crate) id: &'a str,
@@ -57,7 +58,26 @@ pub(crate) struct Entry<'a> {
     pub(crate) started_ns: u64,
     pub(crate) updated_ns: u64,
     pub(crate) updates: u64,
-    pub(crate) status: &'a [u8],
+}
+
+/// Where a read puts what it finds: each status is copied straight into the
+/// buffer the visitor hands out, once, with no copy of its own in between.
+pub(crate) trait Visit {
+    /// The buffer the next status is copied into (its contents are replaced;
+    /// room is reserved without aborting when memory runs out). After a copy
+    /// that turns out to have no status yet, the same buffer is asked for
+    /// again.
+    fn buffer(&mut self) -> &mut Vec<u8>;
+    /// A live worker with a status, now in the buffer last handed out.
+    fn visit(&mut self, e: Entry<'_>);
+}
+
+/// A visitor that only wants the read's side effects (removing the dead).
+impl Visit for Vec<u8> {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        self
+    }
+    fn visit(&mut self, _: Entry<'_>) {}
 }
 
 /// What a read does.
@@ -95,7 +115,6 @@ pub(crate) struct Reader {
     dir: Option<Arc<BaseDir>>,
     track: Tracker,
     cache: Cache,
-    buf: Vec<u8>,
     /// The user whose files these are (taken once: one system call less per
     /// entry looked at).
     euid: u32,
@@ -126,7 +145,6 @@ impl Reader {
             dir,
             track: Tracker::new(watch),
             cache: Cache::new(None),
-            buf: Vec::new(),
             euid: sys::euid(),
         }
     }
@@ -148,7 +166,7 @@ impl Reader {
     pub(crate) fn read(
         &mut self,
         how: How,
-        visit: &mut dyn FnMut(Entry<'_>),
+        visit: &mut dyn Visit,
     ) -> Result<ScanReport> {
         let mut report = ScanReport::default();
         let dir = self.scan(how, &mut report)?;
@@ -318,27 +336,24 @@ impl Reader {
         dir: &BaseDir,
         report: &mut ScanReport,
         how: How,
-        visit: &mut dyn FnMut(Entry<'_>),
+        visit: &mut dyn Visit,
     ) {
         let mut replaced: Vec<OsString> = Vec::new();
         let mut patience = Patience::new(self.settle);
-        let buf = &mut self.buf;
         self.cache.each(dir, |name, m| {
             let copied = m.and_then(|m| {
-                cache::reserve(dir, name, m, buf)?;
-                let meta = copy::read_status(dir, name, m, buf, &mut patience)?;
+                let meta = copy::read_status(dir, name, m, visit.buffer(), &mut patience)?;
                 Ok((m, meta))
             });
             match copied {
                 Ok((m, meta)) => {
                     if meta.updates > 0 {
-                        visit(Entry {
+                        visit.visit(Entry {
                             id: &m.id,
                             pid: m.pid,
                             started_ns: m.started_ns,
                             updated_ns: meta.updated_ns,
                             updates: meta.updates,
-                            status: buf,
                         });
                     }
                 }

@@ -125,6 +125,10 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
 /// Appends `len` bytes of shared memory at `src` to `out`, as byte-wise
 /// Relaxed atomic loads. `len` is a multiple of 8.
 ///
+/// # Panics
+/// If `out` has no room for `len` more bytes (the caller reserves it, so
+/// that running out of memory is an error, not an abort).
+///
 /// # Safety
 /// `src` must be 8-byte aligned, valid for reads of `len` bytes for the
 /// duration of the call, and every access to those bytes by anyone must be
@@ -134,12 +138,12 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
 #[inline]
 pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     debug_assert!(len.is_multiple_of(8) && src.addr().is_multiple_of(8));
-    out.reserve(len);
+    assert!(out.capacity() - out.len() >= len, "no room reserved for the copy");
     #[cfg(target_arch = "x86_64")]
     if len >= BULK {
         let dst = out.spare_capacity_mut().as_mut_ptr();
         // SAFETY: `src` is valid for `len` bytes of reads (the caller's
-        // contract), `dst` for `len` bytes of writes (reserved above, and no
+        // contract), `dst` for `len` bytes of writes (checked above, and no
         // other reference to the spare capacity exists); racing with other
         // atomic accesses to `src` is the module docs' argument.
         unsafe {
