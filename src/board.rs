@@ -509,7 +509,12 @@ impl Visit for Collect {
     }
 
     fn visit(&mut self, e: Entry<'_>) {
-        self.found.push((e.id.to_owned(), std::mem::take(&mut self.next)));
+        self.found
+            .push((e.id.to_owned(), std::mem::take(&mut self.next)));
+    }
+
+    fn expect(&mut self, n: usize) {
+        self.found.reserve_exact(n);
     }
 }
 
@@ -538,8 +543,10 @@ impl Visit for Refill<'_> {
     fn visit(&mut self, e: Entry<'_>) {
         let w = &mut self.workers[self.n];
         self.n += 1;
-        w.id.clear();
-        w.id.push_str(e.id);
+        if w.id != e.id {
+            w.id.clear();
+            w.id.push_str(e.id);
+        }
         w.pid = e.pid;
         w.updates = e.updates;
         w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);

@@ -73,6 +73,15 @@ impl Error {
         self
     }
 
+    /// Adds `more` to the detail: after the one there is, if any.
+    pub(crate) fn and_detail(mut self, more: &str) -> Self {
+        self.detail = Some(match self.detail.take() {
+            Some(d) => format!("{d}; {more}"),
+            None => more.to_owned(),
+        });
+        self
+    }
+
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {

@@ -84,32 +84,21 @@ impl ReadMap {
     }
 }
 
-/// Asks the CPU to start bringing the `len` bytes at `addr` into its caches,
-/// so that a load made a little later finds them there. A hint only: nothing
-/// is loaded for the program, and any address may be given (a stale one,
-/// one no longer mapped).
-#[inline]
-pub(crate) fn prefetch(addr: usize, len: usize) {
-    let end = addr.saturating_add(len);
-    let mut at = addr & !63;
-    while at < end {
-        prefetch_line(at as *const u8);
-        at += 64;
-    }
-}
-
-/// Hints that the cache line at `p` will be read soon.
+/// Asks the CPU to start bringing the cache line at `addr` into its caches,
+/// so that a load made a little later finds it there. A hint only: nothing
+/// is loaded for the program, and any address may be given (a stale one, one
+/// no longer mapped).
 #[inline(always)]
-fn prefetch_line(p: *const u8) {
+pub(crate) fn prefetch(addr: usize) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: `prefetcht0` is a hint: it never faults, whatever the address,
     // and it is no memory access of the abstract machine (no load, no race).
     unsafe {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+        _mm_prefetch::<_MM_HINT_T0>(addr as *const i8);
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+    let _ = addr;
 }
 
 impl Words for ReadMap {
@@ -333,7 +322,7 @@ mod tests {
                 let data: Vec<u8> = (0..len).map(|b| (b * 7 + len) as u8).collect();
                 w.store_bytes(first, &data);
                 let mut out = b"kept".to_vec();
-                r.load_bytes(first, len, &mut out);
+                r.load_bytes(first, len, &mut out).unwrap();
                 assert_eq!(&out[..4], b"kept", "{len} bytes at word {first}");
                 assert_eq!(&out[4..], &data[..], "{len} bytes at word {first}");
                 // The padding of the last word is zero.
@@ -377,7 +366,7 @@ mod tests {
             let mut out = Vec::new();
             for _ in 0..200 {
                 out.clear();
-                r.load_bytes(HEADER_WORDS, len, &mut out);
+                r.load_bytes(HEADER_WORDS, len, &mut out).unwrap();
                 assert_eq!(out.len(), len);
                 assert!(
                     out.iter().all(|&b| (1..=250).contains(&b)),

@@ -37,9 +37,9 @@ pub(super) struct Mapped {
     pub(super) id: String,
     pub(super) pid: u32,
     pub(super) started_ns: u64,
-    /// Where the last copy was found: which copy, its payload's offset and
-    /// length (`None` before the first).
-    pub(super) last: Option<(usize, u64, usize)>,
+    /// Where the last copy was found: which copy, and its payload's offset
+    /// (`None` before the first).
+    pub(super) last: Option<(usize, u64)>,
     /// The listing that last saw it.
     seen: u64,
 }
@@ -50,43 +50,45 @@ pub(super) struct Mapped {
 /// two reads; when they do, a hint is only a wasted prefetch).
 #[derive(Clone, Copy, Debug, Default)]
 struct Ahead {
-    /// The mapping's base (0: the file was not mapped).
-    base: usize,
+    /// `published`'s line (0: the file was not mapped: no hints).
+    published: usize,
+    /// The line of the descriptor of the copy the last read took.
+    desc: usize,
+    /// That copy's payload.
+    payload: usize,
     /// The id's bytes, which the visitor copies.
     id: usize,
-    /// The last copy read: which one, its payload's offset and length.
-    copy: u32,
-    len: u32,
-    off: u64,
 }
 
 impl Ahead {
     /// How many workers ahead of the one being copied to prefetch: far enough
     /// for memory to answer in time, near enough for the lines to stay cached.
     const DISTANCE: usize = 8;
-    /// Longest stretch of a status to prefetch: longer copies are long enough
-    /// for the CPU's own prefetching to keep up.
-    const MAX_LEN: u32 = 1024;
+    /// How much of a payload to prefetch: the CPU's own prefetcher follows a
+    /// longer copy once it has started.
+    const PAYLOAD: usize = 256;
 
     fn of(m: &Mapped) -> Self {
-        let (copy, off, len) = m.last.unwrap_or((0, HEADER_LEN, 0));
+        let (copy, off) = m.last.unwrap_or((0, HEADER_LEN));
+        let base = m.map.base() as usize;
         Self {
-            base: m.map.base() as usize,
+            published: base + layout::PUBLISHED * 8,
+            desc: base + layout::desc(copy) * 8,
+            payload: base.wrapping_add(off as usize),
             id: m.id.as_ptr() as usize,
-            copy: copy as u32,
-            len: u32::try_from(len).unwrap_or(u32::MAX).min(Self::MAX_LEN),
-            off,
         }
     }
 
+    #[inline]
     fn prefetch(&self) {
-        if self.base == 0 {
-            return;
+        if self.published != 0 {
+            shm::prefetch(self.published);
+            shm::prefetch(self.desc);
+            shm::prefetch(self.id);
+            for line in (0..Self::PAYLOAD).step_by(64) {
+                shm::prefetch(self.payload.wrapping_add(line));
+            }
         }
-        shm::prefetch(self.base + layout::PUBLISHED * 8, 8);
-        shm::prefetch(self.base + layout::desc(self.copy as usize) * 8, 64);
-        shm::prefetch(self.base.wrapping_add(self.off as usize), self.len as usize);
-        shm::prefetch(self.id, 1);
     }
 }
 
@@ -256,6 +258,11 @@ impl Cache {
             }
             keep
         });
+    }
+
+    /// How many files are kept.
+    pub(super) fn len(&self) -> usize {
+        self.files.len()
     }
 
     /// Calls `f` with every file kept, in name order, and a mapping of it:

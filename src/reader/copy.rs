@@ -85,7 +85,7 @@ pub(super) fn read_status(
 ) -> Result<protocol::CopyMeta, Reread> {
     match protocol::read_attempt(&m.map, buf) {
         Attempt::Done(meta) => {
-            m.last = Some((meta.copy, meta.off, buf.len()));
+            m.last = Some((meta.copy, meta.off));
             Ok(meta)
         }
         first => settle(dir, name, m, buf, patience, first),
@@ -109,7 +109,7 @@ fn settle(
     loop {
         match attempt {
             Attempt::Done(meta) => {
-                m.last = Some((meta.copy, meta.off, buf.len()));
+                m.last = Some((meta.copy, meta.off));
                 return Ok(meta);
             }
             Attempt::Retry if patience.spent() => {

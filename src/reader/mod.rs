@@ -70,6 +70,10 @@ pub(crate) trait Visit {
     fn buffer(&mut self) -> &mut Vec<u8>;
     /// A live worker with a status, now in the buffer last handed out.
     fn visit(&mut self, e: Entry<'_>);
+    /// Called once before the copies: at most `n` workers will be visited.
+    fn expect(&mut self, n: usize) {
+        let _ = n;
+    }
 }
 
 /// A visitor that only wants the read's side effects (removing the dead).
@@ -163,11 +167,7 @@ impl Reader {
     /// entry that must be looked at cannot be opened for want of descriptors
     /// or memory (the read would be incomplete); a bad entry is skipped and
     /// reported, and never stops the read.
-    pub(crate) fn read(
-        &mut self,
-        how: How,
-        visit: &mut dyn Visit,
-    ) -> Result<ScanReport> {
+    pub(crate) fn read(&mut self, how: How, visit: &mut dyn Visit) -> Result<ScanReport> {
         let mut report = ScanReport::default();
         let dir = self.scan(how, &mut report)?;
         let dir = &*dir;
@@ -179,13 +179,13 @@ impl Reader {
         }
         if let Some(e) = report.incomplete.take() {
             return Err(
-                e.with_detail("an entry could not be looked at now; the read would be incomplete")
+                e.and_detail("an entry could not be looked at now; the read would be incomplete")
             );
         }
         self.visit_all(dir, &mut report, how, visit);
         if let Some(e) = report.incomplete.take() {
             return Err(
-                e.with_detail("a status could not be copied now; the read would be incomplete")
+                e.and_detail("a status could not be copied now; the read would be incomplete")
             );
         }
         Ok(report)
@@ -340,11 +340,13 @@ impl Reader {
     ) {
         let mut replaced: Vec<OsString> = Vec::new();
         let mut patience = Patience::new(self.settle);
+        visit.expect(self.cache.len());
         self.cache.each(dir, |name, m| {
-            let copied = m.and_then(|m| {
-                let meta = copy::read_status(dir, name, m, visit.buffer(), &mut patience)?;
-                Ok((m, meta))
-            });
+            let copied = match m {
+                Ok(m) => copy::read_status(dir, name, m, visit.buffer(), &mut patience)
+                    .map(|meta| (m, meta)),
+                Err(e) => Err(e),
+            };
             match copied {
                 Ok((m, meta)) => {
                     if meta.updates > 0 {
@@ -357,17 +359,7 @@ impl Reader {
                         });
                     }
                 }
-                Err(Reread::Replaced) => replaced.push(name.clone()),
-                Err(Reread::Failed(e)) if cache::is_exhaustion(&e) => {
-                    // Whether it still lives is known, its status is not:
-                    // the read fails rather than leave it out.
-                    report.incomplete.get_or_insert(e);
-                }
-                Err(Reread::Failed(e)) => {
-                    if how.skipped {
-                        report.skipped.push(e);
-                    }
-                }
+                Err(e) => not_copied(name, e, how, report, &mut replaced),
             }
         });
         for name in replaced {
@@ -375,6 +367,31 @@ impl Reader {
             // next read maps the new file.
             self.cache.remove(&name);
             self.track.mark(&name, false);
+        }
+    }
+}
+
+/// Records why the status of `name` was not copied.
+#[cold]
+#[inline(never)]
+fn not_copied(
+    name: &OsString,
+    why: Reread,
+    how: How,
+    report: &mut ScanReport,
+    replaced: &mut Vec<OsString>,
+) {
+    match why {
+        Reread::Replaced => replaced.push(name.clone()),
+        Reread::Failed(e) if cache::is_exhaustion(&e) => {
+            // Whether it still lives is known, its status is not: the read
+            // fails rather than leave it out.
+            report.incomplete.get_or_insert(e);
+        }
+        Reread::Failed(e) => {
+            if how.skipped {
+                report.skipped.push(e);
+            }
         }
     }
 }

@@ -85,26 +85,10 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
     }
     #[cfg(target_arch = "x86_64")]
     if src.len() >= 16 {
-        let pairs = src.len() / 16;
-        // SAFETY: as for `rep movsb` above: `dst` and `src` are valid for
-        // `16 * pairs <= src.len()` bytes; ordinary 16-byte moves, each byte
-        // access single-copy atomic, stores in program order (x86-TSO).
-        unsafe {
-            std::arch::asm!(
-                "2:",
-                "movdqu {x}, [{src}]",
-                "movdqu [{dst}], {x}",
-                "add {src}, 16",
-                "add {dst}, 16",
-                "dec {n}",
-                "jnz 2b",
-                src = inout(reg) src.as_ptr() => _,
-                dst = inout(reg) dst => _,
-                n = inout(reg) pairs => _,
-                x = out(xmm_reg) _,
-                options(nostack)
-            );
-        }
+        // SAFETY: `dst` and `src` are valid for `16 * (src.len() / 16) <=
+        // src.len()` bytes (the caller's contract); racing with other atomic
+        // accesses is the module docs' argument.
+        unsafe { move16(dst, src.as_ptr(), src.len() / 16) };
         if !src.len().is_multiple_of(16) {
             let k = src.len() / 8 - 1;
             let value = u64::from_le_bytes(src[k * 8..].try_into().expect("8 bytes"));
@@ -138,7 +122,10 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
 #[inline]
 pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     debug_assert!(len.is_multiple_of(8) && src.addr().is_multiple_of(8));
-    assert!(out.capacity() - out.len() >= len, "no room reserved for the copy");
+    assert!(
+        out.capacity() - out.len() >= len,
+        "no room reserved for the copy"
+    );
     #[cfg(target_arch = "x86_64")]
     if len >= BULK {
         let dst = out.spare_capacity_mut().as_mut_ptr();
@@ -164,28 +151,12 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     let mut k = 0;
     #[cfg(target_arch = "x86_64")]
     if len >= 16 {
-        let pairs = len / 16;
-        // SAFETY: `src` is valid for `len >= 16 * pairs` bytes of reads (the
-        // caller's contract), `dst` for `len` bytes of writes (sliced from the
-        // spare capacity above); ordinary 16-byte moves, each byte access
-        // single-copy atomic, loads in program order (x86-TSO).
-        unsafe {
-            std::arch::asm!(
-                "2:",
-                "movdqu {x}, [{src}]",
-                "movdqu [{dst}], {x}",
-                "add {src}, 16",
-                "add {dst}, 16",
-                "dec {n}",
-                "jnz 2b",
-                src = inout(reg) src => _,
-                dst = inout(reg) dst => _,
-                n = inout(reg) pairs => _,
-                x = out(xmm_reg) _,
-                options(nostack)
-            );
-        }
-        k = 2 * pairs;
+        // SAFETY: `src` is valid for `len` bytes of reads (the caller's
+        // contract), `dst` for `len` bytes of writes (sliced from the spare
+        // capacity above); racing with other atomic accesses is the module
+        // docs' argument.
+        unsafe { move16(dst, src, len / 16) };
+        k = len / 16 * 2;
     }
     // The words left: all of them on other targets, an odd last one here.
     while k < len / 8 {
@@ -206,4 +177,60 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     // SAFETY: the moves and the loop initialised the `len` bytes after the
     // old length, within the capacity reserved above.
     unsafe { out.set_len(out.len() + len) };
+}
+
+/// Copies `16 * pairs` bytes from `src` to `dst` (`pairs > 0`) with ordinary
+/// 16-byte `movdqu` moves, four at a time: each byte access single-copy
+/// atomic, loads and stores each in program order (x86-TSO), no bounds check
+/// per move. The one loop both directions share.
+///
+/// # Safety
+/// `src` must be valid for reads and `dst` for writes of `16 * pairs` bytes,
+/// and whichever of them is shared memory must only ever be accessed
+/// atomically (the module's contract).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+unsafe fn move16(dst: *mut u8, src: *const u8, pairs: usize) {
+    debug_assert!(pairs > 0);
+    // SAFETY: the caller's contract; the block touches no other memory, and
+    // its registers are all declared.
+    unsafe {
+        std::arch::asm!(
+            "test {quads}, {quads}",
+            "jz 3f",
+            "2:",
+            "movdqu {a}, [{src}]",
+            "movdqu {b}, [{src} + 16]",
+            "movdqu {c}, [{src} + 32]",
+            "movdqu {d}, [{src} + 48]",
+            "movdqu [{dst}], {a}",
+            "movdqu [{dst} + 16], {b}",
+            "movdqu [{dst} + 32], {c}",
+            "movdqu [{dst} + 48], {d}",
+            "add {src}, 64",
+            "add {dst}, 64",
+            "dec {quads}",
+            "jnz 2b",
+            "3:",
+            "test {rest}, {rest}",
+            "jz 5f",
+            "4:",
+            "movdqu {a}, [{src}]",
+            "movdqu [{dst}], {a}",
+            "add {src}, 16",
+            "add {dst}, 16",
+            "dec {rest}",
+            "jnz 4b",
+            "5:",
+            src = inout(reg) src => _,
+            dst = inout(reg) dst => _,
+            quads = inout(reg) pairs / 4 => _,
+            rest = inout(reg) pairs % 4 => _,
+            a = out(xmm_reg) _,
+            b = out(xmm_reg) _,
+            c = out(xmm_reg) _,
+            d = out(xmm_reg) _,
+            options(nostack)
+        );
+    }
 }

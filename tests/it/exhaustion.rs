@@ -135,3 +135,30 @@ fn out_of_file_descriptors_is_a_clear_error_never_a_partial_read() {
     assert!(f.finish().success());
     assert!(holder.finish().success());
 }
+
+#[test]
+fn no_memory_for_a_status_is_an_error_not_an_abort() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = Scoreboard::open(&dir).unwrap();
+    let mut big = board.worker_with_id("big").unwrap();
+    let len = 96 << 20;
+    big.update(&vec![b'b'; len]).unwrap();
+    let mut small = board.worker_with_id("small").unwrap();
+    small.update(b"fine").unwrap();
+
+    let mut reader = Helper::spawn("script", &dir);
+    // Room to map the big status (and a little more), not to copy it too.
+    reader.ok(&format!("as-extra {}", len + (24 << 20)));
+    let answer = reader.send("read");
+    assert!(
+        answer.starts_with("err Io")
+            && answer.contains(&format!("no memory for its {len}-byte status"))
+            && answer.contains("sb-big"),
+        "{answer}"
+    );
+    // The reader lives on; once the status is small again, reads are whole.
+    big.update(b"small again").unwrap();
+    assert_eq!(reader.ok("read"), "big=small again small=fine");
+    assert!(reader.finish().success());
+}

@@ -124,6 +124,26 @@ fn script(board: &Scoreboard) {
                     })
                     .map(|()| String::new())
             }
+            "as-extra" => {
+                // Allow only this many more bytes of address space than the
+                // process maps now.
+                let extra: u64 = rest.parse().unwrap();
+                let status = std::fs::read_to_string("/proc/self/status").unwrap();
+                let kb: u64 = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmSize:"))
+                    .and_then(|v| v.trim().strip_suffix("kB"))
+                    .and_then(|v| v.trim().parse().ok())
+                    .expect("VmSize in /proc/self/status");
+                let limit = kb * 1024 + extra;
+                let rl = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: libc::RLIM_INFINITY,
+                };
+                // SAFETY: setrlimit reads one valid rlimit.
+                unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &raw const rl), 0) };
+                Ok(String::new())
+            }
             "nofile-extra" => {
                 // Allow only this many more open files than are open now.
                 let extra: u64 = rest.parse().unwrap();
