@@ -87,20 +87,6 @@ fn script(board: &Scoreboard) {
                 Ok(String::new())
             }
             "pid" => Ok(std::process::id().to_string()),
-            "fsize-limit" => {
-                let limit: u64 = rest.parse().unwrap();
-                let rl = libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: limit,
-                };
-                // SAFETY: setrlimit reads a valid rlimit; ignoring SIGXFSZ, as
-                // servers do, turns a write past the limit into EFBIG.
-                unsafe {
-                    assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &raw const rl), 0);
-                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-                }
-                Ok(String::new())
-            }
             "cleanup" => {
                 let n: usize = rest.parse().unwrap();
                 let mut removed = 0;
@@ -124,53 +110,75 @@ fn script(board: &Scoreboard) {
                     })
                     .map(|()| String::new())
             }
-            "as-extra" => {
-                // Allow only this many more bytes of address space than the
-                // process maps now.
-                let extra: u64 = rest.parse().unwrap();
-                let status = std::fs::read_to_string("/proc/self/status").unwrap();
-                let kb: u64 = status
-                    .lines()
-                    .find_map(|l| l.strip_prefix("VmSize:"))
-                    .and_then(|v| v.trim().strip_suffix("kB"))
-                    .and_then(|v| v.trim().parse().ok())
-                    .expect("VmSize in /proc/self/status");
-                let limit = kb * 1024 + extra;
-                let rl = libc::rlimit {
-                    rlim_cur: limit,
-                    rlim_max: libc::RLIM_INFINITY,
-                };
-                // SAFETY: setrlimit reads one valid rlimit.
-                unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &raw const rl), 0) };
-                Ok(String::new())
-            }
-            "nofile-extra" => {
-                // Allow only this many more open files than are open now.
-                let extra: u64 = rest.parse().unwrap();
-                let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
-                let mut rl = libc::rlimit {
-                    rlim_cur: 0,
-                    rlim_max: 0,
-                };
-                // SAFETY: getrlimit and setrlimit read or write one valid rlimit.
-                unsafe {
-                    assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl), 0);
-                    // `open` counted the descriptor that listed them.
-                    rl.rlim_cur = open - 1 + extra;
-                    assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0);
-                }
-                Ok(String::new())
-            }
             "read" => board.read_all().map(|all| {
                 all.into_iter()
                     .map(|(id, s)| format!("{id}={}", String::from_utf8_lossy(&s)))
                     .collect::<Vec<_>>()
                     .join(" ")
             }),
+            "fsize-limit" | "as-extra" | "nofile-extra" => {
+                limit(cmd, rest);
+                Ok(String::new())
+            }
             "quit" => break,
             other => panic!("unknown command {other}"),
         };
         answer(r);
+    }
+}
+
+/// Lowers one of the process's resource limits, as `cmd` says.
+fn limit(cmd: &str, rest: &str) {
+    match cmd {
+        "fsize-limit" => {
+            let limit: u64 = rest.parse().unwrap();
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            // SAFETY: setrlimit reads a valid rlimit; ignoring SIGXFSZ, as
+            // servers do, turns a write past the limit into EFBIG.
+            unsafe {
+                assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &raw const rl), 0);
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            }
+        }
+        "as-extra" => {
+            // Allow only this many more bytes of address space than the
+            // process maps now.
+            let extra: u64 = rest.parse().unwrap();
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let kb: u64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmSize:"))
+                .and_then(|v| v.trim().strip_suffix("kB"))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("VmSize in /proc/self/status");
+            let limit = kb * 1024 + extra;
+            let rl = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            // SAFETY: setrlimit reads one valid rlimit.
+            unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &raw const rl), 0) };
+        }
+        "nofile-extra" => {
+            // Allow only this many more open files than are open now.
+            let extra: u64 = rest.parse().unwrap();
+            let open = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+            let mut rl = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: getrlimit and setrlimit read or write one valid rlimit.
+            unsafe {
+                assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl), 0);
+                // `open` counted the descriptor that listed them.
+                rl.rlim_cur = open - 1 + extra;
+                assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0);
+            }
+        }
+        _ => unreachable!("{cmd}"),
     }
 }
 
