@@ -500,17 +500,23 @@ impl Scoreboard {
 #[derive(Default)]
 struct Collect {
     found: Vec<(String, Vec<u8>)>,
-    next: Vec<u8>,
+    next: (String, Vec<u8>),
 }
 
 impl Visit for Collect {
-    fn buffer(&mut self) -> &mut Vec<u8> {
-        &mut self.next
+    fn buffer(&mut self, id: &str) -> &mut Vec<u8> {
+        // The id's string first, then the status's vector, as cloning both
+        // would: the allocator then places them in turn, and freeing the map
+        // later does not merge the statuses into large free chunks (which
+        // makes the allocator consolidate, over and over).
+        // A fresh string: the last one went into the map (and reusing one
+        // left by a failed copy would only add a growth check).
+        self.next.0 = String::from(id);
+        &mut self.next.1
     }
 
-    fn visit(&mut self, e: Entry<'_>) {
-        self.found
-            .push((e.id.to_owned(), std::mem::take(&mut self.next)));
+    fn visit(&mut self, _: Entry<'_>) {
+        self.found.push(std::mem::take(&mut self.next));
     }
 
     fn expect(&mut self, n: usize) {
@@ -526,7 +532,7 @@ struct Refill<'a> {
 }
 
 impl Visit for Refill<'_> {
-    fn buffer(&mut self) -> &mut Vec<u8> {
+    fn buffer(&mut self, _: &str) -> &mut Vec<u8> {
         if self.n == self.workers.len() {
             self.workers.push(WorkerStatus {
                 id: String::new(),

@@ -58,6 +58,8 @@ struct Ahead {
     payload: usize,
     /// The id's bytes, which the visitor copies.
     id: usize,
+    /// The [`Mapped`] itself, in the cache's map.
+    entry: usize,
 }
 
 impl Ahead {
@@ -76,6 +78,7 @@ impl Ahead {
             desc: base + layout::desc(copy) * 8,
             payload: base.wrapping_add(off as usize),
             id: m.id.as_ptr() as usize,
+            entry: std::ptr::from_ref(m) as usize,
         }
     }
 
@@ -85,6 +88,8 @@ impl Ahead {
             shm::prefetch(self.published);
             shm::prefetch(self.desc);
             shm::prefetch(self.id);
+            shm::prefetch(self.entry);
+            shm::prefetch(self.entry + 64);
             for line in (0..Self::PAYLOAD).step_by(64) {
                 shm::prefetch(self.payload.wrapping_add(line));
             }

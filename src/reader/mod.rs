@@ -63,11 +63,11 @@ pub(crate) struct Entry<'a> {
 /// Where a read puts what it finds: each status is copied straight into the
 /// buffer the visitor hands out, once, with no copy of its own in between.
 pub(crate) trait Visit {
-    /// The buffer the next status is copied into (its contents are replaced;
-    /// room is reserved without aborting when memory runs out). After a copy
-    /// that turns out to have no status yet, the same buffer is asked for
-    /// again.
-    fn buffer(&mut self) -> &mut Vec<u8>;
+    /// The buffer the status of the worker `id` is copied into next (its
+    /// contents are replaced; room is reserved without aborting when memory
+    /// runs out). After a copy that fails or turns out to have no status yet,
+    /// a buffer is asked for again for the next worker.
+    fn buffer(&mut self, id: &str) -> &mut Vec<u8>;
     /// A live worker with a status, now in the buffer last handed out.
     fn visit(&mut self, e: Entry<'_>);
     /// Called once before the copies: at most `n` workers will be visited.
@@ -78,7 +78,7 @@ pub(crate) trait Visit {
 
 /// A visitor that only wants the read's side effects (removing the dead).
 impl Visit for Vec<u8> {
-    fn buffer(&mut self) -> &mut Vec<u8> {
+    fn buffer(&mut self, _: &str) -> &mut Vec<u8> {
         self
     }
     fn visit(&mut self, _: Entry<'_>) {}
@@ -343,7 +343,7 @@ impl Reader {
         visit.expect(self.cache.len());
         self.cache.each(dir, |name, m| {
             let copied = match m {
-                Ok(m) => copy::read_status(dir, name, m, visit.buffer(), &mut patience)
+                Ok(m) => copy::read_status(dir, name, m, visit.buffer(&m.id), &mut patience)
                     .map(|meta| (m, meta)),
                 Err(e) => Err(e),
             };
