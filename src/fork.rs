@@ -9,9 +9,11 @@
 //! pid. Handles compare the generation they were made in with the current one
 //! to learn, without a system call, that they were inherited.
 //!
-//! A mapping of the file holds a reference to the same description, so the
-//! writer's mapping is made with `MADV_DONTFORK` (see `crate::shm`): a child
-//! does not get it at all, and an inherited handle never unmaps it.
+//! The writer's mapping is made through a description of its own, never the
+//! locked one (see `worker::init_file`), and with `MADV_DONTFORK` (see
+//! `crate::shm`): a child does not get it at all, so it can neither write the
+//! parent's status nor keep its file referenced, and an inherited handle
+//! never unmaps it.
 //!
 //! The registry is a spin lock around a list of descriptors: the prepare
 //! handler takes it so no other thread holds it at the moment of the fork, the

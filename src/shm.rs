@@ -156,8 +156,9 @@ impl Words for ReadMap {
 /// The owner's read-write mapping of its status file.
 ///
 /// Made with `MADV_DONTFORK`: a mapping holds a reference to the file's open
-/// description, and with it the worker's `flock`, so a fork child must not
-/// inherit it. In a child, the handle's address range no longer holds this
+/// description (the worker maps through one of its own, never the one that
+/// holds its `flock`), and a fork child must neither write the parent's status
+/// nor keep its file referenced. In a child, the handle's address range no longer holds this
 /// mapping (it may hold anything), so an inherited `WriteMap` is never unmapped
 /// nor accessed (`Worker` checks the fork generation first).
 #[derive(Debug)]

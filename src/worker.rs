@@ -196,10 +196,18 @@ impl Drop for Worker {
     }
 }
 
-/// Allocates a new file's first page, maps it and writes its header.
-fn init_file(file: &File, id: &str) -> io::Result<(WriteMap, WriterState)> {
+/// Allocates a new file's first page, maps it through `for_map` and writes
+/// its header.
+///
+/// `for_map` is the file opened again: an open file description of its own,
+/// never the locked one `file`. A mapping keeps its description alive, and
+/// after the process dies that reference can outlive it (another task reading
+/// `/proc/PID/stat` or `maps` holds its memory for a moment, and the mapping
+/// is torn down when that task lets go); the lock must go with the process's
+/// descriptors.
+fn init_file(file: &File, for_map: &File, id: &str) -> io::Result<(WriteMap, WriterState)> {
     sys::allocate(file, 0, INITIAL_FILE_LEN)?;
-    let map = WriteMap::new(file, INITIAL_FILE_LEN)?;
+    let map = WriteMap::new(for_map, INITIAL_FILE_LEN)?;
     let state = WriterState::new();
     protocol::init(&map, &state);
     map.store_words(
@@ -258,7 +266,19 @@ fn attempt(dir: &BaseDir, id: &str, name: &str) -> Result<Option<NewFile>> {
         Err(TryLockError::Error(e)) => return Err(dir.err(&temp.name, e)),
     }
     fault::point("create:locked");
-    let (map, state) = init_file(&file, id).map_err(|e| dir.err(&temp.name, e))?;
+    // The temporary opened again, for the mapping (see `init_file`).
+    let for_map = match sys::open_entry(dir.fd(), &temp.name, true) {
+        Ok(f) => f,
+        // A cleaner removed it just before we locked it: start over.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(dir.err(&temp.name, e)),
+    };
+    let meta = for_map.metadata().map_err(|e| dir.err(&temp.name, e))?;
+    if FileId::of(&meta) != temp.id {
+        // Removed, and the name taken by another process's temporary.
+        return Ok(None);
+    }
+    let (map, state) = init_file(&file, &for_map, id).map_err(|e| dir.err(&temp.name, e))?;
     fault::point("create:header");
     match publish(dir, &temp.name, name, temp.id)? {
         Published::Yes => {

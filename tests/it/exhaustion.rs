@@ -109,8 +109,11 @@ fn out_of_file_descriptors_is_a_clear_error_never_a_partial_read() {
         answer.starts_with("err Io") && answer.contains("Too many open files"),
         "{answer}"
     );
-    // The files made since cannot be opened to check them: the read fails,
-    // saying it would be incomplete, rather than leave out a worker.
+    // No descriptor left at all (a failed creation may leave some: it needs
+    // more than a read does): the files made since cannot be opened to check
+    // them, so the read fails, saying it would be incomplete, rather than
+    // leave out a worker.
+    f.ok("fill-fds");
     let answer = f.send("read");
     assert!(
         answer.starts_with("err Io") && answer.contains("Too many open files"),
@@ -122,6 +125,7 @@ fn out_of_file_descriptors_is_a_clear_error_never_a_partial_read() {
     }
     // Existing workers keep working.
     f.ok("wupdate mine second");
+    f.ok("free-fds");
     // Descriptors back: reads are complete again.
     f.ok("drop x0");
     f.ok("drop x1");

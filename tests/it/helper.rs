@@ -54,6 +54,8 @@ fn answer(r: Result<String, Error>) {
 /// (allow K more open files), `read` (`id=status ...`), `quit`.
 fn script(board: &Scoreboard) {
     let mut workers: HashMap<String, Worker> = HashMap::new();
+    // Descriptors taken by `fill-fds`, so that none is left.
+    let mut held: Vec<std::fs::File> = Vec::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
         let (cmd, rest) = line.split_once(' ').unwrap_or((&line, ""));
@@ -118,6 +120,18 @@ fn script(board: &Scoreboard) {
             }),
             "fsize-limit" | "as-extra" | "nofile-extra" => {
                 limit(cmd, rest);
+                Ok(String::new())
+            }
+            "fill-fds" => {
+                // Every descriptor the limit still allows, whatever numbers
+                // are free below it.
+                while let Ok(f) = std::fs::File::open("/dev/null") {
+                    held.push(f);
+                }
+                Ok(held.len().to_string())
+            }
+            "free-fds" => {
+                held.clear();
                 Ok(String::new())
             }
             "quit" => break,
