@@ -333,7 +333,7 @@ mod tests {
                 let data: Vec<u8> = (0..len).map(|b| (b * 7 + len) as u8).collect();
                 w.store_bytes(first, &data);
                 let mut out = b"kept".to_vec();
-                r.load_bytes(first, len, &mut out);
+                r.load_bytes(first, len, &mut out).unwrap();
                 assert_eq!(&out[..4], b"kept", "{len} bytes at word {first}");
                 assert_eq!(&out[4..], &data[..], "{len} bytes at word {first}");
                 // The padding of the last word is zero.
@@ -377,7 +377,7 @@ mod tests {
             let mut out = Vec::new();
             for _ in 0..200 {
                 out.clear();
-                r.load_bytes(HEADER_WORDS, len, &mut out);
+                r.load_bytes(HEADER_WORDS, len, &mut out).unwrap();
                 assert_eq!(out.len(), len);
                 assert!(
                     out.iter().all(|&b| (1..=250).contains(&b)),
