@@ -509,8 +509,7 @@ impl Visit for Collect {
     }
 
     fn visit(&mut self, e: Entry<'_>) {
-        self.found
-            .push((e.id.to_owned(), std::mem::take(&mut self.next)));
+        self.found.push((e.id.to_owned(), std::mem::take(&mut self.next)));
     }
 }
 

@@ -138,10 +138,7 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
 #[inline]
 pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     debug_assert!(len.is_multiple_of(8) && src.addr().is_multiple_of(8));
-    assert!(
-        out.capacity() - out.len() >= len,
-        "no room reserved for the copy"
-    );
+    assert!(out.capacity() - out.len() >= len, "no room reserved for the copy");
     #[cfg(target_arch = "x86_64")]
     if len >= BULK {
         let dst = out.spare_capacity_mut().as_mut_ptr();
