@@ -35,41 +35,54 @@ pub enum ErrorKind {
 /// An error of the scoreboard: what failed, on which path, and why.
 ///
 /// Converts into [`io::Error`], keeping the OS error's kind where there is one.
+///
+/// One pointer wide, as [`io::Error`] is: its details live on the heap, so
+/// `Result<(), Error>` comes back in a register (zero for `Ok`) rather than
+/// through memory on every fallible hot call, such as every update.
+pub struct Error(Box<Inner>);
+
+/// What an [`Error`] carries.
 #[derive(Debug)]
-pub struct Error {
+struct Inner {
     kind: ErrorKind,
     path: Option<PathBuf>,
     detail: Option<String>,
     source: Option<io::Error>,
 }
 
+// `Result<(), Error>` is one register: what the box is for.
+const _: () = assert!(size_of::<Result<()>>() == size_of::<usize>());
+
 /// `Result<T, Error>`.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
+    // Cold: made only on the way out of a failed call; the hot paths that can
+    // fail (updates) keep their code for the error out of the way.
+    #[cold]
     pub(crate) fn new(kind: ErrorKind) -> Self {
-        Self {
+        Self(Box::new(Inner {
             kind,
             path: None,
             detail: None,
             source: None,
-        }
+        }))
     }
 
+    #[cold]
     pub(crate) fn io(source: io::Error) -> Self {
-        Self {
-            source: Some(source),
-            ..Self::new(ErrorKind::Io)
-        }
+        let mut e = Self::new(ErrorKind::Io);
+        e.0.source = Some(source);
+        e
     }
 
     pub(crate) fn with_path(mut self, path: impl AsRef<Path>) -> Self {
-        self.path = Some(path.as_ref().to_path_buf());
+        self.0.path = Some(path.as_ref().to_path_buf());
         self
     }
 
     pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.0.detail = Some(detail.into());
         self
     }
 
@@ -85,19 +98,37 @@ impl Error {
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The file or directory involved, if any.
     #[must_use]
     pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
+        self.0.path.as_deref()
     }
 
     /// The operating-system error, if that is what failed.
     #[must_use]
     pub fn io_error(&self) -> Option<&io::Error> {
-        self.source.as_ref()
+        self.0.source.as_ref()
+    }
+}
+
+impl fmt::Debug for Error {
+    /// As a struct named `Error` with its kind, path, detail and source.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Inner {
+            kind,
+            path,
+            detail,
+            source,
+        } = &*self.0;
+        f.debug_struct("Error")
+            .field("kind", kind)
+            .field("path", path)
+            .field("detail", detail)
+            .field("source", source)
+            .finish()
     }
 }
 
@@ -105,21 +136,23 @@ impl Clone for Error {
     /// A copy with the same kind, path and detail; a copied OS error keeps its
     /// error code (or its kind and message).
     fn clone(&self) -> Self {
-        Self {
-            kind: self.kind,
-            path: self.path.clone(),
-            detail: self.detail.clone(),
-            source: self.source.as_ref().map(|e| match e.raw_os_error() {
+        let e = &*self.0;
+        Self(Box::new(Inner {
+            kind: e.kind,
+            path: e.path.clone(),
+            detail: e.detail.clone(),
+            source: e.source.as_ref().map(|e| match e.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
                 None => io::Error::new(e.kind(), e.to_string()),
             }),
-        }
+        }))
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.kind {
+        let e = &*self.0;
+        let what = match e.kind {
             ErrorKind::Io => "I/O error",
             ErrorKind::InvalidId => "invalid worker id",
             ErrorKind::DuplicateId => "worker id is held by a live worker",
@@ -133,13 +166,13 @@ impl fmt::Display for Error {
             ErrorKind::Missing => "no directory at base_dir's path",
         };
         f.write_str(what)?;
-        if let Some(detail) = &self.detail {
+        if let Some(detail) = &e.detail {
             write!(f, " ({detail})")?;
         }
-        if let Some(path) = &self.path {
+        if let Some(path) = &e.path {
             write!(f, ": {}", path.display())?;
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = &e.source {
             write!(f, ": {source}")?;
         }
         Ok(())
@@ -148,7 +181,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_ref().map(|e| e as _)
+        self.0.source.as_ref().map(|e| e as _)
     }
 }
 
@@ -160,7 +193,7 @@ impl From<io::Error> for Error {
 
 impl From<Error> for io::Error {
     fn from(e: Error) -> Self {
-        let kind = match (e.kind, &e.source) {
+        let kind = match (e.0.kind, &e.0.source) {
             (_, Some(source)) => source.kind(),
             (ErrorKind::InvalidId, _) => io::ErrorKind::InvalidInput,
             (ErrorKind::DuplicateId, _) => io::ErrorKind::AlreadyExists,

@@ -95,6 +95,10 @@ impl Slots {
     /// Publishes `status` in the calling worker's slot, made on first use:
     /// `worker_id()`'s, held by the calling thread, or the process's own.
     /// `dir` gives the directory a new slot's file is made in.
+    ///
+    /// Inline, with everything but the update of an existing slot out of line:
+    /// the common case is the table lock and the worker's update.
+    #[inline]
     pub(crate) fn update(
         &self,
         dir: &dyn Fn() -> Result<Arc<BaseDir>>,
@@ -103,12 +107,22 @@ impl Slots {
     ) -> Result<()> {
         let Some(f) = worker_id else {
             let mut table = lock(&self.0);
-            let worker = match &mut table.own {
-                Some(w) => w,
-                own @ None => own.insert(Worker::create(dir()?, fork::pid().to_string())?),
+            return match &mut table.own {
+                Some(worker) => worker.update(status),
+                own @ None => first_own(own, dir, status),
             };
-            return worker.update(status);
         };
+        self.update_by_id(dir, f, status)
+    }
+
+    /// [`update`](Self::update) of the slot of the id `f` returns.
+    #[inline(never)]
+    fn update_by_id(
+        &self,
+        dir: &dyn Fn() -> Result<Arc<BaseDir>>,
+        f: &(dyn Fn() -> String + Send + Sync),
+        status: &[u8],
+    ) -> Result<()> {
         // Called unlocked: `worker_id` may itself use the board.
         let id = f();
         let mut table = lock(&self.0);
@@ -128,18 +142,38 @@ impl Slots {
     }
 }
 
+/// The first update of the process's own slot: makes it, then updates it.
+/// Called with the table locked. Rule 1.
+#[cold]
+#[inline(never)]
+fn first_own(
+    own: &mut Option<Worker>,
+    dir: &dyn Fn() -> Result<Arc<BaseDir>>,
+    status: &[u8],
+) -> Result<()> {
+    let worker = own.insert(Worker::create(dir()?, fork::pid().to_string())?);
+    worker.update(status)
+}
+
 /// Locks `table`, first dropping slots inherited through `fork()` (which
 /// leaves the parent's files alone). Rule 5.
+#[inline]
 fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
     let mut t = table.lock().unwrap_or_else(PoisonError::into_inner);
-    let generation = fork::generation();
-    if t.generation != generation {
-        *t = Table {
-            generation,
-            ..Table::default()
-        };
+    if t.generation != fork::generation() {
+        forget_inherited(&mut t);
     }
     t
+}
+
+/// Drops the slots of another fork generation (inherited from the parent).
+#[cold]
+#[inline(never)]
+fn forget_inherited(t: &mut Table) {
+    *t = Table {
+        generation: fork::generation(),
+        ..Table::default()
+    };
 }
 
 /// Records that the calling thread holds `slot`, unless it already does.
