@@ -88,7 +88,7 @@ impl Error {
 
     /// Adds `more` to the detail: after the one there is, if any.
     pub(crate) fn and_detail(mut self, more: &str) -> Self {
-        self.detail = Some(match self.detail.take() {
+        self.0.detail = Some(match self.0.detail.take() {
             Some(d) => format!("{d}; {more}"),
             None => more.to_owned(),
         });
