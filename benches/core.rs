@@ -7,8 +7,10 @@
 //!   `memcpy` of the same bytes into process memory plus the clock read
 //!   (4 KiB, 64 KiB, the mix), placed clear of 4K aliasing; for reads, the
 //!   same `BTreeMap<String, Vec<u8>>` built from statuses in process memory
-//!   (`read_all`), and the same statuses copied from as many separate heap
-//!   buffers into reused ones (`snapshot_into`);
+//!   (`read_all`), the same map from statuses laid out as status files are
+//!   (each in a 4 KiB page of its own, no huge pages: `pages ref`), and the
+//!   same statuses copied from as many separate heap buffers into reused ones
+//!   (`snapshot_into`);
 //! - `local`: this crate's own seqlock on process-local memory (heap
 //!   `AtomicU64` words, no file), and for reads the same map built from such
 //!   slots: what files, mappings and liveness add to the protocol;
@@ -50,7 +52,7 @@ mod baseline;
 mod cpu_time;
 #[path = "support/peer.rs"]
 mod peer;
-use baseline::{DST_PHASE, Placed, SRC_PHASE, Seqlock, coarse_ns};
+use baseline::{DST_PHASE, Pages, Placed, SRC_PHASE, Seqlock, coarse_ns};
 use cpu_time::CpuTime;
 use peer::{PeerReader, PeerWorker};
 
@@ -232,6 +234,19 @@ fn reads(c: &mut Criterion<CpuTime>) {
                 let all: BTreeMap<String, Vec<u8>> = plain
                     .iter()
                     .map(|(id, s)| (id.clone(), black_box(s).clone()))
+                    .collect();
+                black_box(all)
+            });
+        });
+        // The same map from statuses laid out as status files are: a page
+        // of its own each (the memory layout, none of the crate's code).
+        let pages = Pages::new(n, |_| status(READ_STATUS));
+        g.bench_function(BenchmarkId::new("map from pages", n), |b| {
+            b.iter(|| {
+                let all: BTreeMap<String, Vec<u8>> = plain
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (id, _))| (id.clone(), black_box(pages.get(k)).to_vec()))
                     .collect();
                 black_box(all)
             });
@@ -504,11 +519,13 @@ mod ratios {
             return;
         }
         println!(
-            "\n{:<14} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>9}",
+            "\n{:<14} {:>10} {:>10} {:>7} {:>10} {:>7} {:>10} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>9}",
             "read, 256 B",
             "map ref",
             "read_all",
             "x ref",
+            "pages ref",
+            "x pages",
             "copies ref",
             "snapshot",
             "x ref",
@@ -528,13 +545,15 @@ mod ratios {
                 g("snapshot_into"),
                 g("local map"),
             );
-            let (li, pe) = (g("read_all, listing"), g("peer"));
+            let (li, pe, pg) = (g("read_all, listing"), g("peer"), g("map from pages"));
             println!(
-                "{:<14} {:>10} {:>10} {:>7} {:>10} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>9}",
+                "{:<14} {:>10} {:>10} {:>7} {:>10} {:>7} {:>10} {:>10} {:>7} {:>10} {:>8} {:>10} {:>10} {:>9}",
                 format!("{n} workers"),
                 time(mr),
                 time(o),
                 ratio(o, mr),
+                time(pg),
+                ratio(o, pg),
                 time(cr),
                 time(s),
                 ratio(s, cr),

@@ -111,3 +111,72 @@ impl std::ops::Deref for Placed {
 pub(crate) const SRC_PHASE: usize = 2048;
 /// Where the `memcpy` reference's destination starts, modulo 4096.
 pub(crate) const DST_PHASE: usize = 0;
+
+/// Statuses laid out in memory as status files are: each at byte 512 of a
+/// 4 KiB page of its own, in process memory with huge pages turned off (so
+/// that, as with one mapping per worker, every status costs a page and a TLB
+/// entry of its own). The layout, with none of the crate's code.
+pub(crate) struct Pages {
+    base: *mut u8,
+    n: usize,
+}
+
+impl Pages {
+    const PAGE: usize = 4096;
+    const AT: usize = 512;
+
+    /// `n` pages, the `k`th holding `status(k)` (at most 3584 bytes).
+    pub(crate) fn new(n: usize, status: impl Fn(usize) -> Vec<u8>) -> Self {
+        // SAFETY: a fresh private anonymous mapping; no memory of ours is
+        // touched by the call.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                n * Self::PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(base, libc::MAP_FAILED, "mmap");
+        // SAFETY: advice on the mapping just made.
+        let advised = unsafe { libc::madvise(base, n * Self::PAGE, libc::MADV_NOHUGEPAGE) };
+        assert_eq!(advised, 0, "madvise");
+        let pages = Self {
+            base: base.cast(),
+            n,
+        };
+        for k in 0..n {
+            let s = status(k);
+            assert!(Self::AT + 8 + s.len() <= Self::PAGE);
+            // SAFETY: page `k` is within the mapping, which only `pages`
+            // reaches; its first bytes after AT are the length, then the status.
+            unsafe {
+                let p = pages.base.add(k * Self::PAGE + Self::AT);
+                p.cast::<usize>().write_unaligned(s.len());
+                std::ptr::copy_nonoverlapping(s.as_ptr(), p.add(8), s.len());
+            }
+        }
+        pages
+    }
+
+    /// The status in page `k`.
+    pub(crate) fn get(&self, k: usize) -> &[u8] {
+        assert!(k < self.n);
+        // SAFETY: page `k` is within the mapping, written in `new` and never
+        // again; the slice borrows `self`, which keeps the mapping.
+        unsafe {
+            let p = self.base.add(k * Self::PAGE + Self::AT);
+            let len = p.cast::<usize>().read_unaligned();
+            std::slice::from_raw_parts(p.add(8), len)
+        }
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, not used after this.
+        unsafe { libc::munmap(self.base.cast(), self.n * Self::PAGE) };
+    }
+}
