@@ -197,6 +197,7 @@ impl Wait {
         )
     }
 
+    #[cfg_attr(loom, allow(clippy::unused_self))]
     fn snooze(&self) {
         #[cfg(not(loom))]
         self.0.snooze();
