@@ -258,23 +258,26 @@ mod loom_tests {
     use loom::sync::Arc;
     use loom::thread;
 
-    /// Three threads increment a plain counter under the lock: loom's
-    /// `UnsafeCell` fails the model if two accesses can race.
+    /// `loom::model` with room for the waiters' spins: each is a branch, more
+    /// than loom's default 1,000 with three preemptions.
+    fn model(f: impl Fn() + Sync + Send + 'static) {
+        let mut b = loom::model::Builder::new();
+        b.max_branches = 10_000;
+        b.check(f);
+    }
+
+    /// Two threads increment a plain counter under the lock: loom's
+    /// `UnsafeCell` fails the model if the accesses can race. (A third
+    /// thread's spins take the release pass past ten minutes.)
     #[test]
     fn loom_lock_excludes() {
-        loom::model(|| {
+        model(|| {
             let lock = Arc::new(Lock::new(0_u32));
-            let others: Vec<_> = (0..2)
-                .map(|_| {
-                    let lock = Arc::clone(&lock);
-                    thread::spawn(move || *lock.lock(0) += 1)
-                })
-                .collect();
+            let l = Arc::clone(&lock);
+            let t = thread::spawn(move || *l.lock(0) += 1);
             *lock.lock(0) += 1;
-            for t in others {
-                t.join().unwrap();
-            }
-            assert_eq!(*lock.lock(0), 3);
+            t.join().unwrap();
+            assert_eq!(*lock.lock(0), 2);
         });
     }
 
@@ -282,7 +285,7 @@ mod loom_tests {
     /// seen by the next holder.
     #[test]
     fn loom_lock_released_by_unwinding() {
-        loom::model(|| {
+        model(|| {
             let lock = Arc::new(Lock::new(0_u32));
             let l = Arc::clone(&lock);
             let t = thread::spawn(move || {
@@ -304,7 +307,7 @@ mod loom_tests {
     /// a parent's thread (generation 0): exactly one takes it over.
     #[test]
     fn loom_lock_taken_over_from_a_gone_holder_once() {
-        loom::model(|| {
+        model(|| {
             let lock = Arc::new(Lock::new(0_u32));
             // As a fork leaves it: held in generation 0, no access under way.
             lock.state.store(1, Ordering::Relaxed);
