@@ -13,10 +13,10 @@ pub(crate) use loom::sync::atomic::{AtomicU64, Ordering, fence};
 #[cfg_attr(not(test), allow(unused_imports))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering, fence};
 
-#[cfg(loom)]
-pub(crate) use loom::cell::{MutPtr, UnsafeCell};
 #[cfg(not(loom))]
 pub(crate) use cell::{MutPtr, UnsafeCell};
+#[cfg(loom)]
+pub(crate) use loom::cell::{MutPtr, UnsafeCell};
 
 /// std's `UnsafeCell` with the part of loom's API the crate uses: a write
 /// access is a [`MutPtr`] (loom tracks it while the `MutPtr` lives).

@@ -83,15 +83,14 @@ impl<T> Lock<T> {
     pub(crate) fn lock(&self, generation: u64) -> Guard<'_, T> {
         let tag = generation.wrapping_add(1).max(1);
         // Step 1. Acquire: pairs with the Release store in `Guard::drop`.
-        let abandoned = match self.state.compare_exchange_weak(
-            FREE,
-            tag,
-            Ordering::Acquire,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => false,
-            Err(_) => self.lock_contended(tag),
-        };
+        let abandoned =
+            match self
+                .state
+                .compare_exchange_weak(FREE, tag, Ordering::Acquire, Ordering::Relaxed)
+            {
+                Ok(_) => false,
+                Err(_) => self.lock_contended(tag),
+            };
         Guard {
             lock: self,
             data: ManuallyDrop::new(self.data.get_mut()),
