@@ -10,7 +10,7 @@
 //!
 //! 1. Take: `compare_exchange` from free to held (Acquire).
 //! 2. Contended: spin, then yield (`crossbeam_utils::Backoff::snooze`), and
-//!    retry step 1. Never a futex.
+//!    retry step 1 (or take over, see "Fork" below). Never a futex.
 //! 3. Release, when the [`Guard`] drops (unwinding included): store free
 //!    (Release, pairs with the Acquire of step 1 of the next holder).
 //!
@@ -21,6 +21,11 @@
 //! of one process that update through that board; its critical sections are
 //! one update (~10 ns) except first use and growth, so a waiter almost
 //! always gets it within its spin.
+//!
+//! Measured, this did not make updates faster: in a loop of updates the next
+//! `lock cmpxchg` waits for the stores to drain whatever released the lock
+//! (BENCHMARKS.md, "The slot table's lock"). It is kept for what it does in a
+//! fork child (below).
 //!
 //! No poisoning: a panic under the lock releases it, and the next holder sees
 //! the data as the panic left it (as `PoisonError::into_inner` did with the
@@ -35,9 +40,13 @@
 //! locker sleeps for good). Here a waiter that finds the lock held in an older
 //! generation takes it over, and its guard says so
 //! ([`Guard::abandoned`]): the data may have been caught mid-change, so the
-//! new holder must not use it (the slot table leaks it, see `slots::forget_inherited`).
+//! new holder must not use it (the slot table leaks it, see
+//! `slots::forget_inherited`).
 //! This needs the caller's generation to change in the child, which
-//! `crate::fork`'s handlers do once installed.
+//! `crate::fork`'s handlers do once installed (by the board's first worker,
+//! made under this lock): a fork in the moment before, while another thread
+//! holds the lock, leaves the child's copy held for good, as a `Mutex` would.
+//! Its waiters then yield in a loop where a `Mutex`'s would sleep.
 
 use std::fmt;
 use std::mem::ManuallyDrop;
