@@ -30,6 +30,16 @@
 //! nothing while borrowed; its destructor takes the holds out first and locks
 //! each board's table in turn, dropping released workers after unlocking.
 //!
+//! The table's lock is `lock::Lock`, a spin lock released by a plain store
+//! (its docs say why, and what a waiter does). It does not poison: a panic
+//! under it (in `Worker::create` or `Worker::update`, or allocating) leaves
+//! the table as before the change being made, since every change is one call
+//! into a std container or one counter increment, after whatever can fail;
+//! the next holder uses it as it is, as `PoisonError::into_inner` did with
+//! the `Mutex` before. In a fork child, a table whose lock a parent's thread
+//! held at the fork is taken over and leaked (`forget_inherited`), where a
+//! `Mutex` would have stayed locked for good.
+//!
 //! The common case, a thread updating a slot it already holds, costs the table
 //! lock that `update` always took, a hash lookup, and a scan of the thread's
 //! own few holds: no other lock, no allocation, no system call
@@ -41,16 +51,20 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use crate::dir::BaseDir;
 use crate::error::Result;
 use crate::fork;
 use crate::worker::Worker;
 
+mod lock;
+
+use lock::{Guard, Lock};
+
 /// A board's slots for [`Scoreboard::update`](crate::Scoreboard::update).
 #[derive(Debug, Default)]
-pub(crate) struct Slots(Arc<Mutex<Table>>);
+pub(crate) struct Slots(Arc<Lock<Table>>);
 
 #[derive(Debug, Default)]
 struct Table {
@@ -78,7 +92,7 @@ static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
 /// One thread's hold on one slot.
 #[derive(Debug)]
 struct Hold {
-    table: Weak<Mutex<Table>>,
+    table: Weak<Lock<Table>>,
     id: String,
     serial: u64,
 }
@@ -158,27 +172,36 @@ fn first_own(
 /// Locks `table`, first dropping slots inherited through `fork()` (which
 /// leaves the parent's files alone). Rule 5.
 #[inline]
-fn lock(table: &Mutex<Table>) -> MutexGuard<'_, Table> {
-    let mut t = table.lock().unwrap_or_else(PoisonError::into_inner);
-    if t.generation != fork::generation() {
-        forget_inherited(&mut t);
+fn lock(table: &Lock<Table>) -> Guard<'_, Table> {
+    let generation = fork::generation();
+    let mut t = table.lock(generation);
+    if t.abandoned() || t.generation != generation {
+        forget_inherited(&mut t, generation);
     }
     t
 }
 
 /// Drops the slots of another fork generation (inherited from the parent).
+/// A table a fork caught mid-change (its lock held by a thread the child
+/// does not have) is leaked instead: nothing of it is read, and its
+/// descriptors stay open in the child (their locks were already let go by
+/// `crate::fork`'s child handler).
 #[cold]
 #[inline(never)]
-fn forget_inherited(t: &mut Table) {
-    *t = Table {
-        generation: fork::generation(),
+fn forget_inherited(t: &mut Guard<'_, Table>, generation: u64) {
+    let fresh = Table {
+        generation,
         ..Table::default()
     };
+    let old = std::mem::replace(&mut **t, fresh);
+    if t.abandoned() {
+        std::mem::forget(old);
+    }
 }
 
 /// Records that the calling thread holds `slot`, unless it already does.
 /// Called with the table locked. Rules 2 and 6.
-fn hold(table: &Arc<Mutex<Table>>, slot: &mut Slot) {
+fn hold(table: &Arc<Lock<Table>>, slot: &mut Slot) {
     let serial = slot.serial;
     let added = HELD.try_with(|held| {
         // Never borrowed twice: nothing below calls out of this module.
@@ -217,7 +240,7 @@ impl Drop for Held {
 }
 
 /// Ends `hold`; returns its slot if that was the last hold on it. Rule 3.
-fn release(table: &Mutex<Table>, hold: &Hold) -> Option<Slot> {
+fn release(table: &Lock<Table>, hold: &Hold) -> Option<Slot> {
     let mut t = lock(table);
     let slot = t.by_id.get_mut(&hold.id)?;
     if slot.serial != hold.serial {

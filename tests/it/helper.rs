@@ -23,6 +23,7 @@ pub fn run(role: &str) {
         "crowded-reader" => crate::budget::crowded_reader(&dir),
         "thread-churn" => thread_churn(&dir),
         "fork-threads" => fork_threads(&dir),
+        "fork-busy" => fork_busy(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -520,4 +521,78 @@ fn fork_threads(dir: &str) {
         }
     });
     forker.expect("spawn").join().expect("forker");
+}
+
+/// Forks `FORKS` children while another thread updates the board flat out
+/// (so most forks catch that thread holding the board's slot table); each
+/// child updates once and exits. Prints `forks N stuck S failed F ids IDS`:
+/// children still running after 5 s (then killed), children that exited
+/// otherwise than with 0, and the board's ids read afterwards.
+fn fork_busy(dir: &str) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const FORKS: usize = 20;
+    // On the heap: a fork child may reuse the busy thread's stack (glibc).
+    let board = Arc::new(Scoreboard::open(dir).expect("open"));
+    let stop = Arc::new(AtomicBool::new(false));
+    let updates = Arc::new(AtomicU64::new(0));
+    let busy = {
+        let (board, stop, updates) = (Arc::clone(&board), Arc::clone(&stop), Arc::clone(&updates));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                board.update(b"busy").expect("busy update");
+                updates.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    while updates.load(Ordering::Relaxed) < 1000 {
+        std::thread::yield_now();
+    }
+    let (mut stuck, mut failed) = (0, 0);
+    for _ in 0..FORKS {
+        // SAFETY: the child only updates the board (whose locks a fork
+        // cannot leave held for good: the point of this test) and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let code = i32::from(board.update(b"in the child").is_err());
+            // SAFETY: ends the child at once, running no destructor that
+            // could touch what it shares with the parent.
+            unsafe { libc::_exit(code) };
+        }
+        match wait_child(pid, Duration::from_secs(5)) {
+            Some(0) => {}
+            Some(_) => failed += 1,
+            None => stuck += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    busy.join().expect("busy");
+    let all = board.read_all().expect("read");
+    let ids = all.into_keys().collect::<Vec<_>>().join(" ");
+    println!("@@ forks {FORKS} stuck {stuck} failed {failed} ids {ids}");
+}
+
+/// The wait status of child `pid` once it exits, or `None` (after killing
+/// and reaping it) if it still runs after `limit`.
+fn wait_child(pid: libc::pid_t, limit: Duration) -> Option<libc::c_int> {
+    let start = Instant::now();
+    let mut status = 0;
+    loop {
+        // SAFETY: waits for our own child; `status` is a valid out pointer.
+        let r = unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
+        if r == pid {
+            return Some(status);
+        }
+        assert_eq!(r, 0, "waitpid");
+        if start.elapsed() > limit {
+            // SAFETY: our own unreaped child; then reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &raw mut status, 0);
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }

@@ -371,3 +371,19 @@ fn a_fork_child_releases_its_own_slots_and_leaves_the_parents_alone() {
     assert!(h.finish().success());
     assert!(entries(tmp.path()).is_empty());
 }
+
+#[test]
+fn a_fork_child_updates_although_another_thread_held_the_slot_table() {
+    let tmp = tempdir();
+    let mut h = Helper::spawn("fork-busy", tmp.path());
+    let parent = h.pid();
+    // With a lock that stays held in the child (a `std::sync::Mutex` did),
+    // nearly every child would be stuck in its update.
+    assert_eq!(
+        h.line(),
+        format!("forks 20 stuck 0 failed 0 ids {parent}"),
+        "the children's dead files are removed by the read"
+    );
+    assert!(h.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}
