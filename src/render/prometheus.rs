@@ -244,6 +244,12 @@ fn status_fields(s: &mut String, family: Family, records: &[Record]) {
         };
         fields.clear();
         numbers(&value, &mut String::new(), &mut fields);
+        // `{"a.b": 1, "a": {"b": 2}}` gives the path `a.b` twice, and one
+        // exposition must not hold two samples of a series (OpenMetrics says
+        // so; Prometheus drops the second as an error): keep the one met
+        // first (keys are visited in sorted order: here `a`'s `b`).
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        fields.dedup_by(|later, first| later.0 == first.0);
         for (field, n) in &fields {
             let _ = writeln!(
                 s,
@@ -310,6 +316,24 @@ mod tests {
     use super::*;
     use crate::render::tests::record;
     use std::time::Duration;
+
+    #[test]
+    fn a_key_path_given_twice_is_one_series() {
+        let r = [record("j", br#"{"a.b":1,"a":{"b":2},"c":3}"#)];
+        let text = prometheus(&r, SystemTime::UNIX_EPOCH);
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("scoreboard_worker_status_field{"))
+            .collect();
+        assert_eq!(
+            series,
+            [
+                "scoreboard_worker_status_field{id=\"j\",field=\"a.b\"} 2",
+                "scoreboard_worker_status_field{id=\"j\",field=\"c\"} 3",
+            ],
+            "{text}"
+        );
+    }
 
     #[test]
     fn all_metrics_with_escaped_labels() {
