@@ -67,11 +67,9 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
     debug_assert!(src.len().is_multiple_of(8) && dst.addr().is_multiple_of(8));
     #[cfg(target_arch = "x86_64")]
     if src.len() >= BULK {
-        // SAFETY: `dst` is valid for `src.len()` bytes of writes (the
-        // caller's contract), `src` for as many reads; the soundness of
-        // racing with other atomic accesses is the module docs' argument.
         // `rep movsb` reads DF, which is clear on entry to an asm block, and
-        // leaves the flags alone.
+        // leaves the flags alone; racing with atomic accesses: module docs.
+        // SAFETY: `dst` and `src` valid for `src.len()` bytes (the contract).
         unsafe {
             std::arch::asm!(
                 "rep movsb",
@@ -85,9 +83,8 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
     }
     #[cfg(target_arch = "x86_64")]
     if src.len() >= 16 {
-        // SAFETY: `dst` and `src` are valid for `16 * (src.len() / 16) <=
-        // src.len()` bytes (the caller's contract); racing with other atomic
-        // accesses is the module docs' argument.
+        // Racing with other atomic accesses: the module docs' argument.
+        // SAFETY: both valid for `16 * (len / 16) <= len` bytes (the contract).
         unsafe { move16(dst, src.as_ptr(), src.len() / 16) };
         if !src.len().is_multiple_of(16) {
             let k = src.len() / 8 - 1;
@@ -129,10 +126,9 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     #[cfg(target_arch = "x86_64")]
     if len >= BULK {
         let dst = out.spare_capacity_mut().as_mut_ptr();
-        // SAFETY: `src` is valid for `len` bytes of reads (the caller's
-        // contract), `dst` for `len` bytes of writes (checked above, and no
-        // other reference to the spare capacity exists); racing with other
-        // atomic accesses to `src` is the module docs' argument.
+        // `dst`: the spare capacity, checked above, no other reference to
+        // it; racing with atomic accesses to `src`: the module docs.
+        // SAFETY: `src` valid for `len` bytes of reads (the contract), `dst` writes.
         unsafe {
             std::arch::asm!(
                 "rep movsb",
@@ -143,7 +139,7 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
             );
         }
         // SAFETY: the copy initialised the `len` bytes after the old length,
-        // within the capacity reserved above.
+        // within the capacity checked above.
         unsafe { out.set_len(out.len() + len) };
         return;
     }
@@ -151,18 +147,15 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     let mut k = 0;
     #[cfg(target_arch = "x86_64")]
     if len >= 16 {
-        // SAFETY: `src` is valid for `len` bytes of reads (the caller's
-        // contract), `dst` for `len` bytes of writes (sliced from the spare
-        // capacity above); racing with other atomic accesses is the module
-        // docs' argument.
+        // `dst` is sliced from the spare capacity above; racing: module docs.
+        // SAFETY: `src` valid for `len` bytes of reads (the contract), `dst` writes.
         unsafe { move16(dst, src, len / 16) };
         k = len / 16 * 2;
     }
     // The words left: all of them on other targets, an odd last one here.
     while k < len / 8 {
-        // SAFETY: word `k` is within the caller's `len` bytes at `src`,
-        // 8-byte aligned, only ever accessed atomically, and only loaded
-        // (Relaxed) here.
+        // Only loaded (Relaxed) here, as a read-only mapping allows.
+        // SAFETY: word `k` is in the caller's `len` bytes, aligned, atomic-only.
         let word = unsafe { AtomicU64::from_ptr(src.add(k * 8).cast_mut().cast()) }
             .load(Ordering::Relaxed);
         // SAFETY: bytes `k * 8..k * 8 + 8` of the `len` spare bytes sliced
@@ -175,7 +168,7 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
         k += 1;
     }
     // SAFETY: the moves and the loop initialised the `len` bytes after the
-    // old length, within the capacity reserved above.
+    // old length, within the capacity checked above.
     unsafe { out.set_len(out.len() + len) };
 }
 
