@@ -486,7 +486,7 @@ impl Scoreboard {
         })
     }
 
-    fn read(&self, how: How, visit: &mut dyn Visit) -> Result<ScanReport> {
+    fn read(&self, how: How, visit: &mut impl Visit) -> Result<ScanReport> {
         self.reader().read(how, visit)
     }
 

@@ -11,6 +11,7 @@ use std::collections::TryReserveError;
 use std::fs::File;
 use std::io;
 
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
 use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
@@ -212,8 +213,9 @@ impl WriteMap {
 
     /// Stores the static header words, before the file is published.
     pub(crate) fn store_words(&self, first: usize, values: &[u64]) {
+        let w = self.writable();
         for (k, v) in values.iter().enumerate() {
-            self.store(first + k, *v, Ordering::Relaxed);
+            w.store(first + k, *v, Ordering::Relaxed);
         }
     }
 }
@@ -229,7 +231,44 @@ impl Drop for WriteMap {
     }
 }
 
-impl Words for WriteMap {
+/// The words of a [`WriteMap`] for one update: its base address and length
+/// as plain values in the caller's frame. Stores through `&WriteMap` make the
+/// compiler load the base again after each one (as far as it knows, a store
+/// to shared memory may change the handle's fields); a copy of these two
+/// values, whose address never escapes, stays in registers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Writable<'a> {
+    base: *mut u8,
+    words: usize,
+    /// Borrowed from the mapping: it cannot move or go while this exists.
+    _map: PhantomData<&'a WriteMap>,
+}
+
+impl WriteMap {
+    /// The words to update, as plain values (see [`Writable`]).
+    #[inline]
+    pub(crate) fn writable(&self) -> Writable<'_> {
+        Writable {
+            base: self.map.as_mut_ptr(),
+            words: self.words,
+            _map: PhantomData,
+        }
+    }
+}
+
+impl Writable<'_> {
+    /// The word `i`, which must be below `self.words`.
+    #[inline]
+    fn word(&self, i: usize) -> &AtomicU64 {
+        debug_assert!(i < self.words);
+        // SAFETY: `i` is in bounds (the callers check); the base is page
+        // aligned and the mapping read-write, borrowed for as long as `self`;
+        // every access to these bytes is atomic (the module contract).
+        unsafe { AtomicU64::from_ptr(self.base.add(i * 8).cast()) }
+    }
+}
+
+impl Words for Writable<'_> {
     #[inline]
     fn len_words(&self) -> usize {
         self.words
@@ -238,27 +277,28 @@ impl Words for WriteMap {
     #[inline]
     fn load(&self, i: usize) -> u64 {
         assert!(i < self.words);
-        // SAFETY: `i` is in bounds; the mapping is read-write.
-        unsafe { word(&self.map, i) }.load(Ordering::Relaxed)
+        self.word(i).load(Ordering::Relaxed)
     }
 }
 
-impl WordsMut for WriteMap {
+impl WordsMut for Writable<'_> {
     #[inline]
     fn store(&self, i: usize, value: u64, order: Ordering) {
-        // The header is always mapped (`new`), so for the descriptor words,
-        // whose indices the compiler knows are below `HEADER_WORDS`, this
-        // check folds away.
+        // The header is always mapped (`WriteMap::new`), so for the
+        // descriptor words, whose indices the compiler knows are below
+        // `HEADER_WORDS`, this check folds away.
         assert!(
             i < HEADER_WORDS || i < self.words,
             "word {i} beyond a {}-word mapping",
             self.words
         );
-        // SAFETY: `i` is in bounds; the mapping is read-write.
-        unsafe { word(&self.map, i) }.store(value, order);
+        self.word(i).store(value, order);
     }
 
-    #[inline]
+    // Always: left to itself the compiler keeps this out of line in
+    // `Scoreboard::update` (measured: BENCHMARKS.md, Updates).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
     fn store_bytes(&self, first: usize, data: &[u8]) {
         let whole = data.len() & !7;
         let end = first + data.len().div_ceil(8);
@@ -270,18 +310,18 @@ impl WordsMut for WriteMap {
         );
         // SAFETY: words `first..end` are within the mapping (checked above),
         // whose base is page aligned, so `dst` is 8-byte aligned and valid
-        // for `whole` bytes of writes; the mapping is read-write, lives as
-        // long as `self`, and every access to it is atomic (the module
+        // for `whole` bytes of writes; the mapping is read-write, borrowed
+        // for as long as `self`, and every access to it is atomic (the module
         // contract), as `copy_in` asks.
         unsafe {
-            let dst = self.map.as_mut_ptr().add(first * 8);
+            let dst = self.base.add(first * 8);
             atomic_copy::copy_in(dst, &data[..whole]);
         }
         if whole < data.len() {
             let mut last = [0u8; 8];
             last[..data.len() - whole].copy_from_slice(&data[whole..]);
-            // SAFETY: word `end - 1` is within the mapping (checked above).
-            unsafe { word(&self.map, end - 1) }.store(u64::from_le_bytes(last), Ordering::Relaxed);
+            self.word(end - 1)
+                .store(u64::from_le_bytes(last), Ordering::Relaxed);
         }
     }
 }
@@ -321,7 +361,7 @@ mod tests {
         ] {
             for first in [HEADER_WORDS, 4096 / 8 + 3] {
                 let data: Vec<u8> = (0..len).map(|b| (b * 7 + len) as u8).collect();
-                w.store_bytes(first, &data);
+                w.writable().store_bytes(first, &data);
                 let mut out = b"kept".to_vec();
                 r.load_bytes(first, len, &mut out).unwrap();
                 assert_eq!(&out[..4], b"kept", "{len} bytes at word {first}");
@@ -339,7 +379,7 @@ mod tests {
     #[should_panic(expected = "beyond a 512-word mapping")]
     fn a_copy_past_the_mapping_panics_before_storing() {
         let (_file, w, _r) = maps(4096);
-        w.store_bytes(500, &[1u8; 100]);
+        w.writable().store_bytes(500, &[1u8; 100]);
     }
 
     #[test]
@@ -356,7 +396,7 @@ mod tests {
                 let mut round = 0u8;
                 while !stop.load(Ordering::Relaxed) {
                     round = round % 250 + 1;
-                    w.store_bytes(HEADER_WORDS, &vec![round; len]);
+                    w.writable().store_bytes(HEADER_WORDS, &vec![round; len]);
                     // Release: pairs with the Acquire load below.
                     started.store(true, Ordering::Release);
                 }

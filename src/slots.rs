@@ -122,7 +122,8 @@ impl Slots {
         let Some(f) = worker_id else {
             let mut table = lock(&self.0);
             return match &mut table.own {
-                Some(worker) => worker.update(status),
+                // `lock` made the table anew if it was of another generation.
+                Some(worker) => worker.update_unforked(status),
                 own @ None => first_own(own, dir, status),
             };
         };
@@ -152,7 +153,7 @@ impl Slots {
             }
         };
         hold(&self.0, slot);
-        slot.worker.update(status)
+        slot.worker.update_unforked(status)
     }
 }
 

@@ -140,12 +140,22 @@ impl Worker {
         if fork::generation() != self.generation {
             return Err(self.forked());
         }
+        self.update_unforked(status)
+    }
+
+    /// [`update`](Self::update) for a caller that has checked that this
+    /// handle was made in this fork generation: the slots, whose table is
+    /// made anew in each generation (`crate::slots`, rule 5).
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    pub(crate) fn update_unforked(&mut self, status: &[u8]) -> Result<()> {
+        debug_assert_eq!(fork::generation(), self.generation);
         let len = status.len() as u64;
         let next = self.state.next();
         if len > self.state.region(next).1 {
             self.grow(next, len)?;
         }
-        protocol::write(&self.map, &mut self.state, status, sys::now_ns());
+        protocol::write(&self.map.writable(), &mut self.state, status, sys::now_ns());
         Ok(())
     }
 
@@ -209,7 +219,7 @@ fn init_file(file: &File, for_map: &File, id: &str) -> io::Result<(WriteMap, Wri
     sys::allocate(file, 0, INITIAL_FILE_LEN)?;
     let map = WriteMap::new(for_map, INITIAL_FILE_LEN)?;
     let state = WriterState::new();
-    protocol::init(&map, &state);
+    protocol::init(&map.writable(), &state);
     map.store_words(
         0,
         &StaticHeader::new(id, fork::pid(), sys::now_ns()).to_words(),

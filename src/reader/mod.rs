@@ -167,7 +167,7 @@ impl Reader {
     /// entry that must be looked at cannot be opened for want of descriptors
     /// or memory (the read would be incomplete); a bad entry is skipped and
     /// reported, and never stops the read.
-    pub(crate) fn read(&mut self, how: How, visit: &mut dyn Visit) -> Result<ScanReport> {
+    pub(crate) fn read(&mut self, how: How, visit: &mut impl Visit) -> Result<ScanReport> {
         let mut report = ScanReport::default();
         let dir = self.scan(how, &mut report)?;
         let dir = &*dir;
@@ -336,7 +336,7 @@ impl Reader {
         dir: &BaseDir,
         report: &mut ScanReport,
         how: How,
-        visit: &mut dyn Visit,
+        visit: &mut impl Visit,
     ) {
         let mut replaced: Vec<OsString> = Vec::new();
         let mut patience = Patience::new(self.settle);

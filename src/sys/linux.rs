@@ -222,9 +222,13 @@ fn coarse_ns(clock: libc::clockid_t) -> Option<u64> {
     if unsafe { libc::clock_gettime(clock, &raw mut ts) } != 0 {
         return None;
     }
+    // A clock set before 1970 reads as 0. No overflow check: `tv_nsec` is
+    // below 10^9, and u64 nanoseconds last until the year 2554.
     let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
-    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
-    Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    Some(
+        secs.wrapping_mul(1_000_000_000)
+            .wrapping_add(ts.tv_nsec.cast_unsigned()),
+    )
 }
 
 /// This process's id, from the kernel. Async-signal-safe: the fork child
