@@ -23,7 +23,7 @@ use super::Skip;
 use super::copy::Reread;
 use super::corrupt;
 use crate::dir::BaseDir;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Reason};
 use crate::layout::{self, HEADER_LEN, check_header};
 use crate::protocol::Words;
 use crate::shm::{self, ReadMap};
@@ -225,7 +225,7 @@ impl Cache {
         seen: u64,
     ) -> Result<Kept, Skip> {
         if size < HEADER_LEN {
-            return Err(Skip::Lasting(corrupt(dir, text, "shorter than the header")));
+            return Err(Skip::Lasting(corrupt(dir, text, Reason::ShortHeader)));
         }
         if self.mapped < self.budget() {
             match ReadMap::new(file, size) {
@@ -339,7 +339,7 @@ fn checked(
             last: None,
             seen,
         }),
-        Err(why) => Err(Skip::Lasting(corrupt(dir, text, &why))),
+        Err(why) => Err(Skip::Lasting(corrupt(dir, text, why))),
     }
 }
 

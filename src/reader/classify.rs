@@ -7,9 +7,9 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 
-use super::{ScanReport, corrupt};
+use super::{ScanReport, corrupt, perl};
 use crate::dir::{self, BaseDir};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Reason};
 use crate::id::{PREFIX, TMP_PREFIX};
 use crate::layout::MAGIC;
 use crate::sys::{self, FileId};
@@ -76,7 +76,7 @@ pub(super) fn classify<'a>(
         // opened: it may be a FIFO, a device, anything).
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
-            _ => Err(Skip::Lasting(foreign(dir, &name.to_string_lossy()))),
+            _ => Err(Skip::Lasting(foreign(dir, name))),
         };
     };
     let file = match sys::open_entry(dir.fd(), text, false) {
@@ -87,10 +87,11 @@ pub(super) fn classify<'a>(
     };
     let meta = file.metadata().map_err(|e| dir.err(text, e))?;
     if !meta.is_file() {
-        return Err(Skip::Lasting(corrupt(dir, text, "not a regular file")));
+        return Err(Skip::Lasting(corrupt(dir, text, Reason::NotARegularFile)));
     }
     if meta.uid() != euid {
-        return Err(Skip::Lasting(corrupt(dir, text, "owned by another user")));
+        let uid = meta.uid();
+        return Err(Skip::Lasting(corrupt(dir, text, Reason::OwnedByAnotherUser { uid })));
     }
     if dir::is_dead(&file).map_err(|e| dir.err(text, e))? {
         remove_dead(dir, text, &file, FileId::of(&meta), temp, report)?;
@@ -119,7 +120,7 @@ fn remove_dead(
         return Err(Skip::Lasting(corrupt(
             dir,
             text,
-            "unlocked and without a status header; left in place",
+            Reason::UnlockedWithoutHeader,
         )));
     }
     // `file` keeps its shared lock until the removal is done.
@@ -149,6 +150,14 @@ fn has_magic(file: &File) -> bool {
     file.read_exact_at(&mut word, 0).is_ok() && u64::from_le_bytes(word) == MAGIC
 }
 
-fn foreign(dir: &BaseDir, name: &str) -> Error {
-    corrupt(dir, name, "not a status file name")
+/// An entry whose name is not a status file's: the Perl module's status
+/// file, if its content is one, else just not ours.
+#[cold]
+fn foreign(dir: &BaseDir, name: &OsStr) -> Error {
+    let text = name.to_string_lossy();
+    let why = match name.to_str() {
+        Some(text) if perl::is_status_file(dir, text) => Reason::PerlStatusFile,
+        _ => Reason::NotAStatusFileName,
+    };
+    corrupt(dir, &text, why)
 }
