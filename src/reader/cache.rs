@@ -20,7 +20,7 @@ use std::fs::{File, Metadata};
 use std::io;
 
 use super::Skip;
-use super::copy::Reread;
+use super::copy::{self, Reread};
 use super::corrupt;
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
@@ -349,15 +349,7 @@ fn checked(
 /// back by the caller).
 fn lend(dir: &BaseDir, name: &OsStr, u: &mut Unmapped) -> Result<Mapped, Reread> {
     let text = &*name.to_string_lossy();
-    let file = match sys::open_entry(dir.fd(), text, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
-        Err(e) => return Err(dir.err(text, e).into()),
-    };
-    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
-    if FileId::of(&meta) != u.file_id {
-        return Err(Reread::Replaced);
-    }
+    let (file, meta) = copy::reopen(dir, text, u.file_id)?;
     let map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
     Ok(Mapped {
         file_id: u.file_id,

@@ -2,6 +2,7 @@
 //! remapping when the worker grew its file.
 
 use std::ffi::OsStr;
+use std::fs::{File, Metadata};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -141,6 +142,26 @@ fn settle(
     }
 }
 
+/// Opens the entry `text` again, and its metadata, if it is still the file
+/// `file_id` kept; [`Reread::Replaced`] if the name now leads elsewhere (or
+/// nowhere: its worker died and another took the id during this read).
+pub(super) fn reopen(
+    dir: &BaseDir,
+    text: &str,
+    file_id: FileId,
+) -> Result<(File, Metadata), Reread> {
+    let file = match sys::open_entry(dir.fd(), text, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
+        Err(e) => return Err(dir.err(text, e).into()),
+    };
+    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
+    if FileId::of(&meta) != file_id {
+        return Err(Reread::Replaced);
+    }
+    Ok((file, meta))
+}
+
 /// The reason for the protocol's word on a corrupt descriptor (the protocol
 /// names it in text; the two texts it has are tested below).
 #[cold]
@@ -157,15 +178,7 @@ fn reason_of(why: &'static str) -> Reason {
 /// Maps `m`'s file again, now that its published copy needs `need` bytes: the
 /// worker grew its file since it was mapped.
 fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Reread> {
-    let file = match sys::open_entry(dir.fd(), text, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
-        Err(e) => return Err(dir.err(text, e).into()),
-    };
-    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
-    if FileId::of(&meta) != m.file_id {
-        return Err(Reread::Replaced);
-    }
+    let (file, meta) = reopen(dir, text, m.file_id)?;
     // A mapping covers whole words only (a file whose size is not
     // a multiple of 8 is not one the library made).
     if meta.len() / 8 * 8 < need {
