@@ -4,7 +4,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use parallel_scoreboard::{ErrorKind, Reason, Scoreboard};
+use parallel_scoreboard::{ErrorKind, Reason, Scoreboard, Worker};
 
 use crate::common::tempdir;
 
@@ -134,13 +134,20 @@ fn check(what: &str, board: &Scoreboard, want: &[(PathBuf, Reason)]) {
     }
 }
 
-#[test]
-fn every_broken_file_is_skipped_for_its_reason() {
+/// A board in a fresh temporary directory, `board` in it, with one live
+/// worker (the one entry no read skips).
+fn board_with_a_live_worker() -> (tempfile::TempDir, Scoreboard, Worker) {
     let tmp = tempdir();
-    let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = Scoreboard::open(tmp.path().join("board")).unwrap();
     let mut w = board.worker_with_id("fine").unwrap();
     w.update(b"idle").unwrap();
+    (tmp, board, w)
+}
+
+#[test]
+fn every_broken_file_is_skipped_for_its_reason() {
+    let (tmp, board, _w) = board_with_a_live_worker();
+    let dir = tmp.path().join("board");
     let (_locks, mut want) = crafted(&board, &dir);
     want.extend(foreign(&dir));
     if nix::unistd::geteuid().is_root() {
@@ -162,11 +169,8 @@ fn every_broken_file_is_skipped_for_its_reason() {
 
 #[test]
 fn a_perl_file_stops_being_one_when_its_content_does() {
-    let tmp = tempdir();
+    let (tmp, board, _w) = board_with_a_live_worker();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
-    let mut w = board.worker_with_id("fine").unwrap();
-    w.update(b"idle").unwrap();
     let path = dir.join("status_1234");
     std::fs::write(&path, perl_record(b"")).unwrap();
     check("perl", &board, &[(path.clone(), Reason::PerlStatusFile)]);
