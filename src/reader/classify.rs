@@ -91,7 +91,11 @@ pub(super) fn classify<'a>(
     }
     if meta.uid() != euid {
         let uid = meta.uid();
-        return Err(Skip::Lasting(corrupt(dir, text, Reason::OwnedByAnotherUser { uid })));
+        return Err(Skip::Lasting(corrupt(
+            dir,
+            text,
+            Reason::OwnedByAnotherUser { uid },
+        )));
     }
     if dir::is_dead(&file).map_err(|e| dir.err(text, e))? {
         remove_dead(dir, text, &file, FileId::of(&meta), temp, report)?;

@@ -166,12 +166,11 @@ pub(super) fn reopen(
 /// names it in text; the two texts it has are tested below).
 #[cold]
 fn reason_of(why: &'static str) -> Reason {
-    match why {
-        "payload region overlaps the header" => Reason::PayloadOverlapsHeader,
-        _ => {
-            debug_assert_eq!(why, "status length exceeds its region");
-            Reason::LengthBeyondRegion
-        }
+    if why == "payload region overlaps the header" {
+        Reason::PayloadOverlapsHeader
+    } else {
+        debug_assert_eq!(why, "status length exceeds its region");
+        Reason::LengthBeyondRegion
     }
 }
 
@@ -212,7 +211,10 @@ mod tests {
     #[test]
     fn the_protocols_corrupt_descriptors_map_to_their_reasons() {
         assert_eq!(corrupted(OFF, 8), Reason::PayloadOverlapsHeader);
-        assert_eq!(corrupted(OFF, HEADER_LEN + 1), Reason::PayloadOverlapsHeader);
+        assert_eq!(
+            corrupted(OFF, HEADER_LEN + 1),
+            Reason::PayloadOverlapsHeader
+        );
         assert_eq!(corrupted(CAP, 2), Reason::LengthBeyondRegion);
         assert_eq!(
             Reason::LengthBeyondRegion.to_string(),

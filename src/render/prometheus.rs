@@ -173,9 +173,8 @@ fn per_worker(s: &mut String, family: Family, records: &[Record], now: SystemTim
         family,
         ("scoreboard_worker_busy_seconds", "gauge"),
         "Seconds each busy worker's current request has run.",
-        with_fields().filter_map(|(r, f)| {
-            Some((&*r.id, Seconds(seconds_since(f.busy_since(r)?, now))))
-        }),
+        with_fields()
+            .filter_map(|(r, f)| Some((&*r.id, Seconds(seconds_since(f.busy_since(r)?, now))))),
     );
     per_id(
         s,

@@ -108,11 +108,11 @@ fn foreign(dir: &Path) -> Vec<(PathBuf, Reason)> {
     let mut torn = perl_record(b"");
     *torn.last_mut().unwrap() ^= 1;
     let mut want = Vec::new();
-    for (name, bytes, reason) in files.into_iter().chain([(
-        "status_torn",
-        torn,
-        Reason::NotAStatusFileName,
-    )]) {
+    for (name, bytes, reason) in
+        files
+            .into_iter()
+            .chain([("status_torn", torn, Reason::NotAStatusFileName)])
+    {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
         want.push((path, reason));
@@ -125,7 +125,10 @@ fn check(what: &str, board: &Scoreboard, want: &[(PathBuf, Reason)]) {
     assert_eq!(snap.workers.len(), 1, "{what}: {:?}", snap.skipped);
     assert_eq!(snap.skipped.len(), want.len(), "{what}: {:?}", snap.skipped);
     for (path, reason) in want {
-        let e = snap.skipped.iter().find(|e| e.path() == Some(path.as_path()));
+        let e = snap
+            .skipped
+            .iter()
+            .find(|e| e.path() == Some(path.as_path()));
         let e = e.unwrap_or_else(|| panic!("{what}: {} not skipped", path.display()));
         assert_eq!(e.kind(), ErrorKind::Corrupt, "{what}: {e}");
         assert_eq!(e.reason(), Some(reason), "{what}: {e}");
