@@ -55,7 +55,8 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
-    /// The entry's name is not a status file's (`sb-<id>`); it was not opened.
+    /// The entry's name is not a status file's (`sb-<id>`), and it is not a
+    /// Perl status file either (only a regular file is opened to tell).
     NotAStatusFileName,
     /// Not a status file's name, and its content is a status record of Perl's
     /// `Parallel::Scoreboard` (MD5 digest, big-endian length, payload, with a

@@ -72,8 +72,9 @@ pub(super) fn classify<'a>(
     let temp = name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes());
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
-        // Not a status file name: skipped while it exists (it is never
-        // opened: it may be a FIFO, a device, anything).
+        // Not a status file name: skipped while it exists. Only a regular
+        // file is opened, to tell the Perl module's from the rest (see
+        // `foreign`); anything else may be a FIFO, a device, anything.
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
             _ => Err(Skip::Lasting(foreign(dir, name))),
