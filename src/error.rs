@@ -56,11 +56,13 @@ pub enum ErrorKind {
 #[non_exhaustive]
 pub enum Reason {
     /// The entry's name is not a status file's (`sb-<id>`), and it is not a
-    /// Perl status file either (only a regular file is opened to tell).
+    /// Perl status file either (only a regular file of this user named
+    /// `status_<id>` is opened to tell).
     NotAStatusFileName,
-    /// Not a status file's name, and its content is a status record of Perl's
-    /// `Parallel::Scoreboard` (MD5 digest, big-endian length, payload, with a
-    /// digest that matches): the directory is the Perl module's.
+    /// A file of Perl's `Parallel::Scoreboard`: named `status_<id>`, a
+    /// regular file of this user, holding a complete record of that module's
+    /// format (digest, big-endian length, payload; the digest is not
+    /// checked). The directory is the Perl module's.
     PerlStatusFile,
     /// A status file's name on something other than a regular file.
     NotARegularFile,

@@ -73,11 +73,12 @@ pub(super) fn classify<'a>(
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
         // Not a status file name: skipped while it exists. Only a regular
-        // file is opened, to tell the Perl module's from the rest (see
-        // `foreign`); anything else may be a FIFO, a device, anything.
+        // file of this user named as the Perl module's are is opened, to tell
+        // them from the rest (see `perl`); anything else may be a FIFO, a
+        // device, anything.
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
-            _ => Err(Skip::Lasting(foreign(dir, name))),
+            _ => Err(Skip::Lasting(foreign(dir, name, euid))),
         };
     };
     let file = match sys::open_entry(dir.fd(), text, false) {
@@ -158,10 +159,10 @@ fn has_magic(file: &File) -> bool {
 /// An entry whose name is not a status file's: the Perl module's status
 /// file, if its content is one, else just not ours.
 #[cold]
-fn foreign(dir: &BaseDir, name: &OsStr) -> Error {
+fn foreign(dir: &BaseDir, name: &OsStr, euid: u32) -> Error {
     let text = name.to_string_lossy();
     let why = match name.to_str() {
-        Some(text) if perl::is_status_file(dir, text) => Reason::PerlStatusFile,
+        Some(text) if perl::is_status_file(dir, text, euid) => Reason::PerlStatusFile,
         _ => Reason::NotAStatusFileName,
     };
     corrupt(dir, &text, why)

@@ -91,28 +91,30 @@ fn crafted(board: &Scoreboard, dir: &Path) -> (Vec<File>, Vec<(PathBuf, Reason)>
     (locks, want)
 }
 
-/// Foreign entries: the Perl module's files are known by their content,
-/// whatever their name; a file merely named like one is not one.
+/// Foreign entries: the Perl module's files are known by their name and a
+/// complete record; a file merely named like one is not one, nor is a record
+/// under another name.
 fn foreign(dir: &Path) -> Vec<(PathBuf, Reason)> {
-    let files: [(&str, Vec<u8>, Reason); 5] = [
+    let mut cut = perl_record(b"");
+    cut.pop();
+    let files: [(&str, Vec<u8>, Reason); 6] = [
         ("status_1234", perl_record(b""), Reason::PerlStatusFile),
         ("status_77", perl_record(b" longer"), Reason::PerlStatusFile),
-        ("copied-elsewhere", perl_record(b""), Reason::PerlStatusFile),
+        (
+            "copied-elsewhere",
+            perl_record(b""),
+            Reason::NotAStatusFileName,
+        ),
         (
             "status_fake",
             b"named like a Perl status file, holding text".to_vec(),
             Reason::NotAStatusFileName,
         ),
+        ("status_cut", cut, Reason::NotAStatusFileName),
         ("README", b"hello".to_vec(), Reason::NotAStatusFileName),
     ];
-    let mut torn = perl_record(b"");
-    *torn.last_mut().unwrap() ^= 1;
     let mut want = Vec::new();
-    for (name, bytes, reason) in
-        files
-            .into_iter()
-            .chain([("status_torn", torn, Reason::NotAStatusFileName)])
-    {
+    for (name, bytes, reason) in files {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();
         want.push((path, reason));
@@ -158,6 +160,11 @@ fn every_broken_file_is_skipped_for_its_reason() {
         std::fs::write(&theirs, [0; 4096]).unwrap();
         std::os::unix::fs::chown(&theirs, Some(65534), None).unwrap();
         want.push((theirs, Reason::OwnedByAnotherUser { uid: 65534 }));
+        // Another user's Perl record is not opened, so not known as one.
+        let perl_theirs = dir.join("status_65534");
+        std::fs::write(&perl_theirs, perl_record(b"")).unwrap();
+        std::os::unix::fs::chown(&perl_theirs, Some(65534), None).unwrap();
+        want.push((perl_theirs, Reason::NotAStatusFileName));
     }
     check("watching, first read", &board, &want);
     check("watching, warm", &board, &want);
