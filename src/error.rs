@@ -32,6 +32,102 @@ pub enum ErrorKind {
     Missing,
 }
 
+/// Why an entry of `base_dir` is not a readable status file: the reason a
+/// [`Corrupt`](ErrorKind::Corrupt) error carries ([`Error::reason`]), for
+/// callers to match rather than parse the message.
+///
+/// `Display` gives the wording of the error's message.
+///
+/// # Examples
+/// ```
+/// use parallel_scoreboard::Reason;
+///
+/// fn hint(reason: &Reason) -> Option<&'static str> {
+///     match reason {
+///         Reason::PerlStatusFile => Some("read it with the Perl module's format"),
+///         Reason::OwnedByAnotherUser { .. } => Some("run as the workers' user"),
+///         _ => None,
+///     }
+/// }
+/// assert_eq!(Reason::BadMagic.to_string(), "bad magic");
+/// assert!(hint(&Reason::PerlStatusFile).is_some());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The entry's name is not a status file's (`sb-<id>`), and it is not a
+    /// Perl status file either (only a regular file of this user named
+    /// `status_<id>` is opened to tell).
+    NotAStatusFileName,
+    /// A file of Perl's `Parallel::Scoreboard`: named `status_<id>`, a
+    /// regular file of this user, holding a complete record of that module's
+    /// format (digest, big-endian length, payload; the digest is not
+    /// checked). The directory is the Perl module's.
+    PerlStatusFile,
+    /// A status file's name on something other than a regular file.
+    NotARegularFile,
+    /// A status file's name on a file of another user, whose status is not
+    /// trusted.
+    OwnedByAnotherUser {
+        /// The owner's user id.
+        uid: u32,
+    },
+    /// Shorter than the 512-byte header.
+    ShortHeader,
+    /// The file does not start with the magic `"PSCOREBD"`.
+    BadMagic,
+    /// A format version (or header length) this crate does not read.
+    UnsupportedVersion {
+        /// The format version in the header.
+        version: u32,
+        /// The header length in the header.
+        header_len: u32,
+    },
+    /// The worker id in the header is empty, too long or not UTF-8.
+    BadId,
+    /// The worker id in the header is not the one the file's name is made of.
+    NameMismatch,
+    /// Nobody holds the file's lock, as for a dead worker's file, but it has
+    /// no status header: not one this crate made, so it is not removed.
+    UnlockedWithoutHeader,
+    /// The published copy's payload region starts inside the header (or not
+    /// on a word).
+    PayloadOverlapsHeader,
+    /// The published copy's length exceeds its region, or the region is
+    /// larger than any reader accepts.
+    LengthBeyondRegion,
+    /// The published copy extends beyond the end of the file.
+    BeyondEndOfFile,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::NotAStatusFileName => f.write_str("not a status file name"),
+            Reason::PerlStatusFile => f.write_str("a Perl Parallel::Scoreboard status file"),
+            Reason::NotARegularFile => f.write_str("not a regular file"),
+            Reason::OwnedByAnotherUser { .. } => f.write_str("owned by another user"),
+            Reason::ShortHeader => f.write_str("shorter than the header"),
+            Reason::BadMagic => f.write_str("bad magic"),
+            Reason::UnsupportedVersion {
+                version,
+                header_len,
+            } => write!(
+                f,
+                "unsupported format version {version} (header length {header_len})"
+            ),
+            Reason::BadId => f.write_str("bad worker id"),
+            Reason::NameMismatch => f.write_str("file name does not match the worker id"),
+            Reason::UnlockedWithoutHeader => {
+                f.write_str("unlocked and without a status header; left in place")
+            }
+            Reason::PayloadOverlapsHeader => f.write_str("payload region overlaps the header"),
+            Reason::LengthBeyondRegion => f.write_str("status length exceeds its region"),
+            Reason::BeyondEndOfFile => f.write_str("status extends beyond the end of the file"),
+        }
+    }
+}
+
 /// An error of the scoreboard: what failed, on which path, and why.
 ///
 /// Converts into [`io::Error`], keeping the OS error's kind where there is one.
@@ -46,6 +142,7 @@ pub struct Error(Box<Inner>);
 struct Inner {
     kind: ErrorKind,
     path: Option<PathBuf>,
+    reason: Option<Reason>,
     detail: Option<String>,
     source: Option<io::Error>,
 }
@@ -64,6 +161,7 @@ impl Error {
         Self(Box::new(Inner {
             kind,
             path: None,
+            reason: None,
             detail: None,
             source: None,
         }))
@@ -73,6 +171,15 @@ impl Error {
     pub(crate) fn io(source: io::Error) -> Self {
         let mut e = Self::new(ErrorKind::Io);
         e.0.source = Some(source);
+        e
+    }
+
+    /// A [`Corrupt`](ErrorKind::Corrupt) error: why the entry is not a
+    /// readable status file.
+    #[cold]
+    pub(crate) fn corrupt(reason: Reason) -> Self {
+        let mut e = Self::new(ErrorKind::Corrupt);
+        e.0.reason = Some(reason);
         e
     }
 
@@ -107,6 +214,35 @@ impl Error {
         self.0.path.as_deref()
     }
 
+    /// Why the entry was skipped, for a [`Corrupt`](ErrorKind::Corrupt)
+    /// error of an entry of `base_dir` (in [`Snapshot::skipped`], or from a
+    /// read of one file); `None` for other errors.
+    ///
+    /// # Examples
+    /// Telling the Perl module's files apart from other skipped entries:
+    /// ```
+    /// use parallel_scoreboard::{Reason, Scoreboard};
+    /// # let dir = tempfile::tempdir()?;
+    /// # std::fs::write(dir.path().join("notes.txt"), "not a status file")?;
+    /// let board = Scoreboard::builder(dir.path()).open()?;
+    /// let snapshot = board.snapshot()?;
+    /// for e in &snapshot.skipped {
+    ///     match e.reason() {
+    ///         Some(Reason::PerlStatusFile) => println!("try the Perl reader: {e}"),
+    ///         Some(Reason::NotAStatusFileName) => {} // something else lives here
+    ///         _ => eprintln!("skipped: {e}"),
+    ///     }
+    /// }
+    /// assert_eq!(snapshot.skipped[0].reason(), Some(&Reason::NotAStatusFileName));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// [`Snapshot::skipped`]: crate::Snapshot::skipped
+    #[must_use]
+    pub fn reason(&self) -> Option<&Reason> {
+        self.0.reason.as_ref()
+    }
+
     /// The operating-system error, if that is what failed.
     #[must_use]
     pub fn io_error(&self) -> Option<&io::Error> {
@@ -120,12 +256,14 @@ impl fmt::Debug for Error {
         let Inner {
             kind,
             path,
+            reason,
             detail,
             source,
         } = &*self.0;
         f.debug_struct("Error")
             .field("kind", kind)
             .field("path", path)
+            .field("reason", reason)
             .field("detail", detail)
             .field("source", source)
             .finish()
@@ -133,13 +271,14 @@ impl fmt::Debug for Error {
 }
 
 impl Clone for Error {
-    /// A copy with the same kind, path and detail; a copied OS error keeps its
+    /// A copy with the same kind, path, reason and detail; a copied OS error keeps its
     /// error code (or its kind and message).
     fn clone(&self) -> Self {
         let e = &*self.0;
         Self(Box::new(Inner {
             kind: e.kind,
             path: e.path.clone(),
+            reason: e.reason.clone(),
             detail: e.detail.clone(),
             source: e.source.as_ref().map(|e| match e.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
@@ -166,8 +305,11 @@ impl fmt::Display for Error {
             ErrorKind::Missing => "no directory at base_dir's path",
         };
         f.write_str(what)?;
-        if let Some(detail) = &e.detail {
-            write!(f, " ({detail})")?;
+        match (&e.reason, &e.detail) {
+            (Some(reason), Some(detail)) => write!(f, " ({reason}; {detail})")?,
+            (Some(reason), None) => write!(f, " ({reason})")?,
+            (None, Some(detail)) => write!(f, " ({detail})")?,
+            (None, None) => {}
         }
         if let Some(path) = &e.path {
             write!(f, ": {}", path.display())?;

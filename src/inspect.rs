@@ -36,7 +36,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed, String> {
             })
             .collect(),
     );
-    let header = check_header(&words, name).map_err(std::borrow::Cow::into_owned)?;
+    let header = check_header(&words, name).map_err(|why| why.to_string())?;
     let mut status = Vec::new();
     match protocol::read_attempt(&words, &mut status) {
         Attempt::Done(meta) => Ok(Parsed {

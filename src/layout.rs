@@ -29,10 +29,9 @@
 //!
 //! [`check_header`] is how a reader checks the static header against this table.
 
-use std::borrow::Cow;
-
 use bytemuck::{Pod, Zeroable};
 
+use crate::error::Reason;
 use crate::id;
 use crate::protocol::Words;
 
@@ -149,9 +148,9 @@ pub(crate) struct Header {
 
 /// Checks the static header of the status file named `name`: its magic,
 /// format version, header length, id, and that the id maps to `name`.
-pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Cow<'static, str>> {
+pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Reason> {
     if words.len_words() * 8 < HEADER_LEN as usize {
-        return Err("shorter than the header".into());
+        return Err(Reason::ShortHeader);
     }
     let mut raw = [0u64; STATIC_WORDS];
     for (i, w) in raw.iter_mut().enumerate() {
@@ -159,20 +158,19 @@ pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Co
     }
     let h = StaticHeader::from_words(&raw);
     if h.magic != MAGIC {
-        return Err("bad magic".into());
+        return Err(Reason::BadMagic);
     }
     if h.version != VERSION || u64::from(h.header_len) != HEADER_LEN {
-        return Err(format!(
-            "unsupported format version {} (header length {})",
-            h.version, h.header_len
-        )
-        .into());
+        return Err(Reason::UnsupportedVersion {
+            version: h.version,
+            header_len: h.header_len,
+        });
     }
     let Some(id) = h.id() else {
-        return Err("bad worker id".into());
+        return Err(Reason::BadId);
     };
     if id::file_name(id) != name {
-        return Err("file name does not match the worker id".into());
+        return Err(Reason::NameMismatch);
     }
     Ok(Header {
         id: id.to_owned(),

@@ -50,7 +50,7 @@ mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
 pub use cleanup::Cleanup;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Error, ErrorKind, Reason, Result};
 #[cfg(feature = "serde")]
 pub use typed::{Format, Json};
 pub use worker::Worker;

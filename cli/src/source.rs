@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use parallel_scoreboard::render::Record;
-use parallel_scoreboard::{Cleanup, Error, ErrorKind, Scoreboard};
+use parallel_scoreboard::{Cleanup, Error, ErrorKind, Reason, Scoreboard};
 
 use crate::legacy::LegacyBoard;
 use crate::text;
@@ -135,13 +135,15 @@ impl Source {
 }
 
 /// What a read skipped, as one line with control characters escaped:
-/// `1 entry skipped (why)` (why the first by name was), or with the Perl module's files counted apart,
-/// `3 entries skipped: 2 are Perl Parallel::Scoreboard status files, try
-/// --legacy; 1 other (why)`. `None` when nothing was skipped.
+/// `1 entry skipped (why)` (why the first by name was), or with the Perl
+/// module's files (by their [`Reason`], which the library finds from their
+/// content) counted apart, `3 entries skipped: 2 are Perl
+/// Parallel::Scoreboard status files, try --legacy; 1 other (why)`. `None`
+/// when nothing was skipped.
 fn skipped_note(skipped: &[Error]) -> Option<String> {
     let (perl, other): (Vec<&Error>, Vec<&Error>) = skipped
         .iter()
-        .partition(|e| e.path().is_some_and(is_perl_file));
+        .partition(|e| e.reason() == Some(&Reason::PerlStatusFile));
     let entries = count(skipped.len(), "entry", "entries");
     // The same one at every read, whatever order the entries came in.
     let first = other.iter().min_by_key(|e| e.path());
@@ -170,17 +172,6 @@ fn perl_files(n: usize) -> String {
 /// `n` and the noun, singular for one.
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// Whether `path` is one of the Perl module's files: a regular file named
-/// `status_<id>` (or its temporary, `status_<id>.tmp`).
-fn is_perl_file(path: &Path) -> bool {
-    let named = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.strip_prefix("status_"))
-        .is_some_and(|id| !id.is_empty());
-    named && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Whether `e` says the board's directory is not there (now): an

@@ -20,10 +20,10 @@ use std::fs::{File, Metadata};
 use std::io;
 
 use super::Skip;
-use super::copy::Reread;
+use super::copy::{self, Reread};
 use super::corrupt;
 use crate::dir::BaseDir;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Reason};
 use crate::layout::{self, HEADER_LEN, check_header};
 use crate::protocol::Words;
 use crate::shm::{self, ReadMap};
@@ -225,7 +225,7 @@ impl Cache {
         seen: u64,
     ) -> Result<Kept, Skip> {
         if size < HEADER_LEN {
-            return Err(Skip::Lasting(corrupt(dir, text, "shorter than the header")));
+            return Err(Skip::Lasting(corrupt(dir, text, Reason::ShortHeader)));
         }
         if self.mapped < self.budget() {
             match ReadMap::new(file, size) {
@@ -339,7 +339,7 @@ fn checked(
             last: None,
             seen,
         }),
-        Err(why) => Err(Skip::Lasting(corrupt(dir, text, &why))),
+        Err(why) => Err(Skip::Lasting(corrupt(dir, text, why))),
     }
 }
 
@@ -349,15 +349,7 @@ fn checked(
 /// back by the caller).
 fn lend(dir: &BaseDir, name: &OsStr, u: &mut Unmapped) -> Result<Mapped, Reread> {
     let text = &*name.to_string_lossy();
-    let file = match sys::open_entry(dir.fd(), text, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
-        Err(e) => return Err(dir.err(text, e).into()),
-    };
-    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
-    if FileId::of(&meta) != u.file_id {
-        return Err(Reread::Replaced);
-    }
+    let (file, meta) = copy::reopen(dir, text, u.file_id)?;
     let map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
     Ok(Mapped {
         file_id: u.file_id,

@@ -7,9 +7,9 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 
-use super::{ScanReport, corrupt};
+use super::{ScanReport, corrupt, perl};
 use crate::dir::{self, BaseDir};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Reason};
 use crate::id::{PREFIX, TMP_PREFIX};
 use crate::layout::MAGIC;
 use crate::sys::{self, FileId};
@@ -72,11 +72,13 @@ pub(super) fn classify<'a>(
     let temp = name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes());
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
-        // Not a status file name: skipped while it exists (it is never
-        // opened: it may be a FIFO, a device, anything).
+        // Not a status file name: skipped while it exists. Only a regular
+        // file of this user named as the Perl module's are is opened, to tell
+        // them from the rest (see `perl`); anything else may be a FIFO, a
+        // device, anything.
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
-            _ => Err(Skip::Lasting(foreign(dir, &name.to_string_lossy()))),
+            _ => Err(Skip::Lasting(foreign(dir, name, euid))),
         };
     };
     let file = match sys::open_entry(dir.fd(), text, false) {
@@ -87,10 +89,15 @@ pub(super) fn classify<'a>(
     };
     let meta = file.metadata().map_err(|e| dir.err(text, e))?;
     if !meta.is_file() {
-        return Err(Skip::Lasting(corrupt(dir, text, "not a regular file")));
+        return Err(Skip::Lasting(corrupt(dir, text, Reason::NotARegularFile)));
     }
     if meta.uid() != euid {
-        return Err(Skip::Lasting(corrupt(dir, text, "owned by another user")));
+        let uid = meta.uid();
+        return Err(Skip::Lasting(corrupt(
+            dir,
+            text,
+            Reason::OwnedByAnotherUser { uid },
+        )));
     }
     if dir::is_dead(&file).map_err(|e| dir.err(text, e))? {
         remove_dead(dir, text, &file, FileId::of(&meta), temp, report)?;
@@ -119,7 +126,7 @@ fn remove_dead(
         return Err(Skip::Lasting(corrupt(
             dir,
             text,
-            "unlocked and without a status header; left in place",
+            Reason::UnlockedWithoutHeader,
         )));
     }
     // `file` keeps its shared lock until the removal is done.
@@ -149,6 +156,14 @@ fn has_magic(file: &File) -> bool {
     file.read_exact_at(&mut word, 0).is_ok() && u64::from_le_bytes(word) == MAGIC
 }
 
-fn foreign(dir: &BaseDir, name: &str) -> Error {
-    corrupt(dir, name, "not a status file name")
+/// An entry whose name is not a status file's: the Perl module's status
+/// file, if its content is one, else just not ours.
+#[cold]
+fn foreign(dir: &BaseDir, name: &OsStr, euid: u32) -> Error {
+    let text = name.to_string_lossy();
+    let why = match name.to_str() {
+        Some(text) if perl::is_status_file(dir, text, euid) => Reason::PerlStatusFile,
+        _ => Reason::NotAStatusFileName,
+    };
+    corrupt(dir, &text, why)
 }

@@ -2,6 +2,7 @@
 //! remapping when the worker grew its file.
 
 use std::ffi::OsStr;
+use std::fs::{File, Metadata};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,7 @@ use crossbeam_utils::Backoff;
 use super::cache::Mapped;
 use super::corrupt;
 use crate::dir::BaseDir;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Reason};
 use crate::protocol::{self, Attempt};
 use crate::shm::ReadMap;
 use crate::sys::{self, FileId};
@@ -129,7 +130,7 @@ fn settle(
                 backoff.snooze();
             }
             Attempt::NeedLen(need) => remap(dir, &text(), m, need)?,
-            Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
+            Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), reason_of(why)).into()),
             Attempt::NoMemory(len) => {
                 return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
                     .with_detail(format!("no memory for its {len}-byte status"))
@@ -141,23 +142,83 @@ fn settle(
     }
 }
 
-/// Maps `m`'s file again, now that its published copy needs `need` bytes: the
-/// worker grew its file since it was mapped.
-fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Reread> {
+/// Opens the entry `text` again, and its metadata, if it is still the file
+/// `file_id` kept; [`Reread::Replaced`] if the name now leads elsewhere (or
+/// nowhere: its worker died and another took the id during this read).
+pub(super) fn reopen(
+    dir: &BaseDir,
+    text: &str,
+    file_id: FileId,
+) -> Result<(File, Metadata), Reread> {
     let file = match sys::open_entry(dir.fd(), text, false) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
         Err(e) => return Err(dir.err(text, e).into()),
     };
     let meta = file.metadata().map_err(|e| dir.err(text, e))?;
-    if FileId::of(&meta) != m.file_id {
+    if FileId::of(&meta) != file_id {
         return Err(Reread::Replaced);
     }
+    Ok((file, meta))
+}
+
+/// The reason for the protocol's word on a corrupt descriptor (the protocol
+/// names it in text; the two texts it has are tested below).
+#[cold]
+fn reason_of(why: &'static str) -> Reason {
+    if why == "payload region overlaps the header" {
+        Reason::PayloadOverlapsHeader
+    } else {
+        debug_assert_eq!(why, "status length exceeds its region");
+        Reason::LengthBeyondRegion
+    }
+}
+
+/// Maps `m`'s file again, now that its published copy needs `need` bytes: the
+/// worker grew its file since it was mapped.
+fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Reread> {
+    let (file, meta) = reopen(dir, text, m.file_id)?;
     // A mapping covers whole words only (a file whose size is not
     // a multiple of 8 is not one the library made).
     if meta.len() / 8 * 8 < need {
-        return Err(corrupt(dir, text, "status extends beyond the end of the file").into());
+        return Err(corrupt(dir, text, Reason::BeyondEndOfFile).into());
     }
     m.map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{CAP, HEADER_LEN, INITIAL_FILE_LEN, OFF, desc};
+    use crate::protocol::{LocalWords, Words as _, WriterState};
+
+    /// What the reader makes of a file whose published descriptor has its
+    /// word `field` set to `value`.
+    fn corrupted(field: usize, value: u64) -> Reason {
+        let words = LocalWords::new(INITIAL_FILE_LEN);
+        let mut st = WriterState::new();
+        protocol::init(&words, &st);
+        protocol::write(&words, &mut st, b"status", 1);
+        let i = (words.load(crate::layout::PUBLISHED) & 1) as usize;
+        words.0[desc(i) + field].store(value, std::sync::atomic::Ordering::Relaxed);
+        match protocol::read_attempt(&words, &mut Vec::new()) {
+            Attempt::Corrupt(why) => reason_of(why),
+            _ => panic!("not corrupt"),
+        }
+    }
+
+    #[test]
+    fn the_protocols_corrupt_descriptors_map_to_their_reasons() {
+        assert_eq!(corrupted(OFF, 8), Reason::PayloadOverlapsHeader);
+        assert_eq!(
+            corrupted(OFF, HEADER_LEN + 1),
+            Reason::PayloadOverlapsHeader
+        );
+        assert_eq!(corrupted(CAP, 2), Reason::LengthBeyondRegion);
+        assert_eq!(
+            Reason::LengthBeyondRegion.to_string(),
+            "status length exceeds its region"
+        );
+    }
 }

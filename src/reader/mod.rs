@@ -26,13 +26,15 @@
 //!   suspects, lasting skips, listings);
 //! - [`classify`]: what an entry is, and removing dead workers' files;
 //! - [`cache`]: the mappings kept between reads, and their header checks;
-//! - [`copy`]: copying a status out, with retry and remapping.
+//! - [`copy`]: copying a status out, with retry and remapping;
+//! - [`perl`]: recognising the Perl module's status files among the skipped.
 //!
 //! This file runs a read through them in that order.
 
 mod cache;
 mod classify;
 mod copy;
+mod perl;
 mod track;
 
 use std::ffi::{OsStr, OsString};
@@ -46,7 +48,7 @@ pub(crate) use self::copy::SETTLE_TIMEOUT;
 use self::copy::{Patience, Reread};
 use self::track::{Drained, Tracker};
 use crate::dir::{self, BaseDir};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Reason, Result};
 use crate::sys;
 
 /// One live worker, whose status a read has just copied into the visitor's
@@ -397,8 +399,7 @@ fn not_copied(
 }
 
 /// A corrupt entry `name` of `dir`, and why.
-fn corrupt(dir: &BaseDir, name: &str, why: &str) -> Error {
-    Error::new(ErrorKind::Corrupt)
-        .with_detail(why)
-        .with_path(dir.entry(name))
+#[cold]
+fn corrupt(dir: &BaseDir, name: &str, why: Reason) -> Error {
+    Error::corrupt(why).with_path(dir.entry(name))
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use super::{GRID_KEY, Record, Summary, rfc3339, seconds_since, state};
+use super::{GRID_KEY, Record, Summary, escaped, rfc3339, seconds_since, state};
 
 /// Options of [`html`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -276,18 +276,14 @@ td.id{white-space:nowrap}";
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped.
 fn escape(text: &str) -> String {
-    let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => s.push_str("&amp;"),
-            '<' => s.push_str("&lt;"),
-            '>' => s.push_str("&gt;"),
-            '"' => s.push_str("&quot;"),
-            '\'' => s.push_str("&#39;"),
-            c => s.push(c),
-        }
-    }
-    s
+    escaped(text, |c| match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        '\'' => Some("&#39;"),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -167,6 +167,19 @@ pub fn count_states<'a>(records: impl IntoIterator<Item = &'a Record>) -> BTreeM
 
 /// The string field `state` of a JSON object (the last one, as a map keeps),
 /// if it has one; any other JSON is an error.
+/// `text` with each character `escape` has a replacement for replaced: the
+/// one loop of the renderers' escapes (HTML's, Prometheus labels').
+fn escaped(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> String {
+    let mut s = String::with_capacity(text.len());
+    for c in text.chars() {
+        match escape(c) {
+            Some(replacement) => s.push_str(replacement),
+            None => s.push(c),
+        }
+    }
+    s
+}
+
 /// How many seconds lie between `then` and `now` (0 when `then` is later).
 #[must_use]
 pub fn seconds_since(then: SystemTime, now: SystemTime) -> f64 {

@@ -1,13 +1,13 @@
 //! The Prometheus text exposition format (version 0.0.4), and `OpenMetrics`
 //! 1.0 for scrapers that ask for it.
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
 use serde_json::Value;
 
 use super::summary::Fields;
-use super::{Record, count_states, seconds_since};
+use super::{Record, count_states, escaped, seconds_since};
 
 /// The content type of [`prometheus`]'s text.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -152,80 +152,69 @@ fn metrics(records: &[Record], now: SystemTime, open: bool) -> String {
 
 /// The metrics with one sample per worker.
 fn per_worker(s: &mut String, family: Family, records: &[Record], now: SystemTime) {
-    family.header(
-        s,
-        "scoreboard_worker_updates_total",
-        "counter",
-        "Status updates each worker has made.",
-    );
-    for r in records {
-        if let Some(n) = r.updates {
-            let _ = writeln!(
-                s,
-                "scoreboard_worker_updates_total{{id=\"{}\"}} {n}",
-                label(&r.id)
-            );
-        }
-    }
     let fields: Vec<Fields> = records.iter().map(|r| Fields::of(&r.status)).collect();
-    family.header(
+    let with_fields = || records.iter().zip(&fields);
+    per_id(
         s,
-        "scoreboard_worker_requests_total",
-        "counter",
+        family,
+        ("scoreboard_worker_updates_total", "counter"),
+        "Status updates each worker has made.",
+        records.iter().filter_map(|r| Some((&*r.id, r.updates?))),
+    );
+    per_id(
+        s,
+        family,
+        ("scoreboard_worker_requests_total", "counter"),
         "Requests each worker has counted in its status.",
+        with_fields().filter_map(|(r, f)| Some((&*r.id, f.requests?))),
     );
-    for (r, f) in records.iter().zip(&fields) {
-        if let Some(n) = f.requests {
-            let _ = writeln!(
-                s,
-                "scoreboard_worker_requests_total{{id=\"{}\"}} {n}",
-                label(&r.id)
-            );
-        }
-    }
-    family.header(
+    per_id(
         s,
-        "scoreboard_worker_busy_seconds",
-        "gauge",
+        family,
+        ("scoreboard_worker_busy_seconds", "gauge"),
         "Seconds each busy worker's current request has run.",
+        with_fields()
+            .filter_map(|(r, f)| Some((&*r.id, Seconds(seconds_since(f.busy_since(r)?, now))))),
     );
-    for (r, f) in records.iter().zip(&fields) {
-        if let Some(since) = f.busy_since(r) {
-            let age = seconds_since(since, now);
-            let _ = writeln!(
-                s,
-                "scoreboard_worker_busy_seconds{{id=\"{}\"}} {age:.6}",
-                label(&r.id)
-            );
-        }
-    }
-    family.header(
+    per_id(
         s,
-        "scoreboard_worker_seconds_since_update",
-        "gauge",
+        family,
+        ("scoreboard_worker_seconds_since_update", "gauge"),
         "Seconds since each worker's latest update.",
+        records
+            .iter()
+            .map(|r| (&*r.id, Seconds(seconds_since(r.updated_at, now)))),
     );
-    for r in records {
-        let age = seconds_since(r.updated_at, now);
-        let _ = writeln!(
-            s,
-            "scoreboard_worker_seconds_since_update{{id=\"{}\"}} {age:.6}",
-            label(&r.id)
-        );
-    }
-    family.header(
+    per_id(
         s,
-        "scoreboard_worker_status_bytes",
-        "gauge",
+        family,
+        ("scoreboard_worker_status_bytes", "gauge"),
         "Length of each worker's status in bytes.",
+        records.iter().map(|r| (&*r.id, r.status.len())),
     );
-    for r in records {
-        let n = r.status.len();
-        let _ = writeln!(
-            s,
-            "scoreboard_worker_status_bytes{{id=\"{}\"}} {n}",
-            label(&r.id)
-        );
+}
+
+/// The family `name` of kind `kind` described by `help`, with a sample
+/// `name{id="…"} value` for each worker id and value of `samples`.
+fn per_id<'a, V: fmt::Display>(
+    s: &mut String,
+    family: Family,
+    (name, kind): (&str, &str),
+    help: &str,
+    samples: impl Iterator<Item = (&'a str, V)>,
+) {
+    family.header(s, name, kind, help);
+    for (id, value) in samples {
+        let _ = writeln!(s, "{name}{{id=\"{}\"}} {value}", label(id));
+    }
+}
+
+/// Seconds as samples give them: to the microsecond.
+struct Seconds(f64);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:.6}", self.0)
     }
 }
 
@@ -299,16 +288,12 @@ fn numbers(value: &Value, path: &mut String, out: &mut Vec<(String, serde_json::
 
 /// A label value with `\`, `"` and newlines escaped.
 fn label(text: &str) -> String {
-    let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' => s.push_str("\\\\"),
-            '"' => s.push_str("\\\""),
-            '\n' => s.push_str("\\n"),
-            c => s.push(c),
-        }
-    }
-    s
+    escaped(text, |c| match c {
+        '\\' => Some("\\\\"),
+        '"' => Some("\\\""),
+        '\n' => Some("\\n"),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

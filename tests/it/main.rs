@@ -18,6 +18,7 @@ mod growth;
 mod hostile;
 mod ids;
 mod races;
+mod reasons;
 mod recreate;
 mod storm;
 mod threads;

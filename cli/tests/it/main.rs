@@ -15,6 +15,7 @@ mod browser;
 mod demo;
 mod errors;
 mod grpc;
+mod hint;
 mod hold;
 mod http;
 mod legacy;

@@ -1,0 +1,60 @@
+//! Recognising a status file of Perl's `Parallel::Scoreboard`, so that a
+//! reader pointed at the Perl module's directory can say so
+//! ([`Reason::PerlStatusFile`](crate::Reason::PerlStatusFile)).
+//!
+//! The Perl module names a worker's file `status_<id>`; its record is the
+//! 16-byte MD5 digest of the payload, the payload's length as a 4-byte
+//! big-endian integer, then the payload (the file never shrinks, so bytes past
+//! the payload are left over from longer statuses). An entry is taken for one
+//! when it has such a name, is a regular file of this user, and holds a
+//! complete record: a length that fits the file. The digest is not checked:
+//! this only chooses a hint, and the CLI's `--legacy` reader, which does check
+//! it, is what reads such files. Text named like a Perl status file is not one
+//! (its "length" does not fit).
+//!
+//! Only entries already skipped (not a status file's name) are looked at, and
+//! only once until they change: this is never on a read's hot path.
+
+use std::fs::File;
+use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+
+use crate::dir::BaseDir;
+use crate::sys;
+
+/// The Perl module's name of a worker's status file, before the id (its
+/// temporaries end in `.tmp`).
+const NAME_PREFIX: &str = "status_";
+/// The digest and the length before the payload.
+const HEAD_LEN: u64 = 20;
+/// Largest payload taken for a Perl status.
+const MAX_PAYLOAD: u64 = 16 << 20;
+
+/// Whether the entry `name` of `dir` is named as the Perl module's status
+/// files are, is a regular file of the user `euid`, and holds a complete
+/// record. Anything else (not there, not a regular file, another user's, too
+/// short, a length that does not fit) is not.
+pub(super) fn is_status_file(dir: &BaseDir, name: &str, euid: u32) -> bool {
+    let named = name
+        .strip_prefix(NAME_PREFIX)
+        .is_some_and(|id| !id.is_empty() && !id.as_bytes().ends_with(b".tmp"));
+    // Looked at without opening first: a FIFO, a device or another user's
+    // file is never opened.
+    let ours = |m: &std::fs::Metadata| m.is_file() && m.uid() == euid;
+    named
+        && std::fs::symlink_metadata(dir.entry(name)).is_ok_and(|m| ours(&m))
+        && sys::open_entry(dir.fd(), name, false)
+            .is_ok_and(|file| file.metadata().is_ok_and(|m| ours(&m)) && holds_record(&file))
+}
+
+/// Whether `file` starts with a complete record: a length that fits it.
+fn holds_record(file: &File) -> bool {
+    let Ok(size) = file.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let mut head = [0_u8; HEAD_LEN as usize];
+    if size < HEAD_LEN || file.read_exact_at(&mut head, 0).is_err() {
+        return false;
+    }
+    let len = u64::from(u32::from_be_bytes([head[16], head[17], head[18], head[19]]));
+    len <= MAX_PAYLOAD && HEAD_LEN + len <= size
+}

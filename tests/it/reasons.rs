@@ -1,0 +1,190 @@
+//! Why entries are skipped, as `Reason`s callers can match: one real broken
+//! file (or foreign entry) per reason, written into a real board directory.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use parallel_scoreboard::{ErrorKind, Reason, Scoreboard, Worker};
+
+use crate::common::tempdir;
+
+/// A status file of Perl's `Parallel::Scoreboard` holding `PERL_STATUS`:
+/// its MD5 digest, its length (4 bytes, big endian), the status.
+const PERL_STATUS: &[u8] = b"a Perl worker's status";
+const PERL_DIGEST: [u8; 16] = 0x1770_3c6a_a17d_45b6_22ed_1570_a67c_6e6e_u128.to_be_bytes();
+
+fn perl_record(tail: &[u8]) -> Vec<u8> {
+    let mut record = PERL_DIGEST.to_vec();
+    record.extend_from_slice(&(PERL_STATUS.len() as u32).to_be_bytes());
+    record.extend_from_slice(PERL_STATUS);
+    // Left over from a longer status: the Perl module's files never shrink.
+    record.extend_from_slice(tail);
+    record
+}
+
+/// The file of worker `id` after one update, with the word at byte `at` set
+/// to `value`, locked (live) by the returned handle. After one update the
+/// published copy is copy 1, described at byte 448: seq, offset (+8),
+/// capacity (+16), length (+24).
+fn damaged(board: &Scoreboard, id: &str, at: usize, value: u64) -> (PathBuf, File) {
+    let mut w = board.worker_with_id(id).unwrap();
+    w.update(b"a status of twenty b").unwrap();
+    let path = w.path();
+    let mut bytes = std::fs::read(&path).unwrap();
+    drop(w);
+    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    (path.clone(), live(&path, &bytes))
+}
+
+/// Writes `bytes` to `path` and holds its lock, as a live worker does.
+fn live(path: &Path, bytes: &[u8]) -> File {
+    std::fs::write(path, bytes).unwrap();
+    let f = File::options().read(true).write(true).open(path).unwrap();
+    f.lock().unwrap();
+    f
+}
+
+/// Every crafted entry of `dir` and the reason it must be skipped for; the
+/// handles keep the "live" ones locked.
+fn crafted(board: &Scoreboard, dir: &Path) -> (Vec<File>, Vec<(PathBuf, Reason)>) {
+    let mut locks = Vec::new();
+    let mut want = Vec::new();
+    let header_len = 512 << 32;
+    let cases = [
+        ("bad-magic", 0, 0x4141_4141, Reason::BadMagic),
+        (
+            "version-2",
+            8,
+            header_len | 2,
+            Reason::UnsupportedVersion {
+                version: 2,
+                header_len: 512,
+            },
+        ),
+        ("no-id", 32, 0, Reason::BadId),
+        ("overlap", 448 + 8, 8, Reason::PayloadOverlapsHeader),
+        ("huge-len", 448 + 24, 1 << 50, Reason::LengthBeyondRegion),
+        ("beyond", 448 + 8, 1 << 20, Reason::BeyondEndOfFile),
+    ];
+    for (id, at, value, reason) in cases {
+        let (path, lock) = damaged(board, id, at, value);
+        locks.push(lock);
+        want.push((path, reason));
+    }
+    // A whole, live file under another worker's name.
+    let (path, lock) = damaged(board, "original", 296, 0);
+    let renamed = dir.join("sb-renamed");
+    locks.push(live(&renamed, &std::fs::read(&path).unwrap()));
+    drop(lock);
+    std::fs::remove_file(&path).unwrap();
+    want.push((renamed, Reason::NameMismatch));
+    let short = dir.join("sb-short");
+    locks.push(live(&short, &[0; 100]));
+    want.push((short, Reason::ShortHeader));
+    // Unlocked, as a dead worker's file, but not one of ours: left alone.
+    let unlocked = dir.join("sb-no-header");
+    std::fs::write(&unlocked, [7; 600]).unwrap();
+    want.push((unlocked, Reason::UnlockedWithoutHeader));
+    let subdir = dir.join("sb-a-directory");
+    std::fs::create_dir(&subdir).unwrap();
+    want.push((subdir, Reason::NotARegularFile));
+    (locks, want)
+}
+
+/// Foreign entries: the Perl module's files are known by their name and a
+/// complete record; a file merely named like one is not one, nor is a record
+/// under another name.
+fn foreign(dir: &Path) -> Vec<(PathBuf, Reason)> {
+    let mut cut = perl_record(b"");
+    cut.pop();
+    let files: [(&str, Vec<u8>, Reason); 6] = [
+        ("status_1234", perl_record(b""), Reason::PerlStatusFile),
+        ("status_77", perl_record(b" longer"), Reason::PerlStatusFile),
+        (
+            "copied-elsewhere",
+            perl_record(b""),
+            Reason::NotAStatusFileName,
+        ),
+        (
+            "status_fake",
+            b"named like a Perl status file, holding text".to_vec(),
+            Reason::NotAStatusFileName,
+        ),
+        ("status_cut", cut, Reason::NotAStatusFileName),
+        ("README", b"hello".to_vec(), Reason::NotAStatusFileName),
+    ];
+    let mut want = Vec::new();
+    for (name, bytes, reason) in files {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        want.push((path, reason));
+    }
+    want
+}
+
+fn check(what: &str, board: &Scoreboard, want: &[(PathBuf, Reason)]) {
+    let snap = board.snapshot().unwrap();
+    assert_eq!(snap.workers.len(), 1, "{what}: {:?}", snap.skipped);
+    assert_eq!(snap.skipped.len(), want.len(), "{what}: {:?}", snap.skipped);
+    for (path, reason) in want {
+        let e = snap
+            .skipped
+            .iter()
+            .find(|e| e.path() == Some(path.as_path()));
+        let e = e.unwrap_or_else(|| panic!("{what}: {} not skipped", path.display()));
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{what}: {e}");
+        assert_eq!(e.reason(), Some(reason), "{what}: {e}");
+        // The message says it in the words of the reason.
+        assert!(e.to_string().contains(&reason.to_string()), "{what}: {e}");
+    }
+}
+
+/// A board in a fresh temporary directory, `board` in it, with one live
+/// worker (the one entry no read skips).
+fn board_with_a_live_worker() -> (tempfile::TempDir, Scoreboard, Worker) {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path().join("board")).unwrap();
+    let mut w = board.worker_with_id("fine").unwrap();
+    w.update(b"idle").unwrap();
+    (tmp, board, w)
+}
+
+#[test]
+fn every_broken_file_is_skipped_for_its_reason() {
+    let (tmp, board, _w) = board_with_a_live_worker();
+    let dir = tmp.path().join("board");
+    let (_locks, mut want) = crafted(&board, &dir);
+    want.extend(foreign(&dir));
+    if nix::unistd::geteuid().is_root() {
+        let theirs = dir.join("sb-theirs");
+        std::fs::write(&theirs, [0; 4096]).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), None).unwrap();
+        want.push((theirs, Reason::OwnedByAnotherUser { uid: 65534 }));
+        // Another user's Perl record is not opened, so not known as one.
+        let perl_theirs = dir.join("status_65534");
+        std::fs::write(&perl_theirs, perl_record(b"")).unwrap();
+        std::os::unix::fs::chown(&perl_theirs, Some(65534), None).unwrap();
+        want.push((perl_theirs, Reason::NotAStatusFileName));
+    }
+    check("watching, first read", &board, &want);
+    check("watching, warm", &board, &want);
+    let unwatched = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    check("listing", &unwatched, &want);
+    check("listing, warm", &unwatched, &want);
+    // Nothing skipped was removed, nor anything of the Perl module's.
+    for (path, _) in &want {
+        assert!(path.exists(), "{}", path.display());
+    }
+}
+
+#[test]
+fn a_perl_file_stops_being_one_when_its_content_does() {
+    let (tmp, board, _w) = board_with_a_live_worker();
+    let dir = tmp.path().join("board");
+    let path = dir.join("status_1234");
+    std::fs::write(&path, perl_record(b"")).unwrap();
+    check("perl", &board, &[(path.clone(), Reason::PerlStatusFile)]);
+    // Rewritten (closed after writing: the watch reports it) with text.
+    std::fs::write(&path, b"some notes, now").unwrap();
+    check("text", &board, &[(path, Reason::NotAStatusFileName)]);
+}
