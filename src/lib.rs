@@ -13,7 +13,8 @@
 //!   [`Snapshot`] of [`WorkerStatus`]es with pid, update count and times, and
 //!   what was skipped and why.
 //! - [`Scoreboard::cleanup`] removes dead workers' files ([`Cleanup`]).
-//! - Every error is an [`Error`] with an [`ErrorKind`].
+//! - Every error is an [`Error`] with an [`ErrorKind`]; an entry a read
+//!   skipped also has a [`Reason`] ([`Error::reason`]) to match.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
