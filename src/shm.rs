@@ -14,9 +14,10 @@ use std::io;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
-use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::fork;
+use crate::sys;
 use crate::layout::HEADER_LEN;
 
 use crate::protocol::{Words, WordsMut};
@@ -179,11 +180,7 @@ impl WriteMap {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         // No fork between the mapping and its advice.
-        let map = fork::exclusive(|| {
-            let map = MmapOptions::new().len(words * 8).map_raw(file)?;
-            map.advise(Advice::DontFork)?;
-            io::Result::Ok(map)
-        })?;
+        let map = fork::exclusive(|| sys::map_unforked(file, words * 8))?;
         Ok(Self {
             map: ManuallyDrop::new(map),
             words,
@@ -198,15 +195,11 @@ impl WriteMap {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
         assert!(words >= self.words, "a status file never shrinks");
         let map = &mut *self.map;
-        fork::exclusive(|| {
-            // No reference into the old mapping survives: `word` borrows the
-            // map, and the `&mut` borrow here rules out any such borrow.
-            // SAFETY: the caller allocated the file up to `len` bytes, so no
-            // page of the new mapping lies beyond its end.
-            unsafe { map.remap(words * 8, RemapOptions::new().may_move(true)) }?;
-            // mremap keeps the advice; setting it again costs one call per growth.
-            map.advise(Advice::DontFork)
-        })?;
+        // SAFETY: the caller allocated the file up to `len` bytes, so no page
+        // of the new mapping lies beyond its end. No reference into the old
+        // mapping survives: `word` borrows the map, and the `&mut` borrow
+        // here rules out any such borrow.
+        fork::exclusive(|| unsafe { sys::remap_unforked(map, words * 8) })?;
         self.words = words;
         Ok(())
     }

@@ -1,7 +1,9 @@
-//! Linux system calls the scoreboard needs beyond std: directory-relative
-//! operations, `renameat2(RENAME_NOREPLACE)`, open-file-description locks,
-//! `posix_fallocate`, and the fork hooks. Every path here is a single name
-//! inside `base_dir`, resolved relative to its handle, never following a link.
+//! The Linux implementation of the platform contract (see `super`):
+//! directory-relative operations, `renameat2(RENAME_NOREPLACE)`,
+//! open-file-description locks, `posix_fallocate`, mappings with
+//! `MADV_DONTFORK` and `mremap`, inotify, `/proc`, and the fork hooks. Every
+//! path here is a single name inside `base_dir`, resolved relative to its
+//! handle, never following a link.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -11,6 +13,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FcntlArg, OFlag, RenameFlags};
 use nix::sys::stat::{FileStat, Mode};
@@ -117,11 +120,11 @@ pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
 }
 
 /// The inode `name` in `dir` points to, without following a link.
-pub(crate) fn identity_at<P: ?Sized + nix::NixPath>(
+pub(crate) fn identity_at<P: ?Sized + AsRef<OsStr>>(
     dir: BorrowedFd<'_>,
     name: &P,
 ) -> io::Result<FileId> {
-    let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    let st = nix::sys::stat::fstatat(dir, name.as_ref(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
     Ok(FileId::of_stat(&st))
 }
 
@@ -148,6 +151,30 @@ pub(crate) fn allocate(file: &File, off: u64, len: u64) -> io::Result<()> {
     let off = i64::try_from(off).map_err(|_| io::ErrorKind::FileTooLarge)?;
     let len = i64::try_from(len).map_err(|_| io::ErrorKind::FileTooLarge)?;
     Ok(nix::fcntl::posix_fallocate(file, off, len)?)
+}
+
+/// Maps the first `len` bytes of `file` (open read-write, its blocks
+/// allocated) shared and read-write, with `MADV_DONTFORK`: a fork child does
+/// not get the mapping at all. The caller keeps forks out between the two
+/// calls (`fork::exclusive`).
+pub(crate) fn map_unforked(file: &File, len: usize) -> io::Result<MmapRaw> {
+    let map = MmapOptions::new().len(len).map_raw(file)?;
+    map.advise(Advice::DontFork)?;
+    Ok(map)
+}
+
+/// Resizes a mapping made by [`map_unforked`] to `len` bytes with `mremap`,
+/// moving it if it must; fork children still do not get it.
+///
+/// # Safety
+/// The file must be at least `len` bytes long (no page of the new mapping
+/// beyond its end), and no reference into the old mapping may outlive this
+/// call (it may move).
+pub(crate) unsafe fn remap_unforked(map: &mut MmapRaw, len: usize) -> io::Result<()> {
+    // SAFETY: the caller's contract is `remap`'s.
+    unsafe { map.remap(len, RemapOptions::new().may_move(true)) }?;
+    // mremap keeps the advice; setting it again costs one call per growth.
+    map.advise(Advice::DontFork)
 }
 
 /// The names in `dir`, `.` and `..` left out.
@@ -235,6 +262,11 @@ fn coarse_ns(clock: libc::clockid_t) -> Option<u64> {
 /// handler calls it.
 pub(crate) fn getpid() -> u32 {
     nix::unistd::getpid().as_raw().cast_unsigned()
+}
+
+/// The owner of the file `meta` describes.
+pub(crate) fn uid_of(meta: &std::fs::Metadata) -> u32 {
+    meta.uid()
 }
 
 /// The effective user id.
