@@ -227,10 +227,16 @@ mod tests {
         let mut status = 0;
         // SAFETY: `pid` is our child; `status` is ours to write.
         while unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) } == 0 {
-            assert!(t0.elapsed() < Duration::from_secs(5), "the child never exited");
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the child never exited"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{status:#x}");
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status:#x}"
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ use std::mem::ManuallyDrop;
 use memmap2::{MmapOptions, MmapRaw};
 
 use crate::fork;
-use crate::sys;
 use crate::layout::HEADER_LEN;
+use crate::sys;
 
 use crate::protocol::{Words, WordsMut};
 
@@ -57,6 +57,17 @@ unsafe fn word(map: &MmapRaw, i: usize) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(map.as_mut_ptr().add(i * 8).cast()) }
 }
 
+/// The whole words in the first `len` bytes of a file, which must hold at
+/// least the header: every mapping has it, and `load` and `store` rely on
+/// that (their bounds checks fold away for the header's words).
+fn mapped_words(len: u64) -> io::Result<usize> {
+    let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+    if words < HEADER_WORDS {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(words)
+}
+
 /// A read-only mapping of a status file.
 #[derive(Debug)]
 pub(crate) struct ReadMap {
@@ -70,11 +81,7 @@ impl ReadMap {
     ///
     /// `len` must not exceed the file's size: pages past the end of a file fault.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
-        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        // `load` relies on the header being mapped.
-        if words < HEADER_WORDS {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        let words = mapped_words(len)?;
         let map = MmapOptions::new().len(words * 8).map_raw_read_only(file)?;
         Ok(Self { map, words })
     }
@@ -174,11 +181,8 @@ impl WriteMap {
     /// Maps the first `len` bytes of `file`, which must be open read-write and
     /// have its blocks allocated up to `len`.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
-        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        // `store` relies on the header being mapped; `grow` only grows.
-        if words < HEADER_WORDS {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        // `grow` only grows, so the header stays mapped.
+        let words = mapped_words(len)?;
         // No fork between the mapping and its advice.
         let map = fork::exclusive(|| sys::map_unforked(file, words * 8))?;
         Ok(Self {
