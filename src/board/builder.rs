@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::{Scoreboard, WorkerIdFn};
+#[cfg(doc)]
+use super::{Snapshot, Worker};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
