@@ -233,6 +233,12 @@ pub(crate) fn init<W: WordsMut>(w: &W, st: &WriterState) {
 /// hold `data` and lie within `w`; the caller grows it first when it does
 /// not. The payload's stores are bounds checked (once); a region too small for
 /// `data` would overwrite the other copy's.
+///
+/// # Panics
+/// If the payload's words lie beyond `w`. No guard undoes the odd mark
+/// then, and none is needed: the copy left odd is not the published one, so
+/// readers never wait for it, and `st` is unchanged, so the next update
+/// rewrites that copy from step 1 with the same odd mark.
 // Always: measured, the call left out of line costs about 1 ns of a 14 ns
 // update (BENCHMARKS.md, "The fixed cost of a 64 B update").
 #[allow(clippy::inline_always)]
