@@ -65,6 +65,26 @@ fn unlock() {
     REGISTRY.locked.store(false, Ordering::Release);
 }
 
+/// The registry lock, held until dropped: a panic or an early return under it
+/// still releases it (else every later `fork()` would spin in `prepare`).
+///
+/// The fork handlers cannot use it: the lock is taken in `prepare` and
+/// released in `parent` or `child`, three calls the C library makes.
+struct Held(());
+
+impl Held {
+    fn take() -> Self {
+        lock();
+        Self(())
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        unlock();
+    }
+}
+
 fn with_fds<R>(f: impl FnOnce(&mut Vec<RawFd>) -> R) -> R {
     exclusive(|| {
         // SAFETY: `exclusive` holds the registry lock, so this is the only reference.
@@ -112,11 +132,11 @@ pub(crate) fn init() -> std::io::Result<()> {
 
 /// Runs `f` with no `fork()` able to happen meanwhile in another thread: for
 /// setting up mappings that a child must not inherit.
+///
+/// The lock is released however `f` ends, by returning or by unwinding.
 pub(crate) fn exclusive<R>(f: impl FnOnce() -> R) -> R {
-    lock();
-    let r = f();
-    unlock();
-    r
+    let _held = Held::take();
+    f()
 }
 
 /// How many forks separate this process from the one that first called
@@ -160,5 +180,90 @@ impl Drop for Registration {
                 fds.swap_remove(pos);
             }
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::process::{Child, Command};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// Set in the process this test re-executes itself as.
+    const INNER: &str = "PSB_FORK_PANIC_INNER";
+
+    /// Kills and reaps the re-executed test process, however the test ends.
+    struct Reaped(Child);
+
+    impl Drop for Reaped {
+        fn drop(&mut self) {
+            // Errors: it has already exited, which is all this is for.
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// In the re-executed process: a panic under `exclusive`, caught, then a
+    /// `fork()`, whose child exits 0 and is reaped within a few seconds. With
+    /// the registry lock left held, `fork()` never returns here (`prepare`
+    /// spins), and the outer test's timeout fails it.
+    fn panic_then_fork() {
+        init().unwrap();
+        // Quiet: the panic is the point, its message and backtrace are noise.
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let caught = std::panic::catch_unwind(|| exclusive(|| panic!("a panic under exclusive")));
+        std::panic::set_hook(hook);
+        assert!(caught.is_err());
+        // SAFETY: the child calls only `_exit`, which is async-signal-safe.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(0) };
+        }
+        let t0 = Instant::now();
+        let mut status = 0;
+        // SAFETY: `pid` is our child; `status` is ours to write.
+        while unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) } == 0 {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "the child never exited"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status:#x}"
+        );
+    }
+
+    #[test]
+    fn a_panic_under_exclusive_leaves_fork_working() {
+        if std::env::var_os(INNER).is_some() {
+            return panic_then_fork();
+        }
+        // In a process of its own: the lock is process-wide, and a fork that
+        // hangs must be killed, not waited for.
+        let name = "fork::tests::a_panic_under_exclusive_leaves_fork_working";
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--test-threads=1", "--nocapture"])
+            .env(INNER, "1")
+            .spawn()
+            .unwrap();
+        let mut child = Reaped(child);
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "fork() hung after a panic under exclusive: the registry lock was left held"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "the re-executed test failed: {status}");
     }
 }

@@ -40,7 +40,6 @@ pub mod render;
 mod shm;
 mod slots;
 mod sync;
-#[cfg_attr(target_os = "linux", path = "sys/linux.rs")]
 mod sys;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

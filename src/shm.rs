@@ -14,10 +14,11 @@ use std::io;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 
-use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::fork;
 use crate::layout::HEADER_LEN;
+use crate::sys;
 
 use crate::protocol::{Words, WordsMut};
 
@@ -56,6 +57,17 @@ unsafe fn word(map: &MmapRaw, i: usize) -> &AtomicU64 {
     unsafe { AtomicU64::from_ptr(map.as_mut_ptr().add(i * 8).cast()) }
 }
 
+/// The whole words in the first `len` bytes of a file, which must hold at
+/// least the header: every mapping has it, and `load` and `store` rely on
+/// that (their bounds checks fold away for the header's words).
+fn mapped_words(len: u64) -> io::Result<usize> {
+    let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
+    if words < HEADER_WORDS {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(words)
+}
+
 /// A read-only mapping of a status file.
 #[derive(Debug)]
 pub(crate) struct ReadMap {
@@ -69,11 +81,7 @@ impl ReadMap {
     ///
     /// `len` must not exceed the file's size: pages past the end of a file fault.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
-        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        // `load` relies on the header being mapped.
-        if words < HEADER_WORDS {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        let words = mapped_words(len)?;
         let map = MmapOptions::new().len(words * 8).map_raw_read_only(file)?;
         Ok(Self { map, words })
     }
@@ -173,17 +181,10 @@ impl WriteMap {
     /// Maps the first `len` bytes of `file`, which must be open read-write and
     /// have its blocks allocated up to `len`.
     pub(crate) fn new(file: &File, len: u64) -> io::Result<Self> {
-        let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
-        // `store` relies on the header being mapped; `grow` only grows.
-        if words < HEADER_WORDS {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
+        // `grow` only grows, so the header stays mapped.
+        let words = mapped_words(len)?;
         // No fork between the mapping and its advice.
-        let map = fork::exclusive(|| {
-            let map = MmapOptions::new().len(words * 8).map_raw(file)?;
-            map.advise(Advice::DontFork)?;
-            io::Result::Ok(map)
-        })?;
+        let map = fork::exclusive(|| sys::map_unforked(file, words * 8))?;
         Ok(Self {
             map: ManuallyDrop::new(map),
             words,
@@ -198,15 +199,11 @@ impl WriteMap {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
         assert!(words >= self.words, "a status file never shrinks");
         let map = &mut *self.map;
-        fork::exclusive(|| {
-            // No reference into the old mapping survives: `word` borrows the
-            // map, and the `&mut` borrow here rules out any such borrow.
-            // SAFETY: the caller allocated the file up to `len` bytes, so no
-            // page of the new mapping lies beyond its end.
-            unsafe { map.remap(words * 8, RemapOptions::new().may_move(true)) }?;
-            // mremap keeps the advice; setting it again costs one call per growth.
-            map.advise(Advice::DontFork)
-        })?;
+        // SAFETY: the caller allocated the file up to `len` bytes, so no page
+        // of the new mapping lies beyond its end. No reference into the old
+        // mapping survives: `word` borrows the map, and the `&mut` borrow
+        // here rules out any such borrow.
+        fork::exclusive(|| unsafe { sys::remap_unforked(map, words * 8) })?;
         self.words = words;
         Ok(())
     }

@@ -328,7 +328,7 @@ fn publish(dir: &BaseDir, temp: &str, name: &str, temp_id: FileId) -> Result<Pub
         }
     };
     let meta = old.metadata().map_err(|e| dir.err(name, e))?;
-    if !meta.is_file() || std::os::unix::fs::MetadataExt::uid(&meta) != sys::euid() {
+    if !meta.is_file() || sys::uid_of(&meta) != sys::euid() {
         return Err(Error::new(ErrorKind::Corrupt)
             .with_detail("the id's name is taken by an entry that is not this user's status file")
             .with_path(dir.entry(name)));

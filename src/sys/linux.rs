@@ -1,20 +1,27 @@
-//! Linux system calls the scoreboard needs beyond std: directory-relative
-//! operations, `renameat2(RENAME_NOREPLACE)`, open-file-description locks,
-//! `posix_fallocate`, and the fork hooks. Every path here is a single name
-//! inside `base_dir`, resolved relative to its handle, never following a link.
+//! The Linux implementation of the platform contract (see `super`):
+//! directory-relative operations, `renameat2(RENAME_NOREPLACE)`,
+//! open-file-description locks, `posix_fallocate`, mappings with
+//! `MADV_DONTFORK` and `mremap`, inotify, `/proc`, and the fork hooks. Every
+//! path here is a single name inside `base_dir`, resolved relative to its
+//! handle, never following a link.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use memmap2::{Advice, MmapOptions, MmapRaw, RemapOptions};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, FcntlArg, OFlag, RenameFlags};
 use nix::sys::stat::{FileStat, Mode};
 use nix::unistd::UnlinkatFlags;
+
+mod watch;
+
+pub(crate) use watch::{Change, Watch};
 
 /// Identity of an inode: what a name must still point to before it is removed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,11 +124,11 @@ pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &str) -> io::Result<()> {
 }
 
 /// The inode `name` in `dir` points to, without following a link.
-pub(crate) fn identity_at<P: ?Sized + nix::NixPath>(
+pub(crate) fn identity_at<P: ?Sized + AsRef<OsStr>>(
     dir: BorrowedFd<'_>,
     name: &P,
 ) -> io::Result<FileId> {
-    let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    let st = nix::sys::stat::fstatat(dir, name.as_ref(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
     Ok(FileId::of_stat(&st))
 }
 
@@ -148,6 +155,30 @@ pub(crate) fn allocate(file: &File, off: u64, len: u64) -> io::Result<()> {
     let off = i64::try_from(off).map_err(|_| io::ErrorKind::FileTooLarge)?;
     let len = i64::try_from(len).map_err(|_| io::ErrorKind::FileTooLarge)?;
     Ok(nix::fcntl::posix_fallocate(file, off, len)?)
+}
+
+/// Maps the first `len` bytes of `file` (open read-write, its blocks
+/// allocated) shared and read-write, with `MADV_DONTFORK`: a fork child does
+/// not get the mapping at all. The caller keeps forks out between the two
+/// calls (`fork::exclusive`).
+pub(crate) fn map_unforked(file: &File, len: usize) -> io::Result<MmapRaw> {
+    let map = MmapOptions::new().len(len).map_raw(file)?;
+    map.advise(Advice::DontFork)?;
+    Ok(map)
+}
+
+/// Resizes a mapping made by [`map_unforked`] to `len` bytes with `mremap`,
+/// moving it if it must; fork children still do not get it.
+///
+/// # Safety
+/// The file must be at least `len` bytes long (no page of the new mapping
+/// beyond its end), and no reference into the old mapping may outlive this
+/// call (it may move).
+pub(crate) unsafe fn remap_unforked(map: &mut MmapRaw, len: usize) -> io::Result<()> {
+    // SAFETY: the caller's contract is `remap`'s.
+    unsafe { map.remap(len, RemapOptions::new().may_move(true)) }?;
+    // mremap keeps the advice; setting it again costs one call per growth.
+    map.advise(Advice::DontFork)
 }
 
 /// The names in `dir`, `.` and `..` left out.
@@ -237,6 +268,11 @@ pub(crate) fn getpid() -> u32 {
     nix::unistd::getpid().as_raw().cast_unsigned()
 }
 
+/// The owner of the file `meta` describes.
+pub(crate) fn uid_of(meta: &std::fs::Metadata) -> u32 {
+    meta.uid()
+}
+
 /// The effective user id.
 pub(crate) fn euid() -> u32 {
     nix::unistd::geteuid().as_raw()
@@ -282,170 +318,6 @@ pub(crate) fn at_fork(
         Ok(())
     } else {
         Err(io::Error::from_raw_os_error(rc))
-    }
-}
-
-/// What happened in a watched directory, from [`Watch::drain`].
-#[derive(Debug)]
-pub(crate) enum Change<'a> {
-    /// The entry `name` was created, renamed, removed, truncated or written
-    /// to with `write(2)`, or had its metadata changed; `closed` when a descriptor opened for writing on it was closed
-    /// (which is how a worker's death shows: its lock goes with that close).
-    Entry { name: &'a OsStr, closed: bool },
-    /// Events were lost (the kernel's queue overflowed): look at everything.
-    Overflow,
-    /// The watched directory may no longer be at its path: it, or its entry
-    /// in its parent, was removed, renamed or replaced, or a watch is gone.
-    Lost,
-}
-
-/// An inotify watch on a directory: tells which names changed since the last
-/// [`drain`](Self::drain), so a reader need not look at the others; and,
-/// when given its ancestry, whether the directory left its path.
-#[derive(Debug)]
-pub(crate) struct Watch {
-    inotify: nix::sys::inotify::Inotify,
-    /// The watches on the directories of the path, each with the name of the
-    /// next step of the path in it.
-    ancestors: Vec<(i32, OsString)>,
-    /// Whether every one of them could be placed.
-    follows_path: bool,
-    /// Where events are read into: room for many, and at least one with
-    /// the longest name.
-    buf: Box<[u8]>,
-}
-
-impl Watch {
-    /// Watches the directory open as `dir`. The watch is placed through
-    /// `/proc/self/fd`, so it is on that very directory even if its path has
-    /// since been replaced. With `ancestry` (each directory of the path with
-    /// the name of the next step in it), those directories are watched too,
-    /// in the same inotify instance, for that name being removed or renamed:
-    /// a removed directory that is still open raises no event of its own (its
-    /// `IN_DELETE_SELF` waits for the last descriptor). Fails where inotify
-    /// or `/proc` is unavailable, or the user's inotify instances are used
-    /// up; callers then list the directory on every read instead.
-    pub(crate) fn new(
-        dir: BorrowedFd<'_>,
-        ancestry: Option<&[(PathBuf, OsString)]>,
-    ) -> io::Result<Self> {
-        use nix::sys::inotify::{AddWatchFlags as F, InitFlags, Inotify};
-        use std::os::fd::AsRawFd;
-        let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        let mask = F::IN_CREATE
-            | F::IN_MOVED_TO
-            | F::IN_MOVED_FROM
-            | F::IN_DELETE
-            | F::IN_CLOSE_WRITE
-            | F::IN_ATTRIB
-            // Truncation (and any write(2)): never raised by updates, which
-            // store through the mapping; lets readers see a shrunk file
-            // before they copy from it.
-            | F::IN_MODIFY
-            | F::IN_DELETE_SELF
-            | F::IN_MOVE_SELF
-            | F::IN_ONLYDIR
-            // Nothing about a name once it is unlinked: its IN_DELETE said it all.
-            | F::from_bits_retain(libc::IN_EXCL_UNLINK);
-        let path = format!("/proc/self/fd/{}", dir.as_raw_fd());
-        inotify.add_watch(path.as_str(), mask)?;
-        let steps = ancestry.unwrap_or_default();
-        let mask = F::IN_DELETE
-            | F::IN_MOVED_FROM
-            | F::IN_MOVED_TO
-            | F::IN_DELETE_SELF
-            | F::IN_MOVE_SELF
-            | F::IN_ONLYDIR;
-        // A step that cannot be watched (no access, the user's watches used
-        // up) leaves the path to callers to check.
-        let ancestors: Vec<_> = steps
-            .iter()
-            .filter_map(|(at, name)| {
-                Some((inotify.add_watch(at, mask).ok()?.as_raw(), name.clone()))
-            })
-            .collect();
-        let follows_path = ancestry.is_some() && ancestors.len() == steps.len();
-        Ok(Self {
-            inotify,
-            ancestors,
-            follows_path,
-            buf: vec![0; 4096].into_boxed_slice(),
-        })
-    }
-
-    /// Whether this watch tells when the directory leaves its path.
-    pub(crate) fn follows_path(&self) -> bool {
-        self.follows_path
-    }
-
-    /// Reports every change queued since the last call; one `read` when there
-    /// is none. Allocates nothing: the events are read into the watch's own
-    /// buffer and names are lent to `f` (events in the directories of the
-    /// path, which other programs may fill, cost a comparison each).
-    pub(crate) fn drain(&mut self, mut f: impl FnMut(Change<'_>)) -> io::Result<()> {
-        use nix::sys::inotify::AddWatchFlags as F;
-        use std::os::fd::AsFd;
-        let gone = (F::IN_DELETE_SELF | F::IN_MOVE_SELF | F::IN_IGNORED | F::IN_UNMOUNT).bits();
-        loop {
-            let n = match nix::unistd::read(self.inotify.as_fd(), &mut self.buf) {
-                Ok(n) => n,
-                Err(Errno::EAGAIN) => return Ok(()),
-                Err(Errno::EINTR) => continue,
-                Err(e) => return Err(e.into()),
-            };
-            if n == 0 {
-                return Ok(());
-            }
-            let mut events = &self.buf[..n];
-            while let Some(ev) = RawEvent::take(&mut events) {
-                if ev.mask & F::IN_Q_OVERFLOW.bits() != 0 {
-                    f(Change::Overflow);
-                } else if ev.mask & gone != 0 {
-                    f(Change::Lost);
-                } else if let Some((_, step)) = self.ancestors.iter().find(|(wd, _)| *wd == ev.wd) {
-                    // A directory of the path: only the next step's name matters.
-                    if ev.name == Some(step.as_os_str()) {
-                        f(Change::Lost);
-                    }
-                } else if let Some(name) = ev.name {
-                    f(Change::Entry {
-                        name,
-                        closed: ev.mask & F::IN_CLOSE_WRITE.bits() != 0,
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// One `struct inotify_event` as the kernel writes it: `wd`, `mask`, `cookie`
-/// and `len` (native-endian 32-bit words), then `len` bytes of name padded
-/// with NULs.
-struct RawEvent<'a> {
-    wd: i32,
-    mask: u32,
-    name: Option<&'a OsStr>,
-}
-
-impl<'a> RawEvent<'a> {
-    /// Size of the fixed part.
-    const HEADER: usize = 16;
-
-    /// Takes the first event off `bytes` (None when none is left whole: the
-    /// kernel only ever returns whole events).
-    fn take(bytes: &mut &'a [u8]) -> Option<Self> {
-        let word = |i: usize| -> Option<[u8; 4]> { bytes.get(i..i + 4)?.try_into().ok() };
-        let wd = i32::from_ne_bytes(word(0)?);
-        let mask = u32::from_ne_bytes(word(4)?);
-        let len = u32::from_ne_bytes(word(12)?) as usize;
-        let raw = bytes.get(Self::HEADER..Self::HEADER + len)?;
-        let name = raw.split(|&b| b == 0).next().filter(|n| !n.is_empty());
-        *bytes = &bytes[Self::HEADER + len..];
-        Some(Self {
-            wd,
-            mask,
-            name: name.map(OsStr::from_bytes),
-        })
     }
 }
 
