@@ -4,27 +4,10 @@
 //! copy that is *not* published, then publishes it; readers take the published
 //! copy. Each copy has its own sequence word, odd while the copy is written.
 //!
-//! Writer, for each update (see [`write`]):
-//! 1. pick the unpublished copy `i`; store its `seq` odd (Relaxed);
-//! 2. `fence(Release)`: orders the odd mark before every store of step 3;
-//! 3. store the descriptor fields that changed since the copy was last
-//!    written (its region's `off` and `cap` only after growth, `len` only when
-//!    it differs), `updated_ns`, `updates`, and the payload (Relaxed; one
-//!    byte-wise atomic copy, see [`crate::shm`]);
-//! 4. store `seq` even (Release): a reader that sees it sees all of step 3;
-//! 5. store `published = i` (Release): a reader that sees it sees step 4.
-//!
-//! Reader, for each attempt (see [`read_attempt`]):
-//! 1. load `published` (Relaxed), `fence(Acquire)`, pairs with writer step 5;
-//! 2. load the copy's `seq` (Relaxed), `fence(Acquire)`, pairs with writer step 4;
-//!    an odd `seq` means the writer has moved on to rewrite this copy: retry;
-//! 3. load the descriptor and check it, clamping the length to what is mapped;
-//! 4. copy the payload (Relaxed loads, or the byte-wise atomic copy);
-//! 5. `fence(Acquire)`, pairs with writer step 2, then load `seq` again: if it
-//!    changed, a later write may have been seen: retry;
-//! 6. load `published` again: if it no longer names this copy, retry (a stale
-//!    index in step 1 can lead to a complete copy that is not yet published;
-//!    this keeps successive reads from going back in time).
+//! The writer's steps ([`write`]) and the reader's ([`read_attempt`]) are
+//! written once, in the crate docs (README.md, "The seqlock protocol"); the
+//! `Step N` comments below carry the same numbers, and say what each fence
+//! pairs with.
 //!
 //! Readers only ever make Relaxed loads and Acquire fences, the one kind of
 //! atomic access that is defined on read-only mapped memory (a long payload is
