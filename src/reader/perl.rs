@@ -21,8 +21,7 @@ use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 use crate::dir::BaseDir;
 use crate::sys;
 
-/// The Perl module's name of a worker's status file, before the id (its
-/// temporaries end in `.tmp`).
+/// The Perl module's name of a worker's status file, before the id.
 const NAME_PREFIX: &str = "status_";
 /// The digest and the length before the payload.
 const HEAD_LEN: u64 = 20;
@@ -34,9 +33,8 @@ const MAX_PAYLOAD: u64 = 16 << 20;
 /// record. Anything else (not there, not a regular file, another user's, too
 /// short, a length that does not fit) is not.
 pub(super) fn is_status_file(dir: &BaseDir, name: &str, euid: u32) -> bool {
-    let named = name
-        .strip_prefix(NAME_PREFIX)
-        .is_some_and(|id| !id.is_empty() && !id.as_bytes().ends_with(b".tmp"));
+    // A temporary of the Perl module (`status_<id>.tmp`) is one of its files too.
+    let named = name.strip_prefix(NAME_PREFIX).is_some_and(|id| !id.is_empty());
     // Looked at without opening first: a FIFO, a device or another user's
     // file is never opened.
     let ours = |m: &std::fs::Metadata| m.is_file() && m.uid() == euid;
