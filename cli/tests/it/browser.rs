@@ -6,19 +6,13 @@ use std::time::{Duration, Instant};
 
 use parallel_scoreboard::Scoreboard;
 
-use crate::common::{Server, installed, tempdir};
+use testkit::tools::CHROMIUM;
 
-/// The Chromium binary, or `None` outside CI when it is not installed.
-fn chromium() -> Option<PathBuf> {
-    installed(
-        &["chromium", "chromium-browser", "google-chrome"],
-        "chromium",
-    )
-}
+use crate::common::{Server, tempdir};
 
 /// Runs Chromium headless with `args`; returns stdout.
 fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
-    let profile = tempfile::tempdir().unwrap();
+    let profile = testkit::tempdir();
     let mut child = Command::new(bin)
         .args([
             "--headless",
@@ -47,8 +41,12 @@ fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_chromium),
+    ignore = "chromium not found on PATH (apt-get install chromium)"
+)]
 fn chromium_shows_one_table_row_per_worker() {
-    let Some(bin) = chromium() else { return };
+    let bin = CHROMIUM.path();
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let mut workers = Vec::new();

@@ -4,18 +4,16 @@
 
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use parallel_scoreboard::Scoreboard;
 use serde_json::Value;
 
-use crate::common::{Server, agent, get, installed, repo_root, tempdir};
+use testkit::tools::{PROMETHEUS, PROMTOOL};
 
-fn promtool() -> Option<PathBuf> {
-    installed(&["promtool"], "prometheus")
-}
+use crate::common::{Server, agent, get, repo_root, tempdir};
 
 /// Runs `promtool ARGS` with `input` on stdin; returns (success, output).
 fn run_promtool(bin: &Path, args: &[&str], input: &str) -> (bool, String) {
@@ -70,8 +68,12 @@ fn varied_board(board: &Scoreboard) -> Vec<parallel_scoreboard::Worker> {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "promtool not found on PATH (apt-get install prometheus)"
+)]
 fn promtool_finds_no_problem_in_the_metrics() {
-    let Some(bin) = promtool() else { return };
+    let bin = PROMTOOL.path();
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let _workers = varied_board(&board);
@@ -119,8 +121,12 @@ fn promtool_finds_no_problem_in_the_metrics() {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_promtool),
+    ignore = "promtool not found on PATH (apt-get install prometheus)"
+)]
 fn alert_rules_pass_their_unit_tests() {
-    let Some(bin) = promtool() else { return };
+    let bin = PROMTOOL.path();
     let (ok, out) = run_promtool(&bin, &["check", "rules", "docs/prometheus/rules.yml"], "");
     assert!(ok && out.contains("SUCCESS: 5 rules found"), "{out}");
     let (ok, out) = run_promtool(
@@ -142,14 +148,14 @@ fn alert_rules_pass_their_unit_tests() {
 struct Prometheus {
     child: Child,
     base: String,
-    dir: tempfile::TempDir,
+    dir: testkit::TempDir,
 }
 
 impl Prometheus {
     /// Starts Prometheus scraping `target` (HOST:PORT) every second, with
     /// the repository's alert rules.
     fn start(bin: &Path, target: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = testkit::tempdir();
         let config = dir.path().join("prometheus.yml");
         let rules = repo_root().join("docs/prometheus/rules.yml");
         std::fs::write(
@@ -238,10 +244,12 @@ impl Drop for Prometheus {
 }
 
 #[test]
+#[cfg_attr(
+    not(has_prometheus),
+    ignore = "prometheus not found on PATH (apt-get install prometheus)"
+)]
 fn prometheus_scrapes_serve_and_evaluates_the_rules() {
-    let Some(bin) = installed(&["prometheus"], "prometheus") else {
-        return;
-    };
+    let bin = PROMETHEUS.path();
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let mut w1 = board.worker_with_id("w1").unwrap();

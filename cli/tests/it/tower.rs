@@ -78,7 +78,7 @@ pub struct App {
     pub addr: SocketAddr,
     pub board: Arc<Scoreboard>,
     shared: Shared,
-    _dir: tempfile::TempDir,
+    _dir: testkit::TempDir,
 }
 
 impl App {

@@ -1,0 +1,109 @@
+//! A tmpfs mounted for one test.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::mount::{MntFlags, umount2};
+
+/// How often an unmount that finds the file system busy is tried again
+/// before it is detached, 10 ms apart.
+const BUSY_RETRIES: u32 = 50;
+
+/// A tmpfs mounted at a path for the test's life (root only, as in CI).
+/// Drop unmounts it even when the test fails: a busy file system (another
+/// thread of the test binary forking keeps its mappings for a moment) is
+/// tried again, then detached (`umount2(MNT_DETACH)`), so nothing stays
+/// mounted. [`Mount::unmount`] does it at the end of a test and checks that
+/// a plain unmount worked.
+#[derive(Debug)]
+pub struct Mount {
+    at: PathBuf,
+    mounted: bool,
+}
+
+impl Mount {
+    /// Mounts a tmpfs of `size` (`512k`, `1m`) at `at`, made if missing.
+    ///
+    /// # Panics
+    ///
+    /// If the mount fails (not root).
+    #[must_use]
+    pub fn tmpfs(at: &Path, size: &str) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
+            .arg("tmpfs")
+            .arg(at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "mounting a small tmpfs needs root (as in CI): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self {
+            at: at.to_path_buf(),
+            mounted: true,
+        }
+    }
+
+    /// Remounts it with `opts` (`ro`, `rw`).
+    ///
+    /// # Panics
+    ///
+    /// If the remount fails.
+    pub fn remount(&self, opts: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{opts}")])
+            .arg(&self.at)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "remount,{opts}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Unmounts it, which must work (everything in it closed and unmapped;
+    /// a moment's EBUSY is tried again).
+    ///
+    /// # Panics
+    ///
+    /// If it stays busy or the unmount fails otherwise (it is then detached).
+    pub fn unmount(mut self) {
+        let r = self.try_unmount();
+        assert!(r.is_ok(), "umount {}: {r:?}", self.at.display());
+    }
+
+    /// Unmounts, trying again while busy; `mounted` stays set on failure.
+    fn try_unmount(&mut self) -> Result<(), Errno> {
+        let mut tries = 0;
+        loop {
+            match umount2(&self.at, MntFlags::empty()) {
+                Ok(()) => {
+                    self.mounted = false;
+                    return Ok(());
+                }
+                Err(Errno::EBUSY) if tries < BUSY_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if self.mounted && self.try_unmount().is_err() {
+            // Still busy (a failed test holds files in it): detach it, so it
+            // leaves the mount table now and is freed once the last file
+            // closes. Nothing more to do if even that fails; no panic in a drop.
+            let _ = umount2(&self.at, MntFlags::MNT_DETACH);
+        }
+    }
+}
