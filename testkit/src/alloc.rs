@@ -1,9 +1,15 @@
 //! A global allocator that counts the allocations of the current thread.
 //!
-//! ```ignore
+//! ```
+//! use testkit::alloc::{Counting, allocations};
+//!
 //! #[global_allocator]
-//! static GLOBAL: testkit::alloc::Counting = testkit::alloc::Counting;
-//! let n = testkit::alloc::allocations(|| { /* ... */ });
+//! static GLOBAL: Counting = Counting;
+//!
+//! fn main() {
+//!     assert_eq!(allocations(|| drop(std::hint::black_box(vec![1u8; 10]))), 1);
+//!     assert_eq!(allocations(|| ()), 0);
+//! }
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -3,10 +3,11 @@
 //! `@@ ` (the test harness prints lines of its own too).
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 /// The environment variable naming the role a helper plays.
@@ -31,13 +32,19 @@ macro_rules! helper_entry {
     };
 }
 
-/// A helper process: this test binary in a helper role. Dropping it kills
-/// and reaps it, so a failed test leaves no process behind.
+/// A helper process: this test binary in a helper role, in a process group
+/// of its own. Dropping it before [`kill`](Self::kill) or
+/// [`finish`](Self::finish) (a test that failed) SIGKILLs the whole group,
+/// the processes the helper forked included, and reaps the helper: a failed
+/// test leaves no process behind.
 #[derive(Debug)]
 pub struct Helper {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
+    /// Reaped by `kill` or `finish`: its pid (and group id) may name
+    /// another process now, so `Drop` sends nothing.
+    reaped: bool,
 }
 
 impl Helper {
@@ -56,7 +63,6 @@ impl Helper {
     /// Starts a helper running as user and group `id` (the test must be root).
     #[must_use]
     pub fn spawn_as(role: &str, dir: &Path, id: u32) -> Self {
-        use std::os::unix::process::CommandExt;
         Self::spawn_cmd(role, dir, &[], |cmd| {
             cmd.uid(id).gid(id);
         })
@@ -81,7 +87,8 @@ impl Helper {
         .env(DIR_VAR, dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::inherit())
+        .process_group(0);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -93,6 +100,7 @@ impl Helper {
             child,
             stdin,
             stdout,
+            reaped: false,
         }
     }
 
@@ -144,10 +152,12 @@ impl Helper {
             .unwrap_or_else(|e| panic!("kill({}, {sig}): {e}", self.child.id()));
     }
 
-    /// SIGKILLs the helper and reaps it: its locks are gone when this returns.
+    /// SIGKILLs the helper (alone: what it forked lives on) and reaps it:
+    /// its locks are gone when this returns.
     pub fn kill(mut self) {
         self.child.kill().expect("kill");
         self.child.wait().expect("wait");
+        self.reaped = true;
     }
 
     /// Closes its stdin (it exits normally, dropping its handles) and reaps it.
@@ -157,13 +167,20 @@ impl Helper {
     )]
     pub fn finish(mut self) -> std::process::ExitStatus {
         drop(self.stdin.take());
-        self.child.wait().expect("wait")
+        let status = self.child.wait().expect("wait");
+        self.reaped = true;
+        status
     }
 }
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        // No panic in a drop: a helper that already exited is only reaped.
+        if self.reaped {
+            return;
+        }
+        // Not reaped yet, so the group id is still the helper's own; a group
+        // already gone is ESRCH. No panic in a drop.
+        let _ = killpg(Pid::from_raw(self.child.id().cast_signed()), Signal::SIGKILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

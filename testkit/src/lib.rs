@@ -7,6 +7,7 @@
 //! - [`Helper`], [`helper_entry!`]: the test binary re-executed in a helper
 //!   role, driven line by line.
 //! - [`Mount`]: a small tmpfs, unmounted on drop even when the test failed.
+//! - [`Reaped`]: any other child process, killed and reaped on drop.
 //! - [`raise_fd_limit`], [`procfs`]: resource limits and `/proc/PID/stat`.
 //! - [`tools`]: the external programs some tests drive, also read by the
 //!   CLI's build script to mark their tests ignored when a program is missing.
@@ -18,6 +19,7 @@
 //! `Drop` even then.
 
 pub mod alloc;
+mod child;
 mod dir;
 mod helper;
 mod limits;
@@ -27,6 +29,7 @@ pub mod tools;
 #[cfg(feature = "tower")]
 pub mod tower;
 
+pub use child::Reaped;
 pub use dir::{entries, tempdir};
 pub use helper::{DIR_VAR, Helper, ROLE_VAR};
 pub use limits::raise_fd_limit;

@@ -32,11 +32,29 @@ pub fn cpu_ticks(pid: u32) -> u64 {
 mod tests {
     use super::*;
 
+    /// The state of `pid` once it is `want`, waiting for up to 10 s.
+    fn becomes(pid: u32, want: Option<char>) -> Option<char> {
+        let t0 = std::time::Instant::now();
+        while state(pid) != want && t0.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        state(pid)
+    }
+
     #[test]
-    fn this_process_runs_and_has_used_cpu() {
-        assert_eq!(state(std::process::id()), Some('R'));
-        let fields = stat_fields(std::process::id()).unwrap();
+    fn a_child_sleeps_stops_dies_and_is_gone() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = child.id();
+        let fields = stat_fields(pid).unwrap();
         assert!(fields.len() > 20, "{fields:?}");
-        let _ = cpu_ticks(std::process::id());
+        assert_eq!(becomes(pid, Some('S')), Some('S'));
+        let _ = cpu_ticks(pid);
+        let target = nix::unistd::Pid::from_raw(pid.cast_signed());
+        nix::sys::signal::kill(target, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        assert_eq!(becomes(pid, Some('T')), Some('T'));
+        child.kill().unwrap();
+        assert_eq!(becomes(pid, Some('Z')), Some('Z'));
+        child.wait().unwrap();
+        assert_eq!(state(pid), None);
     }
 }

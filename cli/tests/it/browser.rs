@@ -13,7 +13,8 @@ use crate::common::{Server, tempdir};
 /// Runs Chromium headless with `args`; returns stdout.
 fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
     let profile = testkit::tempdir();
-    let mut child = Command::new(bin)
+    let mut child = testkit::Reaped::new(
+        Command::new(bin)
         .args([
             "--headless",
             "--no-sandbox",
@@ -26,16 +27,17 @@ fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start chromium");
+        .expect("start chromium"),
+    );
     let deadline = Instant::now() + Duration::from_secs(90);
     while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
+        assert!(
+            Instant::now() <= deadline,
+            "chromium did not finish within 90 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = child.wait_with_output().unwrap();
+    let out = child.output();
     assert!(out.status.success(), "chromium {args:?}: {}", out.status);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

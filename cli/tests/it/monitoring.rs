@@ -17,21 +17,23 @@ use crate::common::{Server, agent, get, repo_root, tempdir};
 
 /// Runs `promtool ARGS` with `input` on stdin; returns (success, output).
 fn run_promtool(bin: &Path, args: &[&str], input: &str) -> (bool, String) {
-    let mut child = Command::new(bin)
-        .args(args)
-        .current_dir(repo_root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start promtool");
+    let mut child = testkit::Reaped::new(
+        Command::new(bin)
+            .args(args)
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start promtool"),
+    );
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("write promtool's stdin");
-    let out = child.wait_with_output().expect("wait for promtool");
+    let out = child.output();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
