@@ -180,7 +180,10 @@ impl Drop for Helper {
         }
         // Not reaped yet, so the group id is still the helper's own; a group
         // already gone is ESRCH. No panic in a drop.
-        let _ = killpg(Pid::from_raw(self.child.id().cast_signed()), Signal::SIGKILL);
+        let _ = killpg(
+            Pid::from_raw(self.child.id().cast_signed()),
+            Signal::SIGKILL,
+        );
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

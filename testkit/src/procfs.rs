@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn a_child_sleeps_stops_dies_and_is_gone() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let pid = child.id();
         let fields = stat_fields(pid).unwrap();
         assert!(fields.len() > 20, "{fields:?}");

@@ -15,19 +15,19 @@ fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
     let profile = testkit::tempdir();
     let mut child = testkit::Reaped::new(
         Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium"),
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromium"),
     );
     let deadline = Instant::now() + Duration::from_secs(90);
     while child.try_wait().unwrap().is_none() {
@@ -43,10 +43,7 @@ fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
 }
 
 #[test]
-#[cfg_attr(
-    not(has_chromium),
-    ignore = "chromium not found on PATH (apt-get install chromium)"
-)]
+#[cfg_attr(not(has_chromium), ignore = "chromium not found on PATH")]
 fn chromium_shows_one_table_row_per_worker() {
     let bin = CHROMIUM.path();
     let dir = tempdir();

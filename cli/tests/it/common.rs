@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use md5::{Digest, Md5};
@@ -105,7 +105,7 @@ pub fn legacy_file(dir: &Path, id: &str, status: &[u8]) -> File {
 
 /// `scoreboard serve` running on a free port of 127.0.0.1.
 pub struct Server {
-    child: Child,
+    child: testkit::Reaped,
     pub addr: SocketAddr,
 }
 
@@ -139,7 +139,10 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .expect("address");
-        Self { child, addr }
+        Self {
+            child: testkit::Reaped::new(child),
+            addr,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -177,13 +180,6 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -147,7 +147,7 @@ unlink $fn;
 "#;
 
 struct PerlWorker {
-    child: std::process::Child,
+    child: testkit::Reaped,
 }
 
 impl PerlWorker {
@@ -167,7 +167,9 @@ impl PerlWorker {
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line, "ready\n");
-        Self { child }
+        Self {
+            child: testkit::Reaped::new(child),
+        }
     }
 
     /// Closes its stdin: it closes and unlinks its file, as `DESTROY` does.
@@ -177,18 +179,8 @@ impl PerlWorker {
     }
 }
 
-impl Drop for PerlWorker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
-#[cfg_attr(
-    not(has_perl),
-    ignore = "perl with Digest::MD5 not found on PATH (apt-get install perl)"
-)]
+#[cfg_attr(not(has_perl), ignore = "perl with Digest::MD5 not found on PATH")]
 fn a_board_written_by_perl_is_read() {
     let dir = tempdir();
     let d = dir.path().to_str().unwrap();

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use parallel_scoreboard::Scoreboard;
@@ -70,10 +70,7 @@ fn varied_board(board: &Scoreboard) -> Vec<parallel_scoreboard::Worker> {
 }
 
 #[test]
-#[cfg_attr(
-    not(has_promtool),
-    ignore = "promtool not found on PATH (apt-get install prometheus)"
-)]
+#[cfg_attr(not(has_promtool), ignore = "promtool not found on PATH")]
 fn promtool_finds_no_problem_in_the_metrics() {
     let bin = PROMTOOL.path();
     let dir = tempdir();
@@ -123,10 +120,7 @@ fn promtool_finds_no_problem_in_the_metrics() {
 }
 
 #[test]
-#[cfg_attr(
-    not(has_promtool),
-    ignore = "promtool not found on PATH (apt-get install prometheus)"
-)]
+#[cfg_attr(not(has_promtool), ignore = "promtool not found on PATH")]
 fn alert_rules_pass_their_unit_tests() {
     let bin = PROMTOOL.path();
     let (ok, out) = run_promtool(&bin, &["check", "rules", "docs/prometheus/rules.yml"], "");
@@ -146,9 +140,9 @@ fn alert_rules_pass_their_unit_tests() {
 }
 
 /// A Prometheus server on 127.0.0.1 with its own configuration and data in
-/// a temporary directory; killed on drop.
+/// a temporary directory; killed on drop (`child` first, then `dir` goes).
 struct Prometheus {
-    child: Child,
+    child: testkit::Reaped,
     base: String,
     dir: testkit::TempDir,
 }
@@ -190,7 +184,7 @@ impl Prometheus {
             .spawn()
             .expect("start prometheus");
         Self {
-            child,
+            child: testkit::Reaped::new(child),
             base: format!("http://127.0.0.1:{port}"),
             dir,
         }
@@ -237,19 +231,8 @@ impl Prometheus {
     }
 }
 
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        // Errors mean it has exited already; the tempdir goes with `dir`.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
-#[cfg_attr(
-    not(has_prometheus),
-    ignore = "prometheus not found on PATH (apt-get install prometheus)"
-)]
+#[cfg_attr(not(has_prometheus), ignore = "prometheus not found on PATH")]
 fn prometheus_scrapes_serve_and_evaluates_the_rules() {
     let bin = PROMETHEUS.path();
     let dir = tempdir();

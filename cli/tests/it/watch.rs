@@ -127,6 +127,18 @@ impl Drop for Tmux {
     }
 }
 
+/// The terminal is as `watch` found it: normal screen, cursor shown,
+/// cooked mode (`shell_command` prints the `stty` flags after the exit).
+fn assert_restored(tmux: &Tmux) {
+    assert_eq!(tmux.query("#{alternate_on}"), "0");
+    assert_eq!(tmux.query("#{cursor_flag}"), "1", "cursor shown again");
+    let screen = tmux.wait_for("stty", |s| s.contains("icanon"));
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon echo"),
+        "cooked mode again: {screen}"
+    );
+}
+
 fn rand_suffix() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -145,10 +157,7 @@ fn shell_command(dir: &Path, extra: &str) -> String {
 }
 
 #[test]
-#[cfg_attr(
-    not(has_tmux),
-    ignore = "tmux not found on PATH (apt-get install tmux)"
-)]
+#[cfg_attr(not(has_tmux), ignore = "tmux not found on PATH")]
 fn full_screen_view_in_a_terminal() {
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
@@ -218,20 +227,11 @@ fn full_screen_view_in_a_terminal() {
         !screen.contains("live workers"),
         "the view is gone: {screen}"
     );
-    assert_eq!(tmux.query("#{alternate_on}"), "0");
-    assert_eq!(tmux.query("#{cursor_flag}"), "1", "cursor shown again");
-    let screen = tmux.wait_for("stty", |s| s.contains("icanon"));
-    assert!(
-        screen.lines().any(|l| l.trim() == "icanon echo"),
-        "cooked mode again: {screen}"
-    );
+    assert_restored(&tmux);
 }
 
 #[test]
-#[cfg_attr(
-    not(has_tmux),
-    ignore = "tmux not found on PATH (apt-get install tmux)"
-)]
+#[cfg_attr(not(has_tmux), ignore = "tmux not found on PATH")]
 fn ctrl_c_quits_and_restores_the_terminal() {
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
@@ -241,20 +241,11 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     tmux.keys(&["C-c"]);
     let screen = tmux.wait_for("the exit", |s| s.contains("EXIT="));
     assert!(screen.contains("EXIT=0"), "{screen}");
-    assert_eq!(tmux.query("#{alternate_on}"), "0");
-    assert_eq!(tmux.query("#{cursor_flag}"), "1", "cursor shown again");
-    let screen = tmux.wait_for("stty", |s| s.contains("icanon"));
-    assert!(
-        screen.lines().any(|l| l.trim() == "icanon echo"),
-        "cooked mode again: {screen}"
-    );
+    assert_restored(&tmux);
 }
 
 #[test]
-#[cfg_attr(
-    not(has_tmux),
-    ignore = "tmux not found on PATH (apt-get install tmux)"
-)]
+#[cfg_attr(not(has_tmux), ignore = "tmux not found on PATH")]
 fn demo_in_a_terminal_quits_on_q_and_cleans_up() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
@@ -278,10 +269,7 @@ fn demo_in_a_terminal_quits_on_q_and_cleans_up() {
 }
 
 #[test]
-#[cfg_attr(
-    not(has_tmux),
-    ignore = "tmux not found on PATH (apt-get install tmux)"
-)]
+#[cfg_attr(not(has_tmux), ignore = "tmux not found on PATH")]
 fn full_screen_view_waits_for_a_missing_board_and_follows_it_when_remade() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
