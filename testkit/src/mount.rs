@@ -107,3 +107,40 @@ impl Drop for Mount {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mounted(at: &Path) -> bool {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let at = at.to_str().unwrap();
+        mounts.lines().any(|l| l.split(' ').nth(1) == Some(at))
+    }
+
+    /// A file left open in it (a test that failed midway): the drop still
+    /// takes it out of the mount table, and the directory can go.
+    #[test]
+    fn a_busy_tmpfs_is_detached_on_drop() {
+        let tmp = crate::tempdir();
+        let at = tmp.path().join("fs");
+        let mount = Mount::tmpfs(&at, "64k");
+        assert!(mounted(&at));
+        let open = std::fs::File::create(at.join("held")).unwrap();
+        drop(mount);
+        assert!(!mounted(&at), "still mounted at {}", at.display());
+        drop(open);
+        tmp.close().unwrap();
+    }
+
+    #[test]
+    fn an_idle_tmpfs_unmounts() {
+        let tmp = crate::tempdir();
+        let at = tmp.path().join("fs");
+        let mount = Mount::tmpfs(&at, "64k");
+        std::fs::write(at.join("file"), b"x").unwrap();
+        mount.unmount();
+        assert!(!mounted(&at));
+        assert!(!at.join("file").exists());
+    }
+}

@@ -11,6 +11,7 @@ mod helper;
 
 mod basics;
 mod budget;
+mod cleanup;
 mod crash;
 mod exhaustion;
 mod fork;
