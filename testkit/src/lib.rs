@@ -8,6 +8,7 @@
 //!   role, driven line by line.
 //! - [`Mount`]: a small tmpfs, unmounted on drop even when the test failed.
 //! - [`Reaped`]: any other child process, killed and reaped on drop.
+//! - [`eventually`]: polling for what another process does, with a limit.
 //! - [`raise_fd_limit`], [`procfs`]: resource limits and `/proc/PID/stat`.
 //! - [`tools`]: the external programs some tests drive, also read by the
 //!   CLI's build script to mark their tests ignored when a program is missing.
@@ -24,6 +25,7 @@ mod dir;
 mod helper;
 mod limits;
 mod mount;
+mod poll;
 pub mod procfs;
 pub mod tools;
 #[cfg(feature = "tower")]
@@ -34,4 +36,5 @@ pub use dir::{entries, tempdir};
 pub use helper::{DIR_VAR, Helper, ROLE_VAR};
 pub use limits::raise_fd_limit;
 pub use mount::Mount;
+pub use poll::eventually;
 pub use tempfile::TempDir;

@@ -2,10 +2,11 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parallel_scoreboard::Scoreboard;
 
+use testkit::eventually;
 use testkit::tools::CHROMIUM;
 
 use crate::common::{Server, tempdir};
@@ -29,14 +30,12 @@ fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
             .spawn()
             .expect("start chromium"),
     );
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() <= deadline,
-            "chromium did not finish within 90 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(Duration::from_secs(90), Duration::from_millis(50), || {
+        let exited = child.try_wait().unwrap().is_some();
+        exited
+            .then_some(())
+            .ok_or("chromium did not finish".to_owned())
+    });
     let out = child.output();
     assert!(out.status.success(), "chromium {args:?}: {}", out.status);
     String::from_utf8_lossy(&out.stdout).into_owned()

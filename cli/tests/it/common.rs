@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 use nix::sys::signal::{Signal, kill};
@@ -169,17 +169,12 @@ impl Server {
         let pid = Pid::from_raw(self.child.id().cast_signed());
         // Our unreaped child: the pid names no other process.
         kill(pid, Signal::SIGTERM).expect("SIGTERM the server");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not stop on SIGTERM within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        testkit::eventually(limit, Duration::from_millis(20), || {
+            let status = self.child.try_wait().expect("wait");
+            status
+                .map(|s| s.success())
+                .ok_or("the server did not stop on SIGTERM".to_owned())
+        })
     }
 }
 

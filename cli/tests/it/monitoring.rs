@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parallel_scoreboard::Scoreboard;
 use serde_json::Value;
@@ -212,18 +212,15 @@ impl Prometheus {
 
     /// Waits up to 60 s for `check` to return true; fails with the log.
     fn wait_for(&mut self, what: &str, check: impl Fn(&Self) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !check(self) {
+        testkit::eventually(Duration::from_secs(60), Duration::from_millis(250), || {
+            if check(self) {
+                return Ok(());
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("prometheus exited ({status}):\n{}", self.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus: no {what} within 60 s; its log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+            Err(format!("prometheus: no {what}; its log:\n{}", self.log()))
+        });
     }
 
     fn log(&self) -> String {

@@ -106,18 +106,13 @@ impl Tmux {
     }
 
     fn wait_for(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        testkit::eventually(Duration::from_secs(15), Duration::from_millis(50), || {
             let screen = self.screen();
             if f(&screen) {
-                return screen;
+                return Ok(screen);
             }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            Err(format!("waiting for {what}; screen:\n{screen}"))
+        })
     }
 }
 
