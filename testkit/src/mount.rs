@@ -32,16 +32,11 @@ impl Mount {
     #[must_use]
     pub fn tmpfs(at: &Path, size: &str) -> Self {
         std::fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700")])
-            .arg("tmpfs")
-            .arg(at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "mounting a small tmpfs needs root (as in CI): {}",
-            String::from_utf8_lossy(&out.stderr)
+        let opts = format!("size={size},mode=0700");
+        run_mount(
+            &["-t", "tmpfs", "-o", &opts, "tmpfs"],
+            at,
+            "mounting a small tmpfs needs root (as in CI)",
         );
         Self {
             at: at.to_path_buf(),
@@ -55,16 +50,8 @@ impl Mount {
     ///
     /// If the remount fails.
     pub fn remount(&self, opts: &str) {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,{opts}")])
-            .arg(&self.at)
-            .output()
-            .expect("run mount");
-        assert!(
-            out.status.success(),
-            "remount,{opts}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let opts = format!("remount,{opts}");
+        run_mount(&["-o", &opts], &self.at, &opts);
     }
 
     /// Unmounts it, which must work (everything in it closed and unmapped;
@@ -95,6 +82,20 @@ impl Mount {
             }
         }
     }
+}
+
+/// Runs `mount ARGS AT`, which must succeed; fails with `what` and its stderr.
+fn run_mount(args: &[&str], at: &Path, what: &str) {
+    let out = Command::new("mount")
+        .args(args)
+        .arg(at)
+        .output()
+        .expect("run mount");
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Drop for Mount {
