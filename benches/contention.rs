@@ -44,15 +44,7 @@ fn main() {
     let rounds: usize = if smoke { 1 } else { env_or("ROUNDS", 5) };
     let writers_n: usize = env_or("WRITERS", 2);
     let phase = Duration::from_millis(if smoke { 100 } else { env_or("PHASE_MS", 1000) });
-    let base = if Path::new("/dev/shm").is_dir() {
-        "/dev/shm".into()
-    } else {
-        std::env::temp_dir()
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix("psb-contention-")
-        .tempdir_in(base)
-        .unwrap();
+    let tmp = testkit::tempdir();
     let dir = tmp.path().join("board");
     let board = Scoreboard::open(&dir).unwrap();
     let writers: Vec<Writer> = (0..writers_n).map(|i| Writer::start(&dir, i)).collect();

@@ -45,6 +45,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use parallel_scoreboard::reference::LocalSlot;
 use parallel_scoreboard::{Scoreboard, Snapshot};
+use testkit::{raise_fd_limit, tempdir};
 
 #[path = "support/baseline.rs"]
 mod baseline;
@@ -77,18 +78,6 @@ fn main() {
     reads(&mut c);
     c.final_summary();
     ratios::print(started);
-}
-
-fn tempdir() -> tempfile::TempDir {
-    let base = if Path::new("/dev/shm").is_dir() {
-        "/dev/shm".into()
-    } else {
-        std::env::temp_dir()
-    };
-    tempfile::Builder::new()
-        .prefix("psb-bench-")
-        .tempdir_in(base)
-        .expect("tempdir")
 }
 
 fn status(len: usize) -> Vec<u8> {
@@ -360,21 +349,6 @@ fn hold(kind: &str) {
     std::io::stdout().flush().unwrap();
     let mut rest = String::new();
     while std::io::stdin().read_line(&mut rest).unwrap_or(0) > 0 {}
-}
-
-fn raise_fd_limit(n: u64) {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read or write one valid rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl), 0);
-        if rl.rlim_cur < n {
-            rl.rlim_cur = n.min(rl.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0);
-        }
-    }
 }
 
 /// The ratio table, from the estimates criterion wrote during this run.

@@ -19,20 +19,22 @@
 //! run are printed for both.
 
 use std::convert::Infallible;
-use std::future::{Future, Ready, ready};
+use std::future::Future;
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::pin::{Pin, pin};
+use std::path::PathBuf;
+use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::Criterion;
 use http::{Request, Response, Uri};
-use http_body::{Body, Frame};
+use http_body::Body;
 use nix::time::{ClockId, clock_gettime};
 use parallel_scoreboard::Scoreboard;
 use parallel_scoreboard::tower::ScoreboardLayer;
+use testkit::tempdir;
+use testkit::tower::Hello;
 use tower::{Layer, Service};
 
 /// Wall-clock time, as criterion measures by default.
@@ -40,43 +42,6 @@ const GROUP: &str = "tower";
 /// The thread's CPU time: on a busy machine, the time this thread was not
 /// running is left out.
 const GROUP_CPU: &str = "tower_cpu";
-
-/// A response body of one static chunk.
-struct Once(Option<&'static [u8]>);
-
-impl Body for Once {
-    type Data = &'static [u8];
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Infallible>>> {
-        Poll::Ready(self.0.take().map(|d| Ok(Frame::data(d))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.0.is_none()
-    }
-}
-
-/// The service under the layer: answers every request at once.
-#[derive(Clone)]
-struct Hello;
-
-impl Service<Request<()>> for Hello {
-    type Response = Response<Once>;
-    type Error = Infallible;
-    type Future = Ready<Result<Response<Once>, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: Request<()>) -> Self::Future {
-        ready(Ok(Response::new(Once(Some(b"hello\n")))))
-    }
-}
 
 /// One request through `service`, as described in the module docs.
 fn request<S, B>(service: &mut S, cx: &mut Context<'_>)
@@ -155,18 +120,6 @@ fn thread_cpu() -> Duration {
         u64::try_from(t.tv_sec()).unwrap_or(0),
         u32::try_from(t.tv_nsec()).unwrap_or(0),
     )
-}
-
-fn tempdir() -> tempfile::TempDir {
-    let base = if Path::new("/dev/shm").is_dir() {
-        "/dev/shm".into()
-    } else {
-        std::env::temp_dir()
-    };
-    tempfile::Builder::new()
-        .prefix("psb-bench-")
-        .tempdir_in(base)
-        .expect("tempdir")
 }
 
 /// Prints the difference and the ratio of this run's medians.

@@ -3,48 +3,16 @@
 //! allocates only what its id function does. Counted by a global allocator
 //! that counts the calls made on the current thread.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 use parallel_scoreboard::{Scoreboard, Snapshot};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is passed on to the system allocator unchanged; the
-// counter is a const-initialized thread local, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.with(|c| c.set(c.get() + 1));
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use testkit::alloc::{Counting, allocations};
+use testkit::tempdir;
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn allocations(f: impl FnOnce()) -> u64 {
-    let before = ALLOCS.with(Cell::get);
-    f();
-    ALLOCS.with(Cell::get) - before
-}
-
 #[test]
 fn a_warm_snapshot_into_allocates_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     {
         let board = Scoreboard::open(tmp.path()).unwrap();
         let mut workers: Vec<_> = (0..50)
@@ -91,7 +59,7 @@ fn a_warm_snapshot_into_allocates_nothing() {
 
 #[test]
 fn read_all_allocates_only_the_map_it_returns() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let board = Scoreboard::open(tmp.path()).unwrap();
     let _workers: Vec<_> = (0..20)
         .map(|i| {
@@ -112,7 +80,7 @@ fn read_all_allocates_only_the_map_it_returns() {
 
 #[test]
 fn a_warm_board_update_allocates_nothing_beyond_its_id() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tempdir();
     let own = Scoreboard::open(tmp.path()).unwrap();
     // The id function's `String` is its one allocation.
     let per_thread = Scoreboard::builder(tmp.path())

@@ -222,16 +222,7 @@ pub fn crowded_reader(dir: &str) {
     assert!(count() > max - 2 * LEFT_FREE, "{} of {max}", count());
     let watching = Scoreboard::open(dir).expect("open");
     let listing = Scoreboard::builder(dir).watch(false).open().expect("open");
-    let check = |all: &std::collections::BTreeMap<String, Vec<u8>>| {
-        for (id, status) in all {
-            let i = id.rsplit('-').next().unwrap();
-            assert_eq!(status, format!("s-{i}").as_bytes(), "{id}");
-        }
-        all.len()
-    };
-    let cold = check(&watching.read_all().expect("cold read"));
-    let warm = check(&watching.read_all().expect("warm read"));
-    let listed = check(&listing.read_all().expect("listing read"));
+    let (cold, warm, listed) = crate::helper::read_held(&watching, &listing);
     let mapped = mappings_of(Path::new(dir));
     println!("@@ counts {cold} {warm} {listed} {mapped}");
 }

@@ -40,19 +40,11 @@ fn kill_and_wait(pid: &str) {
     assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
     let t0 = Instant::now();
     loop {
-        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Err(_) => return,
-            Ok(stat)
-                if stat
-                    .rsplit(')')
-                    .next()
-                    .unwrap()
-                    .trim_start()
-                    .starts_with('Z') =>
-            {
-                return;
-            }
-            Ok(_) => {}
+        if matches!(
+            testkit::procfs::state(pid.cast_unsigned()),
+            None | Some('Z')
+        ) {
+            return;
         }
         assert!(t0.elapsed() < Duration::from_secs(10), "{pid} did not die");
         std::thread::sleep(Duration::from_millis(2));

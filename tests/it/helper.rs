@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use parallel_scoreboard::{Error, Scoreboard, Worker};
 
 use crate::common::{DIR_VAR, Rng, pattern};
+use testkit::raise_fd_limit;
 
 pub fn run(role: &str) {
     let dir = std::env::var(DIR_VAR).expect("board dir");
@@ -313,22 +314,6 @@ fn spin(board: &Scoreboard, rest: &str) -> Result<String, Error> {
     Ok(String::new())
 }
 
-/// Raises this process's soft open-file limit to at least `n` (up to the hard limit).
-fn raise_fd_limit(n: u64) {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit read or write one valid rlimit.
-    unsafe {
-        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut rl), 0);
-        if rl.rlim_cur < n {
-            rl.rlim_cur = n.min(rl.rlim_max);
-            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0);
-        }
-    }
-}
-
 /// Reads the board under an open-file limit of 64 descriptors, cold then warm,
 /// watching and listing, and answers `@@ counts COLD WARM LISTED` once every
 /// status read matches its id (`PREFIX-i` -> `s-i`).
@@ -341,6 +326,14 @@ fn low_fd_reader(dir: &str) {
     unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0) };
     let watching = Scoreboard::open(dir).expect("open");
     let listing = Scoreboard::builder(dir).watch(false).open().expect("open");
+    let (cold, warm, listed) = read_held(&watching, &listing);
+    println!("@@ counts {cold} {warm} {listed}");
+}
+
+/// Reads a board of workers `PREFIX-i` with statuses `s-i` (as `hold` makes
+/// them) cold then warm with `watching`, then with `listing`; checks every
+/// status read against its id and returns the three counts.
+pub fn read_held(watching: &Scoreboard, listing: &Scoreboard) -> (usize, usize, usize) {
     let check = |all: &std::collections::BTreeMap<String, Vec<u8>>| {
         for (id, status) in all {
             let i = id.rsplit('-').next().unwrap();
@@ -351,7 +344,7 @@ fn low_fd_reader(dir: &str) {
     let cold = check(&watching.read_all().expect("cold read"));
     let warm = check(&watching.read_all().expect("warm read"));
     let listed = check(&listing.read_all().expect("listing read"));
-    println!("@@ counts {cold} {warm} {listed}");
+    (cold, warm, listed)
 }
 
 /// Reads the board (warm), then on `go` forks a child that reads it in a loop

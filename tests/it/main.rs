@@ -11,6 +11,7 @@ mod helper;
 
 mod basics;
 mod budget;
+mod cleanup;
 mod crash;
 mod exhaustion;
 mod fork;
@@ -27,11 +28,4 @@ mod unremovable;
 mod unsettled;
 mod watch;
 
-/// The entry point of helper processes; does nothing in a normal test run.
-#[test]
-#[ignore = "entry point of helper processes, started by the other tests"]
-fn helper_entry() {
-    if let Ok(role) = std::env::var(common::ROLE_VAR) {
-        helper::run(&role);
-    }
-}
+testkit::helper_entry!(helper::run);

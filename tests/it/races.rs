@@ -97,15 +97,7 @@ fn a_stopped_writer_never_disappears() {
         std::thread::sleep(Duration::from_micros(rng.below(5000)));
         h.signal(libc::SIGSTOP);
         // Wait until it is really stopped.
-        let stat = format!("/proc/{}/stat", h.pid());
-        while !std::fs::read_to_string(&stat)
-            .unwrap()
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .trim_start()
-            .starts_with('T')
-        {
+        while testkit::procfs::state(h.pid()).expect("the writer runs") != 'T' {
             std::thread::yield_now();
         }
         let first = board.read_all().unwrap();

@@ -2,53 +2,49 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use parallel_scoreboard::Scoreboard;
 
-use crate::common::{Server, installed, tempdir};
+use testkit::eventually;
+use testkit::tools::CHROMIUM;
 
-/// The Chromium binary, or `None` outside CI when it is not installed.
-fn chromium() -> Option<PathBuf> {
-    installed(
-        &["chromium", "chromium-browser", "google-chrome"],
-        "chromium",
-    )
-}
+use crate::common::{Server, tempdir};
 
 /// Runs Chromium headless with `args`; returns stdout.
 fn run_chromium(bin: &PathBuf, args: &[&str]) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start chromium");
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("chromium did not finish within 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    let profile = testkit::tempdir();
+    let mut child = testkit::Reaped::new(
+        Command::new(bin)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromium"),
+    );
+    eventually(Duration::from_secs(90), Duration::from_millis(50), || {
+        let exited = child.try_wait().unwrap().is_some();
+        exited
+            .then_some(())
+            .ok_or("chromium did not finish".to_owned())
+    });
+    let out = child.output();
     assert!(out.status.success(), "chromium {args:?}: {}", out.status);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
+#[cfg_attr(not(has_chromium), ignore = "chromium not found on PATH")]
 fn chromium_shows_one_table_row_per_worker() {
-    let Some(bin) = chromium() else { return };
+    let bin = CHROMIUM.path();
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let mut workers = Vec::new();

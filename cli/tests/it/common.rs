@@ -1,46 +1,20 @@
-//! Shared test plumbing: directories, helper processes, the binary, legacy files.
+//! Test plumbing of the CLI's own: the binary, legacy files, `serve`, HTTP.
+//! Board directories and helper processes are the `testkit` crate's.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use md5::{Digest, Md5};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-pub const ROLE_VAR: &str = "SCOREBOARD_TEST_ROLE";
-pub const DIR_VAR: &str = "SCOREBOARD_TEST_DIR";
+pub use testkit::{DIR_VAR, Helper, entries, tempdir};
 
 /// The `scoreboard` binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_scoreboard");
-
-/// The first of `names` found on `PATH`, or `None` outside CI when none
-/// is installed. In CI (`CI` set) a missing program fails the test, naming
-/// the Debian `package` to install.
-pub fn installed(names: &[&str], package: &str) -> Option<PathBuf> {
-    let found = names.iter().find_map(|name| {
-        std::env::var_os("PATH")?
-            .to_str()?
-            .split(':')
-            .map(|d| PathBuf::from(d).join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{} is not installed (apt-get install {package})",
-            names[0]
-        );
-        eprintln!(
-            "{} is not installed: skipping this test outside CI",
-            names[0]
-        );
-    }
-    found
-}
 
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
@@ -48,19 +22,6 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .expect("cli/ has a parent")
         .to_path_buf()
-}
-
-/// A fresh directory for a board, on tmpfs where there is one.
-pub fn tempdir() -> tempfile::TempDir {
-    let base = if Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
-    tempfile::Builder::new()
-        .prefix("scoreboard-cli-test-")
-        .tempdir_in(base)
-        .expect("tempdir")
 }
 
 /// Runs `scoreboard ARGS` to completion.
@@ -98,80 +59,6 @@ pub fn one_line_error(out: &Output) -> String {
         "{err:?}"
     );
     err
-}
-
-/// A helper process: this test binary in a helper role.
-pub struct Helper {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Helper {
-    /// Starts a helper in `role` on the board in `dir`.
-    pub fn spawn(role: &str, dir: &Path) -> Self {
-        let mut child = Command::new(std::env::current_exe().expect("current_exe"))
-            .args([
-                "--ignored",
-                "--exact",
-                "helper_entry",
-                "--nocapture",
-                "--test-threads=1",
-                "-q",
-            ])
-            .env(ROLE_VAR, role)
-            .env(DIR_VAR, dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn helper");
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        Self {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Sends one command; returns what follows `@@ ok`.
-    pub fn ok(&mut self, cmd: &str) -> String {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        writeln!(stdin, "{cmd}").expect("write helper");
-        stdin.flush().expect("flush");
-        loop {
-            let mut s = String::new();
-            let n = self.stdout.read_line(&mut s).expect("read helper");
-            assert!(n > 0, "helper exited before answering {cmd:?}");
-            if let Some(rest) = s.strip_prefix("@@ ") {
-                let rest = rest.trim_end();
-                return match rest.strip_prefix("ok") {
-                    Some(r) => r.trim().to_owned(),
-                    None => panic!("{cmd:?} answered {rest:?}"),
-                };
-            }
-        }
-    }
-
-    /// SIGKILLs the helper and reaps it.
-    pub fn kill(mut self) {
-        self.child.kill().expect("kill");
-        self.child.wait().expect("wait");
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// `bytes` as lowercase hex, for statuses sent to helpers.
@@ -218,7 +105,7 @@ pub fn legacy_file(dir: &Path, id: &str, status: &[u8]) -> File {
 
 /// `scoreboard serve` running on a free port of 127.0.0.1.
 pub struct Server {
-    child: Child,
+    child: testkit::Reaped,
     pub addr: SocketAddr,
 }
 
@@ -252,7 +139,10 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .expect("address");
-        Self { child, addr }
+        Self {
+            child: testkit::Reaped::new(child),
+            addr,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -279,24 +169,12 @@ impl Server {
         let pid = Pid::from_raw(self.child.id().cast_signed());
         // Our unreaped child: the pid names no other process.
         kill(pid, Signal::SIGTERM).expect("SIGTERM the server");
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status.success();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the server did not stop on SIGTERM within {limit:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        testkit::eventually(limit, Duration::from_millis(20), || {
+            let status = self.child.try_wait().expect("wait");
+            status
+                .map(|s| s.success())
+                .ok_or("the server did not stop on SIGTERM".to_owned())
+        })
     }
 }
 
@@ -335,14 +213,4 @@ pub fn read_all(mut r: impl Read) -> String {
     let mut s = String::new();
     r.read_to_string(&mut s).expect("read");
     s
-}
-
-/// The names in `dir`, sorted.
-pub fn entries(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }

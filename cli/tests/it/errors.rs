@@ -114,12 +114,14 @@ fn a_closed_pipe_ends_the_output_quietly() {
     for w in &mut workers {
         w.update(&[b'x'; 2000]).unwrap();
     }
-    let mut child = Command::new(BIN)
-        .args(["list", dir.path().to_str().unwrap(), "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = testkit::Reaped::new(
+        Command::new(BIN)
+            .args(["list", dir.path().to_str().unwrap(), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut first = [0_u8; 10];
     child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then closed
     let status = child.wait().unwrap();

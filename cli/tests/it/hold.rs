@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use parallel_scoreboard::Scoreboard;
 
 use crate::common::{Server, agent, get, tempdir};
+use testkit::procfs::cpu_ticks;
 
 /// Waits (at most `limit`) until the server closes `stream`; returns how
 /// long that took, or `None` if it is still open. Anything the server sent
@@ -38,7 +39,7 @@ fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Duration> {
 }
 
 /// A board with one worker, kept by the returned handles.
-fn board() -> (tempfile::TempDir, Scoreboard, parallel_scoreboard::Worker) {
+fn board() -> (testkit::TempDir, Scoreboard, parallel_scoreboard::Worker) {
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let mut w = board.worker_with_id("w").unwrap();
@@ -183,18 +184,6 @@ fn sigterm_ends_serve_within_5_s_whatever_clients_do_and_lets_responses_finish()
         "the response in flight was sent whole: {received}"
     );
     assert!(took < Duration::from_secs(5), "{took:?}");
-}
-
-/// The process's CPU time (user + system) in clock ticks, from /proc.
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
 #[test]

@@ -146,30 +146,14 @@ close $fh;
 unlink $fn;
 "#;
 
-/// Whether `perl` with `Digest::MD5` can be run; in CI (`CI` set) it must.
-fn have_perl() -> bool {
-    let ok = std::process::Command::new("perl")
-        .args(["-MDigest::MD5", "-e", "1"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "perl with Digest::MD5 is missing"
-        );
-        eprintln!("perl is missing: skipping the test of a board written by Perl");
-    }
-    ok
-}
-
 struct PerlWorker {
-    child: std::process::Child,
+    child: testkit::Reaped,
 }
 
 impl PerlWorker {
     fn start(dir: &std::path::Path, id: &str, statuses: &[&str]) -> Self {
         use std::io::BufRead;
-        let mut child = std::process::Command::new("perl")
+        let mut child = std::process::Command::new(testkit::tools::PERL.path())
             .args(["-e", PERL_WORKER])
             .arg(dir)
             .arg(id)
@@ -183,7 +167,9 @@ impl PerlWorker {
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line, "ready\n");
-        Self { child }
+        Self {
+            child: testkit::Reaped::new(child),
+        }
     }
 
     /// Closes its stdin: it closes and unlinks its file, as `DESTROY` does.
@@ -193,18 +179,9 @@ impl PerlWorker {
     }
 }
 
-impl Drop for PerlWorker {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
+#[cfg_attr(not(has_perl), ignore = "perl with Digest::MD5 not found on PATH")]
 fn a_board_written_by_perl_is_read() {
-    if !have_perl() {
-        return;
-    }
     let dir = tempdir();
     let d = dir.path().to_str().unwrap();
     let long = "a much longer first status, then a short one";

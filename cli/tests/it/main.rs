@@ -25,15 +25,9 @@ mod modstatus;
 mod monitoring;
 mod recovery;
 mod skipped;
+mod tools;
 mod tower;
 mod watch;
 mod width;
 
-/// The entry point of helper processes; does nothing in a normal test run.
-#[test]
-#[ignore = "entry point of helper processes, started by the other tests"]
-fn helper_entry() {
-    if let Ok(role) = std::env::var(common::ROLE_VAR) {
-        helper::run(&role);
-    }
-}
+testkit::helper_entry!(helper::run);

@@ -4,36 +4,36 @@
 
 use std::io::Write as _;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use parallel_scoreboard::Scoreboard;
 use serde_json::Value;
 
-use crate::common::{Server, agent, get, installed, repo_root, tempdir};
+use testkit::tools::{PROMETHEUS, PROMTOOL};
 
-fn promtool() -> Option<PathBuf> {
-    installed(&["promtool"], "prometheus")
-}
+use crate::common::{Server, agent, get, repo_root, tempdir};
 
 /// Runs `promtool ARGS` with `input` on stdin; returns (success, output).
 fn run_promtool(bin: &Path, args: &[&str], input: &str) -> (bool, String) {
-    let mut child = Command::new(bin)
-        .args(args)
-        .current_dir(repo_root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start promtool");
+    let mut child = testkit::Reaped::new(
+        Command::new(bin)
+            .args(args)
+            .current_dir(repo_root())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start promtool"),
+    );
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input.as_bytes())
         .expect("write promtool's stdin");
-    let out = child.wait_with_output().expect("wait for promtool");
+    let out = child.output();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -70,8 +70,9 @@ fn varied_board(board: &Scoreboard) -> Vec<parallel_scoreboard::Worker> {
 }
 
 #[test]
+#[cfg_attr(not(has_promtool), ignore = "promtool not found on PATH")]
 fn promtool_finds_no_problem_in_the_metrics() {
-    let Some(bin) = promtool() else { return };
+    let bin = PROMTOOL.path();
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let _workers = varied_board(&board);
@@ -119,8 +120,9 @@ fn promtool_finds_no_problem_in_the_metrics() {
 }
 
 #[test]
+#[cfg_attr(not(has_promtool), ignore = "promtool not found on PATH")]
 fn alert_rules_pass_their_unit_tests() {
-    let Some(bin) = promtool() else { return };
+    let bin = PROMTOOL.path();
     let (ok, out) = run_promtool(&bin, &["check", "rules", "docs/prometheus/rules.yml"], "");
     assert!(ok && out.contains("SUCCESS: 5 rules found"), "{out}");
     let (ok, out) = run_promtool(
@@ -138,18 +140,18 @@ fn alert_rules_pass_their_unit_tests() {
 }
 
 /// A Prometheus server on 127.0.0.1 with its own configuration and data in
-/// a temporary directory; killed on drop.
+/// a temporary directory; killed on drop (`child` first, then `dir` goes).
 struct Prometheus {
-    child: Child,
+    child: testkit::Reaped,
     base: String,
-    dir: tempfile::TempDir,
+    dir: testkit::TempDir,
 }
 
 impl Prometheus {
     /// Starts Prometheus scraping `target` (HOST:PORT) every second, with
     /// the repository's alert rules.
     fn start(bin: &Path, target: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = testkit::tempdir();
         let config = dir.path().join("prometheus.yml");
         let rules = repo_root().join("docs/prometheus/rules.yml");
         std::fs::write(
@@ -182,7 +184,7 @@ impl Prometheus {
             .spawn()
             .expect("start prometheus");
         Self {
-            child,
+            child: testkit::Reaped::new(child),
             base: format!("http://127.0.0.1:{port}"),
             dir,
         }
@@ -210,18 +212,15 @@ impl Prometheus {
 
     /// Waits up to 60 s for `check` to return true; fails with the log.
     fn wait_for(&mut self, what: &str, check: impl Fn(&Self) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !check(self) {
+        testkit::eventually(Duration::from_secs(60), Duration::from_millis(250), || {
+            if check(self) {
+                return Ok(());
+            }
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("prometheus exited ({status}):\n{}", self.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus: no {what} within 60 s; its log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+            Err(format!("prometheus: no {what}; its log:\n{}", self.log()))
+        });
     }
 
     fn log(&self) -> String {
@@ -229,19 +228,10 @@ impl Prometheus {
     }
 }
 
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        // Errors mean it has exited already; the tempdir goes with `dir`.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
+#[cfg_attr(not(has_prometheus), ignore = "prometheus not found on PATH")]
 fn prometheus_scrapes_serve_and_evaluates_the_rules() {
-    let Some(bin) = installed(&["prometheus"], "prometheus") else {
-        return;
-    };
+    let bin = PROMETHEUS.path();
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let mut w1 = board.worker_with_id("w1").unwrap();

@@ -3,7 +3,7 @@
 //! so while it is missing, then the new board's workers.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -26,17 +26,15 @@ fn all_unavailable(server: &Server, dir: &Path) {
 /// The ids `/json` lists, polled until it answers 200 (at most 10 s).
 fn ids_once_up(server: &Server) -> Vec<String> {
     let agent = agent();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    testkit::eventually(Duration::from_secs(10), Duration::from_millis(50), || {
         let (code, _, body) = get(&agent, &server.url("/json"));
         if code == 200 {
             let v: Value = serde_json::from_str(&body).unwrap();
-            return v.as_object().unwrap().keys().cloned().collect();
+            return Ok(v.as_object().unwrap().keys().cloned().collect());
         }
         assert_eq!(code, 503, "{body}");
-        assert!(Instant::now() < deadline, "still {code}: {body}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        Err(format!("still {code}: {body}"))
+    })
 }
 
 /// A helper process holding one worker `id` with status `status` on `dir`

@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use std::convert::Infallible;
 
@@ -78,7 +78,7 @@ pub struct App {
     pub addr: SocketAddr,
     pub board: Arc<Scoreboard>,
     shared: Shared,
-    _dir: tempfile::TempDir,
+    _dir: testkit::TempDir,
 }
 
 impl App {
@@ -193,28 +193,22 @@ impl App {
         what: &str,
         done: impl Fn(&BTreeMap<String, Value>) -> bool,
     ) -> BTreeMap<String, Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        testkit::eventually(Duration::from_secs(10), Duration::from_millis(10), || {
             let slots = self.slots();
             if done(&slots) {
-                return slots;
+                return Ok(slots);
             }
-            assert!(Instant::now() < deadline, "never {what}: {slots:#?}");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+            Err(format!("never {what}: {slots:#?}"))
+        })
     }
 
     /// Takes the sending end of the next `/stream` response, once it is made;
     /// dropping it ends the response.
     fn stream(&self) -> mpsc::UnboundedSender<Bytes> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(tx) = self.shared.streams.lock().unwrap().pop() {
-                return tx;
-            }
-            assert!(Instant::now() < deadline, "no /stream request arrived");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        testkit::eventually(Duration::from_secs(10), Duration::from_millis(10), || {
+            let tx = self.shared.streams.lock().unwrap().pop();
+            tx.ok_or("no /stream request arrived".to_owned())
+        })
     }
 }
 

@@ -1,0 +1,107 @@
+//! The external programs some tests drive, and how to find them.
+//!
+//! This file uses std alone: the CLI's build script compiles it too
+//! (`#[path]` in `cli/build.rs`) to set `has_<cfg>` for each program found
+//! on `PATH`, so that a test needing a missing one is reported *ignored*
+//! with the reason, and the tests themselves find the programs with it.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// A program some tests need.
+#[derive(Debug)]
+pub struct Tool {
+    /// What the build script's cfg is named after: `has_<cfg>`.
+    pub cfg: &'static str,
+    /// The names it goes by, the usual first.
+    pub names: &'static [&'static str],
+    /// Arguments of a run that must succeed for it to count; with none,
+    /// being on `PATH` is enough.
+    pub check: &'static [&'static str],
+    /// The Debian package that installs it.
+    pub package: &'static str,
+}
+
+/// Headless Chromium (the status page in a browser).
+pub const CHROMIUM: Tool = Tool {
+    cfg: "chromium",
+    names: &["chromium", "chromium-browser", "google-chrome"],
+    check: &[],
+    package: "chromium",
+};
+
+/// tmux (the `watch` screen in a terminal).
+pub const TMUX: Tool = Tool {
+    cfg: "tmux",
+    names: &["tmux"],
+    check: &["-V"],
+    package: "tmux",
+};
+
+/// Perl with `Digest::MD5` (boards written by the Perl module).
+pub const PERL: Tool = Tool {
+    cfg: "perl",
+    names: &["perl"],
+    check: &["-MDigest::MD5", "-e", "1"],
+    package: "perl",
+};
+
+/// The Prometheus server (scraping `serve`).
+pub const PROMETHEUS: Tool = Tool {
+    cfg: "prometheus",
+    names: &["prometheus"],
+    check: &[],
+    package: "prometheus",
+};
+
+/// promtool (linting the metrics, testing the alert rules).
+pub const PROMTOOL: Tool = Tool {
+    cfg: "promtool",
+    names: &["promtool"],
+    check: &[],
+    package: "prometheus",
+};
+
+/// Every program the tests use.
+pub const ALL: [&Tool; 5] = [&CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL];
+
+impl Tool {
+    /// The first of its names found on `PATH` (whose check run succeeds).
+    #[must_use]
+    pub fn find(&self) -> Option<PathBuf> {
+        let path = std::env::var_os("PATH")?;
+        let bin = self.names.iter().find_map(|name| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })?;
+        let works = self.check.is_empty()
+            || Command::new(&bin)
+                .args(self.check)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+        works.then_some(bin)
+    }
+
+    /// Where it is, for a test that runs only when the build found it.
+    ///
+    /// # Panics
+    ///
+    /// If it is not on `PATH` (any more), naming the package to install.
+    #[must_use]
+    pub fn path(&self) -> PathBuf {
+        self.find().unwrap_or_else(|| panic!("{}", self.missing()))
+    }
+
+    /// The message for it missing: `chromium not found on PATH (apt-get install chromium)`.
+    #[must_use]
+    pub fn missing(&self) -> String {
+        format!(
+            "{} not found on PATH (apt-get install {})",
+            self.names[0], self.package
+        )
+    }
+}
