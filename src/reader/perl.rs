@@ -34,7 +34,9 @@ const MAX_PAYLOAD: u64 = 16 << 20;
 /// short, a length that does not fit) is not.
 pub(super) fn is_status_file(dir: &BaseDir, name: &str, euid: u32) -> bool {
     // A temporary of the Perl module (`status_<id>.tmp`) is one of its files too.
-    let named = name.strip_prefix(NAME_PREFIX).is_some_and(|id| !id.is_empty());
+    let named = name
+        .strip_prefix(NAME_PREFIX)
+        .is_some_and(|id| !id.is_empty());
     // Looked at without opening first: a FIFO, a device or another user's
     // file is never opened.
     let ours = |m: &std::fs::Metadata| m.is_file() && m.uid() == euid;

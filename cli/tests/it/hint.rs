@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{installed, legacy_file, scoreboard, tempdir};
+use crate::common::{legacy_file, scoreboard, tempdir};
 
 /// `list`'s one-line note on stderr for the board `dir` holding the live
 /// worker `live` and whatever else the test put there.
@@ -24,7 +24,7 @@ fn note(dir: &Path) -> String {
 /// `update` does, with Perl itself when it is installed (in CI it must be),
 /// else by hand in the same format.
 fn perl_writes(path: &Path, status: &str) {
-    if installed(&["perl"], "perl").is_none() {
+    if testkit::tools::PERL.find().is_none() {
         let dir = path.parent().unwrap();
         let name = path.file_name().unwrap().to_str().unwrap();
         let id = name.strip_prefix("status_").expect("a status_<id> name");
@@ -38,7 +38,7 @@ fn perl_writes(path: &Path, status: &str) {
         print {$fh} md5($status), pack("N", length $status), $status;
         close $fh or die "close: $!";
     "#;
-    let ok = Command::new("perl")
+    let ok = Command::new(testkit::tools::PERL.path())
         .args(["-e", script])
         .arg(path)
         .arg(status)
