@@ -28,7 +28,7 @@ mod status_file;
 #[allow(unused_imports)]
 pub(crate) use ops::{check_ops, decode_ops};
 #[allow(unused_imports)]
-pub(crate) use scratch::{read_input, remove_scratch};
+pub(crate) use scratch::remove_scratch;
 #[allow(unused_imports)]
 pub(crate) use status_file::check_status_file;
 

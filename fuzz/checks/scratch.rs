@@ -109,8 +109,3 @@ pub(super) fn names_in(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
-
-/// The bytes of the corpus file `path`.
-pub(crate) fn read_input(path: &Path) -> Vec<u8> {
-    fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
