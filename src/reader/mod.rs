@@ -254,7 +254,7 @@ impl Reader {
         }
         let mut dirty = self.track.begin_listing();
         for name in names {
-            let closed = dirty.remove(&name).unwrap_or(false);
+            let closed = dirty.remove(name.as_os_str()).unwrap_or(false);
             self.examine(dir, &name, closed, report, how);
         }
         self.cache.retain_seen(self.track.listing());
