@@ -90,7 +90,8 @@ pub struct Snapshot {
     pub workers: Vec<WorkerStatus>,
     /// Why each skipped entry was skipped (not a status file, corrupt,
     /// another user's, busy, a dead worker's file that could not be removed),
-    /// with its path.
+    /// with its path; a `Corrupt` one says why as a [`Reason`](crate::Reason)
+    /// to match ([`Error::reason`]).
     pub skipped: Vec<Error>,
     /// Files of dead workers this read removed.
     pub removed: usize,
