@@ -14,7 +14,8 @@ pin_project! {
     /// A response body that keeps its request's slot busy until the last
     /// frame has been polled (the end of a streamed body too), then shows it
     /// idle. Dropped before its end, it shows the slot idle with
-    /// `"last_outcome":"aborted"`.
+    /// `"last_outcome":"aborted"`. A gRPC status in its trailers is shown as
+    /// `"last_grpc_status"`.
     ///
     /// Frames, size hints and the end of the stream are the inner body's.
     pub struct ScoreboardBody<B> {
@@ -58,6 +59,12 @@ impl<B: Body> Body for ScoreboardBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let (Some(Ok(frame)), Some(slot)) = (&frame, this.slot.as_mut())
+            && let Some(trailers) = frame.trailers_ref()
+        {
+            // Where a gRPC call's status is, after its messages.
+            slot.grpc_status_in(trailers);
+        }
         let end = match &frame {
             None => Some(Outcome::Complete),
             Some(Err(_)) => Some(Outcome::Error),

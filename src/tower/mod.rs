@@ -12,8 +12,10 @@
 //! A gRPC call's slot shows `"method":"POST"` and its
 //! `"path":"/<package>.<Service>/<Method>"`; a streaming call stays busy while
 //! its stream is open (a stream the client drops ends `aborted`). gRPC sends
-//! its own status in the trailers, so a failed call ends `complete` with
-//! `"last_code":200`.
+//! its own status in the trailers (or in the headers of a response that is
+//! nothing else), and HTTP 200 whether the call failed or not, so the slot
+//! shows that status too: a failed call ends `complete` with
+//! `"last_code":200,"last_grpc_status":5` (`NOT_FOUND`).
 //!
 //! # Slots
 //! Each request in flight holds a slot: a [`Worker`](crate::Worker) of the

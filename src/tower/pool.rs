@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use http::{Extensions, Method, Request};
 
-use super::status::{self, Busy, Outcome};
+use super::status::{self, Busy, Ended, Outcome};
 use crate::board::Scoreboard;
 use crate::error::ErrorKind;
 use crate::sys;
@@ -170,6 +170,7 @@ pub(crate) struct InFlight {
     slot: Option<Box<Slot>>,
     started: Instant,
     code: Option<u16>,
+    grpc: Option<u32>,
     head: bool,
     outcome: Outcome,
 }
@@ -179,6 +180,7 @@ impl fmt::Debug for InFlight {
         f.debug_struct("InFlight")
             .field("slot", &self.slot.as_ref().map(|s| s.worker.id()))
             .field("code", &self.code)
+            .field("grpc", &self.grpc)
             .field("outcome", &self.outcome)
             .finish_non_exhaustive()
     }
@@ -207,6 +209,7 @@ impl InFlight {
             slot: Some(slot),
             started: Instant::now(),
             code: None,
+            grpc: None,
             head: request.method() == Method::HEAD,
             outcome: Outcome::Cancelled,
         })
@@ -225,6 +228,14 @@ impl InFlight {
     pub(crate) fn end(&mut self, outcome: Outcome) {
         self.outcome = outcome;
     }
+
+    /// Records the gRPC status in `headers` (the response's, or its
+    /// trailers), if they carry one.
+    pub(crate) fn grpc_status_in(&mut self, headers: &http::HeaderMap) {
+        if let Some(grpc) = status::grpc_status(headers) {
+            self.grpc = Some(grpc);
+        }
+    }
 }
 
 impl Drop for InFlight {
@@ -234,10 +245,13 @@ impl Drop for InFlight {
         };
         status::idle(
             &mut slot.buf,
-            slot.requests,
-            self.code,
-            self.started.elapsed(),
-            self.outcome,
+            &Ended {
+                requests: slot.requests,
+                code: self.code,
+                grpc: self.grpc,
+                took: self.started.elapsed(),
+                outcome: self.outcome,
+            },
         );
         // As in `start`: an unpublished status is not worth a panic in drop.
         let _ = slot.worker.update(&slot.buf);

@@ -104,6 +104,11 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let code = response.status().as_u16();
+                if let Some(slot) = &mut slot {
+                    // A gRPC call that fails at once answers with its status
+                    // in the headers and no body ("trailers-only").
+                    slot.grpc_status_in(response.headers());
+                }
                 Ok(response.map(|body| ScoreboardBody::new(body, slot, code)))
             }
             Err(e) => {

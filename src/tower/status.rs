@@ -10,7 +10,10 @@
 //!
 //! Idle, once it has ended:
 //! `{"state":"idle","requests":3,"last_code":200,"last_ms":1.204,"last_outcome":"complete"}`
-//! (`last_code` is `null` when no response was made).
+//! (`last_code` is `null` when no response was made). After a gRPC call the
+//! call's own status follows `last_code`, as `"last_grpc_status":5` (gRPC
+//! answers a failed call with HTTP 200 and puts its status in the trailers,
+//! or in the headers of a response that is nothing else).
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -77,27 +80,44 @@ pub(crate) fn busy(buf: &mut Vec<u8>, b: &Busy<'_>) {
     buf.push(b'}');
 }
 
-/// Replaces `buf` with the idle status after a request that took `took`.
-pub(crate) fn idle(
-    buf: &mut Vec<u8>,
-    requests: u64,
-    code: Option<u16>,
-    took: Duration,
-    outcome: Outcome,
-) {
+/// How a request ended, as its idle status shows it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ended {
+    pub(crate) requests: u64,
+    /// The response's HTTP status code, if a response was made.
+    pub(crate) code: Option<u16>,
+    /// A gRPC call's status (`grpc-status`), if the response carried one.
+    pub(crate) grpc: Option<u32>,
+    pub(crate) took: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+/// Replaces `buf` with the idle status after the request `e`.
+pub(crate) fn idle(buf: &mut Vec<u8>, e: &Ended) {
     buf.clear();
     buf.extend_from_slice(br#"{"state":"idle","requests":"#);
-    uint(buf, requests);
+    uint(buf, e.requests);
     buf.extend_from_slice(br#","last_code":"#);
-    match code {
+    match e.code {
         Some(code) => uint(buf, code.into()),
         None => buf.extend_from_slice(b"null"),
     }
+    if let Some(grpc) = e.grpc {
+        buf.extend_from_slice(br#","last_grpc_status":"#);
+        uint(buf, grpc.into());
+    }
+    let (took, outcome) = (e.took, e.outcome);
     buf.extend_from_slice(br#","last_ms":"#);
     millis(buf, took.saturating_mul(1000));
     buf.extend_from_slice(br#","last_outcome":""#);
     buf.extend_from_slice(outcome.as_str().as_bytes());
     buf.extend_from_slice(br#""}"#);
+}
+
+/// The gRPC status a response's headers or trailers carry (`grpc-status`,
+/// a decimal code), if any. Reads the header in place: nothing allocated.
+pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
 }
 
 /// `d` in seconds with three decimals (`d * 1000` is then milliseconds with
@@ -204,28 +224,52 @@ mod tests {
     #[test]
     fn idle_status() {
         let mut buf = Vec::new();
-        idle(
-            &mut buf,
-            7,
-            Some(404),
-            Duration::from_micros(1_204),
-            Outcome::Complete,
-        );
+        let ended = Ended {
+            requests: 7,
+            code: Some(404),
+            grpc: None,
+            took: Duration::from_micros(1_204),
+            outcome: Outcome::Complete,
+        };
+        idle(&mut buf, &ended);
         assert_eq!(
             text(&buf),
             r#"{"state":"idle","requests":7,"last_code":404,"last_ms":1.204,"last_outcome":"complete"}"#
         );
-        idle(
-            &mut buf,
-            8,
-            None,
-            Duration::from_secs(2),
-            Outcome::Cancelled,
-        );
+        let cancelled = Ended {
+            requests: 8,
+            code: None,
+            took: Duration::from_secs(2),
+            outcome: Outcome::Cancelled,
+            ..ended
+        };
+        idle(&mut buf, &cancelled);
         assert_eq!(
             text(&buf),
             r#"{"state":"idle","requests":8,"last_code":null,"last_ms":2000.000,"last_outcome":"cancelled"}"#
         );
+        let grpc = Ended {
+            code: Some(200),
+            grpc: Some(5),
+            ..ended
+        };
+        idle(&mut buf, &grpc);
+        assert_eq!(
+            text(&buf),
+            r#"{"state":"idle","requests":7,"last_code":200,"last_grpc_status":5,"last_ms":1.204,"last_outcome":"complete"}"#
+        );
+    }
+
+    #[test]
+    fn grpc_status_from_headers() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(grpc_status(&h), None);
+        h.insert("grpc-status", http::HeaderValue::from_static("0"));
+        assert_eq!(grpc_status(&h), Some(0));
+        h.insert("grpc-status", http::HeaderValue::from_static("14"));
+        assert_eq!(grpc_status(&h), Some(14));
+        h.insert("grpc-status", http::HeaderValue::from_static("fourteen"));
+        assert_eq!(grpc_status(&h), None);
     }
 
     #[test]

@@ -99,6 +99,8 @@ fn a_grpc_stream_is_busy_while_open_and_idle_once_dropped() {
     assert_eq!(slot["requests"], 1, "{slot}");
     assert_eq!(slot["last_code"], 200, "{slot}");
     assert_eq!(slot["last_outcome"], "aborted", "{slot}");
+    // Dropped before its trailers: no gRPC status was sent.
+    assert!(slot.get("last_grpc_status").is_none(), "{slot}");
     assert_eq!(slots.len(), 1, "{slots:?}");
 }
 
@@ -114,10 +116,12 @@ fn a_unary_grpc_call_reuses_the_slot_and_completes() {
         });
         assert_eq!(slots.len(), 1, "{slots:?}");
         assert_eq!(slots["grpc-1"]["last_code"], 200);
+        assert_eq!(slots["grpc-1"]["last_grpc_status"], 0, "{slots:?}");
         assert_eq!(slots["grpc-1"]["last_outcome"], "complete");
     }
     // A call for a service the server does not know fails with NOT_FOUND in
-    // the trailers; over HTTP it is still a complete 200 response.
+    // the trailers; over HTTP it is still a complete 200 response, and the
+    // slot shows the gRPC status beside it.
     let status = runtime
         .block_on(health.check(tonic::Request::new(HealthCheckRequest {
             service: "nowhere".to_owned(),
@@ -126,5 +130,9 @@ fn a_unary_grpc_call_reuses_the_slot_and_completes() {
     assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
     let slots = app.wait_for("the failed call counted", |s| s["grpc-1"]["requests"] == 4);
     assert_eq!(slots["grpc-1"]["last_code"], 200, "{slots:?}");
+    assert_eq!(
+        slots["grpc-1"]["last_grpc_status"], 5,
+        "NOT_FOUND: {slots:?}"
+    );
     assert_eq!(slots["grpc-1"]["last_outcome"], "complete", "{slots:?}");
 }
