@@ -146,11 +146,11 @@ impl Words for ReadMap {
         );
         // Room for the tail too: one reservation per copy.
         out.try_reserve(len)?;
+        // The mapping lives as long as `self`, every access to it is atomic
+        // (the module contract), and `copy_out` only loads, as a read-only
+        // mapping allows.
         // SAFETY: words `first..end` are within the mapping (checked above),
-        // whose base is page aligned, so `src` is 8-byte aligned and valid
-        // for `whole` bytes of reads; the mapping lives as long as `self`,
-        // every access to it is atomic (the module contract), and `copy_out`
-        // only loads, as a read-only mapping allows.
+        // page aligned: `src` is aligned and valid for `whole` bytes of reads.
         unsafe { atomic_copy::copy_out(self.map.as_ptr().add(first * 8), whole, out) };
         if whole < len {
             // SAFETY: word `end - 1` is within the mapping (checked above);
@@ -199,10 +199,10 @@ impl WriteMap {
         let words = usize::try_from(len / 8).map_err(|_| io::ErrorKind::FileTooLarge)?;
         assert!(words >= self.words, "a status file never shrinks");
         let map = &mut *self.map;
+        // No reference into the old mapping survives: `word` borrows the map,
+        // and the `&mut` borrow here rules out any such borrow.
         // SAFETY: the caller allocated the file up to `len` bytes, so no page
-        // of the new mapping lies beyond its end. No reference into the old
-        // mapping survives: `word` borrows the map, and the `&mut` borrow
-        // here rules out any such borrow.
+        // of the new mapping lies beyond its end; no reference into it (above).
         fork::exclusive(|| unsafe { sys::remap_unforked(map, words * 8) })?;
         self.words = words;
         Ok(())
@@ -258,9 +258,9 @@ impl Writable<'_> {
     #[inline]
     fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < self.words);
-        // SAFETY: `i` is in bounds (the callers check); the base is page
-        // aligned and the mapping read-write, borrowed for as long as `self`;
-        // every access to these bytes is atomic (the module contract).
+        // The mapping is read-write and borrowed for as long as `self`.
+        // SAFETY: `i` is in bounds (the callers check), the base page aligned,
+        // and every access to these bytes is atomic (the module contract).
         unsafe { AtomicU64::from_ptr(self.base.add(i * 8).cast()) }
     }
 }
@@ -305,11 +305,10 @@ impl WordsMut for Writable<'_> {
             "words {first}..{end} beyond a {}-word mapping",
             self.words
         );
+        // The mapping is read-write, borrowed for as long as `self`, and every
+        // access to it is atomic (the module contract), as `copy_in` asks.
         // SAFETY: words `first..end` are within the mapping (checked above),
-        // whose base is page aligned, so `dst` is 8-byte aligned and valid
-        // for `whole` bytes of writes; the mapping is read-write, borrowed
-        // for as long as `self`, and every access to it is atomic (the module
-        // contract), as `copy_in` asks.
+        // page aligned: `dst` is aligned and valid for `whole` bytes of writes.
         unsafe {
             let dst = self.base.add(first * 8);
             atomic_copy::copy_in(dst, &data[..whole]);

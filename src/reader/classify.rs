@@ -73,9 +73,9 @@ pub(super) fn classify<'a>(
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
         // Not a status file name: skipped while it exists. Only a regular
-        // file of this user named as the Perl module's are is opened, to tell
-        // them from the rest (see `perl`); anything else may be a FIFO, a
-        // device, anything.
+        // file of this user, named as the Perl module names its files, is
+        // opened, to tell those from the rest (see `perl`); anything else may
+        // be a FIFO, a device, anything.
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
             _ => Err(Skip::Lasting(foreign(dir, name, euid))),

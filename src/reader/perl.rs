@@ -16,7 +16,7 @@
 //! only once until they change: this is never on a read's hot path.
 
 use std::fs::File;
-use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+use std::os::unix::fs::FileExt as _;
 
 use crate::dir::BaseDir;
 use crate::sys;
@@ -37,13 +37,16 @@ pub(super) fn is_status_file(dir: &BaseDir, name: &str, euid: u32) -> bool {
     let named = name
         .strip_prefix(NAME_PREFIX)
         .is_some_and(|id| !id.is_empty());
-    // Looked at without opening first: a FIFO, a device or another user's
-    // file is never opened.
-    let ours = |m: &std::fs::Metadata| m.is_file() && m.uid() == euid;
+    // Looked at (relative to the directory) without opening first: a FIFO,
+    // a device or another user's file is never opened. Checked again once
+    // open, in case the name was replaced in between.
     named
-        && std::fs::symlink_metadata(dir.entry(name)).is_ok_and(|m| ours(&m))
-        && sys::open_entry(dir.fd(), name, false)
-            .is_ok_and(|file| file.metadata().is_ok_and(|m| ours(&m)) && holds_record(&file))
+        && sys::regular_file_owner_at(dir.fd(), name.as_ref()).is_ok_and(|uid| uid == Some(euid))
+        && sys::open_entry(dir.fd(), name, false).is_ok_and(|file| {
+            file.metadata()
+                .is_ok_and(|m| m.is_file() && sys::uid_of(&m) == euid)
+                && holds_record(&file)
+        })
 }
 
 /// Whether `file` starts with a complete record: a length that fits it.

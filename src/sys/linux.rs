@@ -132,6 +132,14 @@ pub(crate) fn identity_at<P: ?Sized + AsRef<OsStr>>(
     Ok(FileId::of_stat(&st))
 }
 
+/// The owner of the entry `name` of `dir` if it is a regular file (`None`
+/// for anything else), looked at without opening it or following a link.
+pub(crate) fn regular_file_owner_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<Option<u32>> {
+    let st = nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
+    let regular = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+    Ok(regular.then_some(st.st_uid))
+}
+
 /// Tries to take the removal lock of a dead status file: an open-file-description
 /// write lock on its first byte. Independent of the `flock` that marks liveness,
 /// released when `file` is closed, never waits. `file` must be open read-write.

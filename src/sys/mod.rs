@@ -21,7 +21,8 @@
 //!
 //! Directories and names:
 //! - `open_dir(path)`, `is_removed(dir)`, `identity(fd)`, `identity_at(dir, name)`,
-//!   `owner_and_mode(fd)`, `uid_of(&Metadata)`, `list(dir)`;
+//!   `regular_file_owner_at(dir, name)`, `owner_and_mode(fd)`, `uid_of(&Metadata)`,
+//!   `list(dir)`;
 //! - `create_new(dir, name)` (exclusive, mode 0600), `open_entry(dir, name, write)`
 //!   (no link followed, no blocking on a FIFO, no controlling terminal);
 //! - `rename_noreplace(dir, from, to)` (atomic, never replacing),
