@@ -185,24 +185,15 @@ impl Drop for Registration {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use std::process::{Child, Command};
+    use std::process::Command;
+
     use std::time::{Duration, Instant};
+    use testkit::Reaped;
 
     use super::*;
 
     /// Set in the process this test re-executes itself as.
     const INNER: &str = "PSB_FORK_PANIC_INNER";
-
-    /// Kills and reaps the re-executed test process, however the test ends.
-    struct Reaped(Child);
-
-    impl Drop for Reaped {
-        fn drop(&mut self) {
-            // Errors: it has already exited, which is all this is for.
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
 
     /// In the re-executed process: a panic under `exclusive`, caught, then a
     /// `fork()`, whose child exits 0 and is reaped within a few seconds. With
@@ -252,10 +243,11 @@ mod tests {
             .env(INNER, "1")
             .spawn()
             .unwrap();
-        let mut child = Reaped(child);
+        // Killed and reaped however the test ends.
+        let mut child = Reaped::new(child);
         let t0 = Instant::now();
         let status = loop {
-            if let Some(status) = child.0.try_wait().unwrap() {
+            if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
             assert!(
