@@ -50,7 +50,7 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed, String> {
         Attempt::NeedLen(n) => Err(format!(
             "status extends beyond the end of the file (to byte {n})"
         )),
-        Attempt::Corrupt(why) => Err(why.into()),
+        Attempt::Corrupt(why) => Err(why.to_string()),
         Attempt::NoMemory(n) => Err(format!("no memory for its {n}-byte status")),
     }
 }

@@ -26,6 +26,8 @@ use crate::layout::{
 };
 use std::collections::TryReserveError;
 
+use crate::error::Reason;
+
 use crate::sync::{Ordering, fence};
 
 /// Words a reader can load.
@@ -358,7 +360,7 @@ pub(crate) struct CopyMeta {
 }
 
 /// The outcome of one [`read_attempt`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Attempt {
     /// A consistent copy; its payload is in the output buffer.
     Done(CopyMeta),
@@ -368,7 +370,7 @@ pub(crate) enum Attempt {
     /// many bytes and try again.
     NeedLen(u64),
     /// The copy's descriptor is consistent but impossible.
-    Corrupt(&'static str),
+    Corrupt(Reason),
     /// A consistent copy of this many bytes, for which there was no memory.
     NoMemory(u64),
 }
@@ -425,10 +427,10 @@ pub(crate) fn read_attempt<W: Words>(w: &W, out: &mut Vec<u8>) -> Attempt {
 /// Why a descriptor cannot be copied, or `None` when it can.
 fn check(off: u64, cap: u64, len: u64, mapped: u64) -> Option<Attempt> {
     if !off.is_multiple_of(8) || off < HEADER_LEN {
-        return Some(Attempt::Corrupt("payload region overlaps the header"));
+        return Some(Attempt::Corrupt(Reason::PayloadOverlapsHeader));
     }
     if cap > MAX_CAP || len > cap {
-        return Some(Attempt::Corrupt("status length exceeds its region"));
+        return Some(Attempt::Corrupt(Reason::LengthBeyondRegion));
     }
     // `len <= MAX_CAP` here, but `off` is whatever the descriptor says: a
     // wild one could overflow. Saturated, the end lies beyond any mapping and

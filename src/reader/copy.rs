@@ -130,7 +130,7 @@ fn settle(
                 backoff.snooze();
             }
             Attempt::NeedLen(need) => remap(dir, &text(), m, need)?,
-            Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), reason_of(why)).into()),
+            Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
             Attempt::NoMemory(len) => {
                 return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
                     .with_detail(format!("no memory for its {len}-byte status"))
@@ -162,18 +162,6 @@ pub(super) fn reopen(
     Ok((file, meta))
 }
 
-/// The reason for the protocol's word on a corrupt descriptor (the protocol
-/// names it in text; the two texts it has are tested below).
-#[cold]
-fn reason_of(why: &'static str) -> Reason {
-    if why == "payload region overlaps the header" {
-        Reason::PayloadOverlapsHeader
-    } else {
-        debug_assert_eq!(why, "status length exceeds its region");
-        Reason::LengthBeyondRegion
-    }
-}
-
 /// Maps `m`'s file again, now that its published copy needs `need` bytes: the
 /// worker grew its file since it was mapped.
 fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Reread> {
@@ -203,7 +191,7 @@ mod tests {
         let i = (words.load(crate::layout::PUBLISHED) & 1) as usize;
         words.0[desc(i) + field].store(value, std::sync::atomic::Ordering::Relaxed);
         match protocol::read_attempt(&words, &mut Vec::new()) {
-            Attempt::Corrupt(why) => reason_of(why),
+            Attempt::Corrupt(why) => why,
             _ => panic!("not corrupt"),
         }
     }
