@@ -137,7 +137,7 @@ impl Source {
 /// What a read skipped, as one line with control characters escaped:
 /// `1 entry skipped (why)` (why the first by name was), or with the Perl
 /// module's files (by their [`Reason`], which the library finds from their
-/// content) counted apart, `3 entries skipped: 2 are Perl
+/// name, owner and content) counted apart, `3 entries skipped: 2 are Perl
 /// Parallel::Scoreboard status files, try --legacy; 1 other (why)`. `None`
 /// when nothing was skipped.
 fn skipped_note(skipped: &[Error]) -> Option<String> {
