@@ -46,7 +46,15 @@ fn main() {
     let phase = Duration::from_millis(if smoke { 100 } else { env_or("PHASE_MS", 1000) });
     let tmp = testkit::tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    // A reader at nice 19 beside writers spinning on every core gets a slice
+    // now and then, so its wall-clock settle budget (100 ms by default) can
+    // run out while it waits for the CPU, and a read then leaves a busy
+    // worker out. Every read here must see every writer: give it a budget
+    // no phase reaches (it only matters while a read retries).
+    let board = Scoreboard::builder(&dir)
+        .settle_timeout(Duration::from_secs(60))
+        .open()
+        .unwrap();
     let writers: Vec<Writer> = (0..writers_n).map(|i| Writer::start(&dir, i)).collect();
     println!(
         "{writers_n} writer processes x {STATUS} B statuses, {} cores, {rounds} rounds of {} ms phases\n",
