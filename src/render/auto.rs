@@ -10,9 +10,9 @@ use super::Summary;
 ///
 /// | key | value | when |
 /// |---|---|---|
-/// | `ServerUptimeSeconds`, `Uptime` | whole seconds since the longest-running live worker started | some worker is live |
-/// | `Total Accesses` | the sum of the request counters of the statuses (see [`Summary`]) | some status carries one |
-/// | `ReqPerSec` | requests per second since the previous read, to 6 decimals | the summary has rates with requests |
+/// | `ServerUptimeSeconds`, `Uptime` | whole seconds since the longest-running live worker started (with [`Summary::with_totals`], the earliest-started worker counted) | the summary has an uptime |
+/// | `Total Accesses` | the sum of the request counters of the statuses (with [`Summary::with_totals`], departed workers' included, so it never goes down) | some status carries one |
+/// | `ReqPerSec` | the summary's requests per second, to 6 decimals: `mod_status`'s `Total Accesses` over uptime with [`Summary::with_totals`], as the router serves it | the summary has rates with requests |
 /// | `BusyWorkers`, `IdleWorkers` | workers whose state is `busy`, `idle` | always |
 /// | `Scoreboard` | one character per live worker: `W` busy, `_` idle, `?` unknown | always |
 ///

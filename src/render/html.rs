@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use super::{GRID_KEY, Record, Summary, escaped, rfc3339, seconds_since, state};
+use super::{GRID_KEY, RatesOver, Record, Summary, escaped, rfc3339, seconds_since, state};
 
 /// Options of [`html`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -119,7 +119,12 @@ pub fn html_with_summary(records: &[Record], summary: &Summary, options: &HtmlOp
         "<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>"
     );
     let _ = writeln!(s, "<h1>{title}</h1>");
-    let _ = write!(s, "<p id=\"summary\">{} live workers", records.len());
+    let _ = write!(
+        s,
+        "<p id=\"summary\">{} live {}",
+        records.len(),
+        if records.len() == 1 { "worker" } else { "workers" }
+    );
     for (st, n) in &summary.states {
         let _ = write!(s, ", {n} {}", escape(st));
     }
@@ -199,10 +204,11 @@ fn totals(s: &mut String, summary: &Summary) {
     let since = rates.map_or_else(
         || "no previous read".to_owned(),
         |r| {
-            format!(
-                "over the {:.1} s since the previous read",
-                r.interval.as_secs_f64()
-            )
+            let what = match r.over {
+                RatesOver::Uptime => "since the earliest-started worker counted (total over uptime)",
+                RatesOver::PreviousRead => "since the previous read",
+            };
+            format!("over the {:.1} s {what}", r.interval.as_secs_f64())
         },
     );
     let _ = writeln!(s, "</dl>\n<p id=\"rates\">rates: {since}</p>");
@@ -274,7 +280,8 @@ pre#scoreboard{font-size:1.4em;letter-spacing:.2em;margin:0 0 .3em}\
 p#key{color:#555;margin-top:0}p#key code{font-size:1.2em;font-weight:bold;color:#000}\
 td.id{white-space:nowrap}";
 
-/// `text` with `&`, `<`, `>`, `"` and `'` escaped.
+/// `text` with `&`, `<`, `>`, `"` and `'` escaped, and the characters
+/// that reorder the text around them shown as `\u{…}` (see [`bidi`]).
 fn escape(text: &str) -> String {
     escaped(text, |c| match c {
         '&' => Some("&amp;"),
@@ -282,7 +289,31 @@ fn escape(text: &str) -> String {
         '>' => Some("&gt;"),
         '"' => Some("&quot;"),
         '\'' => Some("&#39;"),
-        _ => None,
+        _ => bidi(c),
+    })
+}
+
+/// The bidirectional formatting characters, written out: the explicit
+/// embeddings and overrides (U+202A–U+202E), the isolates (U+2066–U+2069)
+/// and the marks (U+200E, U+200F, U+061C). Left as they are (a character
+/// reference would be decoded back into them), a worker's id or status could
+/// make itself, or the rest of the row, read backwards (`exe.txt` for
+/// `txt.exe`).
+fn bidi(c: char) -> Option<&'static str> {
+    Some(match c {
+        '\u{202A}' => "\\u{202a}",
+        '\u{202B}' => "\\u{202b}",
+        '\u{202C}' => "\\u{202c}",
+        '\u{202D}' => "\\u{202d}",
+        '\u{202E}' => "\\u{202e}",
+        '\u{2066}' => "\\u{2066}",
+        '\u{2067}' => "\\u{2067}",
+        '\u{2068}' => "\\u{2068}",
+        '\u{2069}' => "\\u{2069}",
+        '\u{200E}' => "\\u{200e}",
+        '\u{200F}' => "\\u{200f}",
+        '\u{061C}' => "\\u{61c}",
+        _ => return None,
     })
 }
 
@@ -305,6 +336,25 @@ mod tests {
         assert!(page.contains("<td class=\"age\">1.500</td>"));
         assert!(!page.contains("http-equiv"));
         assert!(page.contains("auto-refresh: off"));
+    }
+
+    #[test]
+    fn bidi_controls_are_written_out() {
+        let controls = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}";
+        let r = [record(
+            "w\u{202E}txt.exe",
+            format!("busy {controls} GET /").as_bytes(),
+        )];
+        let page = html(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        for c in controls.chars() {
+            assert!(!page.contains(c), "U+{:04X} left on the page", u32::from(c));
+        }
+        assert!(page.contains("<td class=\"id\">w\\u{202e}txt.exe</td>"), "{page}");
+        assert!(page.contains(
+            "busy \\u{202a}\\u{202b}\\u{202c}\\u{202d}\\u{202e}\\u{2066}\\u{2067}\\u{2068}\\u{2069}\\u{200e}\\u{200f}\\u{61c} GET /"
+        ));
+        // One worker, in the singular.
+        assert!(page.contains("<p id=\"summary\">1 live worker, 1 busy"), "{page}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ mod json;
 mod prometheus;
 mod summary;
 mod time;
+mod totals;
 
 #[cfg(feature = "axum")]
 mod router;
@@ -47,12 +48,14 @@ pub use auto::auto;
 pub use html::{HtmlOptions, html, html_with_summary};
 pub use json::{json_list, json_map};
 pub use prometheus::{
-    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, openmetrics, prometheus, wants_openmetrics,
+    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, openmetrics, openmetrics_with_totals,
+    prometheus, prometheus_with_totals, wants_openmetrics,
 };
 #[cfg(feature = "axum")]
 pub use router::{ReadFn, router, router_with};
-pub use summary::{GRID_KEY, Rates, Summary, grid_char};
+pub use summary::{GRID_KEY, Rates, RatesOver, Summary, grid_char};
 pub use time::{parse_rfc3339, rfc3339};
+pub use totals::{Tally, Totals};
 
 /// One live worker as the renderers show it.
 ///

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::summary::Fields;
-use super::{Record, count_states, escaped, seconds_since};
+use super::{Record, Tally, count_states, escaped, seconds_since};
 
 /// The content type of [`prometheus`]'s text.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -52,7 +52,48 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// ```
 #[must_use]
 pub fn prometheus(records: &[Record], now: SystemTime) -> String {
-    metrics(records, now, false)
+    metrics(records, now, None, false)
+}
+
+/// The metrics of [`prometheus`] and the board-wide totals kept across
+/// reads by a [`Totals`](super::Totals), which never go down while it
+/// keeps reading (departed workers' counts stay in them):
+///
+/// | metric | type | |
+/// |---|---|---|
+/// | `scoreboard_requests_total` | counter | when a status ever carried a request counter |
+/// | `scoreboard_updates_total` | counter | when an update count was ever known |
+///
+/// # Examples
+/// ```
+/// # use std::time::{Duration, UNIX_EPOCH};
+/// use parallel_scoreboard::render::{Record, Totals, prometheus_with_totals};
+/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+/// let worker = |pid: u32, requests: u64| Record {
+///     id: "w1".into(),
+///     status: format!(r#"{{"requests":{requests}}}"#).into_bytes(),
+///     pid: Some(pid),
+///     updates: Some(requests),
+///     updated_at: at,
+///     started_at: at,
+/// };
+/// let mut totals = Totals::new();
+/// totals.observe(&[worker(1, 1000)]);
+/// let now = [worker(2, 3)];
+/// let text = prometheus_with_totals(&now, at, &totals.observe(&now));
+/// assert!(text.contains("\nscoreboard_requests_total 1003\n"));
+/// assert!(text.contains("\nscoreboard_worker_requests_total{id=\"w1\"} 3\n"));
+/// ```
+#[must_use]
+pub fn prometheus_with_totals(records: &[Record], now: SystemTime, tally: &Tally) -> String {
+    metrics(records, now, Some(tally), false)
+}
+
+/// [`prometheus_with_totals`] in the `OpenMetrics` format (see
+/// [`openmetrics`]).
+#[must_use]
+pub fn openmetrics_with_totals(records: &[Record], now: SystemTime, tally: &Tally) -> String {
+    metrics(records, now, Some(tally), true)
 }
 
 /// The metrics of [`prometheus`] in the `OpenMetrics` 1.0 text format: the
@@ -79,7 +120,7 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
 /// ```
 #[must_use]
 pub fn openmetrics(records: &[Record], now: SystemTime) -> String {
-    metrics(records, now, true)
+    metrics(records, now, None, true)
 }
 
 /// Whether an HTTP `Accept` header prefers `OpenMetrics`
@@ -118,8 +159,9 @@ pub fn wants_openmetrics(accept: &str) -> bool {
     open > 0.0 && open >= other
 }
 
-/// The metrics of [`prometheus`] (`open`: of [`openmetrics`]).
-fn metrics(records: &[Record], now: SystemTime, open: bool) -> String {
+/// The metrics of [`prometheus`], with `tally`'s totals when given (`open`:
+/// in `OpenMetrics`).
+fn metrics(records: &[Record], now: SystemTime, tally: Option<&Tally>, open: bool) -> String {
     let mut s = String::with_capacity(512 + records.len() * 320);
     let family = Family { open };
     family.header(
@@ -142,12 +184,37 @@ fn metrics(records: &[Record], now: SystemTime, open: bool) -> String {
             label(st)
         );
     }
+    if let Some(tally) = tally {
+        totals(&mut s, family, tally);
+    }
     per_worker(&mut s, family, records, now);
     status_fields(&mut s, family, records);
     if open {
         s.push_str("# EOF\n");
     }
     s
+}
+
+/// The board-wide counters of `tally`.
+fn totals(s: &mut String, family: Family, tally: &Tally) {
+    let counters = [
+        (
+            "scoreboard_requests_total",
+            "Requests counted by every worker seen, departed ones included.",
+            tally.requests,
+        ),
+        (
+            "scoreboard_updates_total",
+            "Status updates made by every worker seen, departed ones included.",
+            tally.updates,
+        ),
+    ];
+    for (name, help, value) in counters {
+        if let Some(n) = value {
+            family.header(s, name, "counter", help);
+            let _ = writeln!(s, "{name} {n}");
+        }
+    }
 }
 
 /// The metrics with one sample per worker.

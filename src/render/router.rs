@@ -7,9 +7,10 @@
 //! one before it, from [`Reads::fresh`](reads::Reads::fresh).
 //!
 //! A new page is a handler that calls [`respond`] with a new
-//! [`Rendering`] variant and a function of the `Current`: its `reading` and
-//! `previous` each have `records`, `at` (wall clock), `instant` (monotonic)
-//! and `number`, for rates since the previous read.
+//! [`Rendering`] variant and a function of the `Current`: its `reading` has
+//! `records`, `at` (wall clock), `number`, and
+//! `tally`, the board-wide totals that keep departed workers' counts
+//! ([`Totals`](super::Totals)).
 
 mod body;
 mod reads;
@@ -27,7 +28,8 @@ use self::body::SharedBody;
 use self::reads::{Current, ReadError, Reads, Rendering};
 use super::{
     HtmlOptions, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Record, Summary, auto,
-    html_with_summary, json_map, openmetrics, prometheus, wants_openmetrics,
+    html_with_summary, json_map, openmetrics_with_totals, prometheus_with_totals,
+    wants_openmetrics,
 };
 use crate::board::Scoreboard;
 
@@ -44,12 +46,20 @@ struct Source {
 
 /// A router serving `board`: `GET /` and `GET /server-status` the HTML page
 /// in the manner of `mod_status` (`?refresh=N` reloads it every N seconds;
-/// statuses are cut to 1 KiB there; rates are since the previous read), and
+/// statuses are cut to 1 KiB there), and
 /// with `?auto` `mod_status`'s machine-readable text ([`auto`]); `GET /json`
 /// id → status; `GET /metrics` the Prometheus text format, or `OpenMetrics`
 /// for a client whose `Accept` prefers it ([`wants_openmetrics`]);
 /// `GET /worker/{id}` one worker's raw status (a 404 for an id with no live
 /// worker); any other path is a 404.
+///
+/// Request and update totals never go down while the router runs: the
+/// router keeps, across its reads, the counts of workers that left or were
+/// replaced ([`Totals`](super::Totals)); they are the page's and `?auto`'s
+/// totals and `/metrics`' `scoreboard_requests_total` and
+/// `scoreboard_updates_total`. Rates are `mod_status`'s: the totals over
+/// the uptime (since the earliest-started worker counted), the same for
+/// every client whoever read before ([`Summary::with_totals`]).
 ///
 /// Requests that come while a read runs share it: memory stays within a few
 /// times the board's size however many requests come at once. While the
@@ -140,18 +150,11 @@ async fn page(
     .await
 }
 
-/// The summary of the current reading, with rates since the previous one
-/// measured on the monotonic clock.
+/// The summary of the current reading, with the totals kept across reads
+/// and `mod_status`'s rates.
 fn summary(c: &Current) -> Summary {
     let now = &c.reading;
-    match &c.previous {
-        Some(before) => {
-            let interval = now.instant.saturating_duration_since(before.instant);
-            let before_at = now.at.checked_sub(interval).unwrap_or(before.at);
-            Summary::with_previous(&now.records, now.at, &before.records, before_at)
-        }
-        None => Summary::new(&now.records, now.at),
-    }
+    Summary::with_totals(&now.records, now.at, &now.tally)
 }
 
 /// Whether a query string has the key `auto` (`?auto`, `?refresh=5&auto`).
@@ -178,12 +181,12 @@ async fn metrics(State(source): State<Source>, headers: HeaderMap) -> Response {
             &source,
             Rendering::OpenMetrics,
             OPENMETRICS_CONTENT_TYPE,
-            |c| openmetrics(&c.reading.records, c.reading.at),
+            |c| openmetrics_with_totals(&c.reading.records, c.reading.at, &c.reading.tally),
         )
         .await
     } else {
         respond(&source, Rendering::Metrics, PROMETHEUS_CONTENT_TYPE, |c| {
-            prometheus(&c.reading.records, c.reading.at)
+            prometheus_with_totals(&c.reading.records, c.reading.at, &c.reading.tally)
         })
         .await
     };

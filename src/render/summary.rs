@@ -1,6 +1,6 @@
 //! What a status page shows above its table, as `mod_status` does: counts by
-//! state, the total of the workers' request counters, rates since the
-//! previous read, the age of the oldest busy request, and the grid of one
+//! state, the total of the workers' request counters, rates (since the
+//! previous read, or `mod_status`'s accesses over uptime), the age of the oldest busy request, and the grid of one
 //! character per worker.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use super::{Record, count_states, parse_rfc3339, text_state};
+use super::{Record, Tally, count_states, parse_rfc3339, text_state};
 
 /// The characters of [`Summary::grid`] and what they mean, in the order the
 /// page's key lists them. `W` and `_` are `mod_status`'s own.
@@ -49,32 +49,49 @@ pub struct Summary {
     pub workers: usize,
     /// Live workers by state, from [`count_states`].
     pub states: BTreeMap<String, usize>,
-    /// The sum of the request counters of the statuses that carry one;
-    /// `None` when none does.
+    /// The sum of the request counters of the statuses that carry one
+    /// (with [`Summary::with_totals`], of departed workers' too); `None`
+    /// when none does.
     pub requests: Option<u64>,
-    /// The sum of the workers' update counts, where known.
+    /// The sum of the workers' update counts, where known (with
+    /// [`Summary::with_totals`], of departed workers' too).
     pub updates: Option<u64>,
     /// How long the oldest request of a busy worker has run.
     pub oldest_busy: Option<Duration>,
-    /// How long the longest-running live worker has run.
+    /// How long the longest-running live worker has run (with
+    /// [`Summary::with_totals`], the earliest-started worker counted).
     pub uptime: Option<Duration>,
     /// One character per worker, in the records' order (see [`GRID_KEY`]).
     pub grid: String,
-    /// Requests and updates per second since the previous read, when there
-    /// was one (see [`Summary::with_previous`]).
+    /// Requests and updates per second: since the previous read (see
+    /// [`Summary::with_previous`]) or over the uptime (see
+    /// [`Summary::with_totals`]).
     pub rates: Option<Rates>,
 }
 
-/// Requests and updates per second between two reads.
+/// Requests and updates per second over some time.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct Rates {
-    /// The time between the two reads.
+    /// The time the rates are over.
     pub interval: Duration,
+    /// What that time is.
+    pub over: RatesOver,
     /// Requests per second; `None` when no status carries a counter.
     pub requests_per_second: Option<f64>,
     /// Updates per second; `None` when no update count is known.
     pub updates_per_second: Option<f64>,
+}
+
+/// What the time of [`Rates`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RatesOver {
+    /// Between two reads ([`Summary::with_previous`]).
+    PreviousRead,
+    /// Since the earliest-started worker counted: `mod_status`'s accesses
+    /// over uptime ([`Summary::with_totals`]).
+    Uptime,
 }
 
 /// What one status says, parsed once.
@@ -258,6 +275,54 @@ impl Summary {
         summary
     }
 
+    /// The summary of `records` read at `now`, with the totals `tally`
+    /// (from a [`Totals`](super::Totals) that has seen them): `requests`
+    /// and `updates` count departed workers too, `uptime` runs from
+    /// `tally.since`, and the rates are `mod_status`'s: the totals over the
+    /// uptime, the same for every reader whoever read before.
+    ///
+    /// # Examples
+    /// ```
+    /// # use std::time::{Duration, UNIX_EPOCH};
+    /// use parallel_scoreboard::render::{Record, Summary, Totals};
+    /// let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    /// let records = [Record {
+    ///     id: "w1".into(),
+    ///     status: br#"{"state":"idle","requests":120}"#.to_vec(),
+    ///     pid: Some(7),
+    ///     updates: Some(240),
+    ///     updated_at: t0,
+    ///     started_at: t0 - Duration::from_secs(60),
+    /// }];
+    /// let tally = Totals::new().observe(&records);
+    /// let s = Summary::with_totals(&records, t0, &tally);
+    /// assert_eq!(s.requests, Some(120));
+    /// assert_eq!(s.uptime, Some(Duration::from_secs(60)));
+    /// let rates = s.rates.unwrap();
+    /// assert_eq!(rates.requests_per_second, Some(2.0));
+    /// assert_eq!(rates.updates_per_second, Some(4.0));
+    /// ```
+    #[must_use]
+    pub fn with_totals(records: &[Record], now: SystemTime, tally: &Tally) -> Self {
+        let mut summary = Self::new(records, now);
+        summary.requests = tally.requests;
+        summary.updates = tally.updates;
+        if let Some(since) = tally.since {
+            let uptime = now.duration_since(since).unwrap_or_default();
+            summary.uptime = Some(uptime);
+            if uptime >= Duration::from_millis(1) {
+                let per_second = |n: u64| per_second(n, uptime);
+                summary.rates = Some(Rates {
+                    interval: uptime,
+                    over: RatesOver::Uptime,
+                    requests_per_second: tally.requests.map(per_second),
+                    updates_per_second: tally.updates.map(per_second),
+                });
+            }
+        }
+        summary
+    }
+
     /// Workers whose state is `busy`.
     #[must_use]
     pub fn busy(&self) -> usize {
@@ -306,6 +371,7 @@ fn rates(
     let per_second = |n: u64| per_second(n, interval);
     Rates {
         interval,
+        over: RatesOver::PreviousRead,
         requests_per_second: requests.map(per_second),
         updates_per_second: updates.map(per_second),
     }

@@ -10,24 +10,26 @@
 //! 3. A read first takes a place among [`KEPT`] (each [`Reading`] holds one
 //!    until dropped), so that readings held by slow clients bound memory
 //!    instead of multiplying it; then it runs on a blocking thread.
-//! 4. The read is published with the reading before it, for rates "since the
-//!    previous read"; the one before that is let go.
+//! 4. The read's records are added to the board-wide totals (which keep the
+//!    counts of departed workers, [`Totals`]), and the read is published
+//!    with them; the reading before it is let go once its last client is
+//!    answered.
 //!
 //! Steps 1-4 run in a task of their own, so a request that goes away cannot
 //! cut a read short and let the next one start beside it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use axum::body::Bytes;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::ReadFn;
-use crate::render::Record;
+use crate::render::{Record, Tally, Totals};
 
-/// How many readings may be alive at once: the latest, the previous, one
-/// being made and one more still being sent to a client.
+/// How many readings may be alive at once: the latest, one being made and
+/// two more still being sent to clients.
 pub(crate) const KEPT: usize = 4;
 
 /// How many renderings of one reading are kept (a page per `refresh` value,
@@ -41,20 +43,19 @@ pub(crate) struct Reading {
     pub(crate) records: Vec<Record>,
     /// When the read ended (the renderers' "now").
     pub(crate) at: SystemTime,
-    /// The same moment on the monotonic clock, for rates.
-    pub(crate) instant: Instant,
     /// 1 for the first read, then one more for each.
-    #[allow(dead_code)] // For rates since the previous read (issue 11).
+    #[allow(dead_code)] // Read by the tests.
     pub(crate) number: u64,
+    /// The board-wide totals at this read.
+    pub(crate) tally: Tally,
     _place: OwnedSemaphorePermit,
 }
 
-/// What requests are answered from: the latest reading, the one before it,
-/// and the renderings made of the latest.
+/// What requests are answered from: the latest reading and the renderings
+/// made of it.
 #[derive(Debug)]
 pub(crate) struct Current {
     pub(crate) reading: Arc<Reading>,
-    pub(crate) previous: Option<Arc<Reading>>,
     bodies: Mutex<HashMap<Rendering, Arc<OnceCell<Bytes>>>>,
 }
 
@@ -91,6 +92,8 @@ pub(crate) struct Reads {
     gate: tokio::sync::Mutex<()>,
     /// Places for readings (step 3).
     places: Arc<Semaphore>,
+    /// The totals across reads (step 4); taken only with the gate held.
+    totals: Mutex<Totals>,
     published: Mutex<Published>,
 }
 
@@ -98,8 +101,6 @@ pub(crate) struct Reads {
 struct Published {
     count: u64,
     latest: Option<Outcome>,
-    /// The latest successful reading, the `previous` of the next.
-    last_good: Option<Arc<Reading>>,
 }
 
 impl std::fmt::Debug for Reads {
@@ -116,6 +117,7 @@ impl Reads {
             read,
             gate: tokio::sync::Mutex::new(()),
             places: Arc::new(Semaphore::new(KEPT)),
+            totals: Mutex::new(Totals::new()),
             published: Mutex::new(Published::default()),
         }
     }
@@ -147,28 +149,34 @@ impl Reads {
             .map_err(|e| Arc::new(ReadError::failed(&e)))?;
         let read = Arc::clone(&self.read);
         let result = tokio::task::spawn_blocking(move || read()).await;
+        let at = SystemTime::now();
+        let result = result.map(|read| {
+            read.map(|records| {
+                let mut totals = self.totals.lock().unwrap_or_else(PoisonError::into_inner);
+                let tally = totals.observe(&records);
+                (records, tally)
+            })
+        });
         let mut published = self.published();
         published.count += 1;
         let outcome = match result {
-            Ok(Ok(records)) => {
+            Ok(Ok((records, tally))) => {
                 let reading = Arc::new(Reading {
                     records,
-                    at: SystemTime::now(),
-                    instant: Instant::now(),
+                    at,
                     number: published.count,
+                    tally,
                     _place: place,
                 });
-                let previous = published.last_good.replace(Arc::clone(&reading));
                 Ok(Arc::new(Current {
                     reading,
-                    previous,
                     bodies: Mutex::new(HashMap::new()),
                 }))
             }
             Ok(Err(e)) => Err(Arc::new(ReadError::from_chain(&*e))),
             Err(e) => Err(Arc::new(ReadError::failed(&e))),
         };
-        // The reading before the previous one is let go here (step 4).
+        // The reading before is let go here, or when its clients are answered (step 4).
         published.latest = Some(outcome.clone());
         outcome
     }
@@ -291,7 +299,6 @@ mod tests {
         assert!(numbers.iter().all(|&n| n <= 2), "{numbers:?}");
         let again = runtime.block_on(async { reads.fresh().await.unwrap() });
         assert_eq!(again.reading.number, reads_made as u64 + 1, "a new read");
-        assert!(again.previous.is_some());
     }
 
     #[test]
