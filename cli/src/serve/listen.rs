@@ -1,21 +1,45 @@
-//! The listening socket: `HOST:PORT` resolved and bound.
+//! The listening socket: `HOST:PORT` resolved and bound, with a backlog.
 
 use std::net::SocketAddr;
 
 use anyhow::{Context as _, Result, anyhow};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
-/// Binds the first address `listen` names that can be bound.
-pub(super) async fn bind(listen: &str) -> Result<TcpListener> {
+/// Binds the first address `listen` names that can be bound, and listens
+/// with `backlog`.
+pub(super) async fn bind(listen: &str, backlog: u32) -> Result<TcpListener> {
     let addrs = resolve(listen).await?;
     let mut last_error = None;
     for addr in &addrs {
-        match TcpListener::bind(addr).await {
+        match bind_one(*addr, backlog) {
             Ok(l) => return Ok(l),
             Err(e) => last_error = Some(anyhow!(e).context(format!("cannot listen on {addr}"))),
         }
     }
     Err(last_error.unwrap_or_else(|| anyhow!("{listen:?} names no address")))
+}
+
+/// `addr` bound as `TcpListener::bind` does it (`SO_REUSEADDR`, so that a
+/// restart does not wait for the old connections' `TIME_WAIT`), with
+/// `backlog`.
+fn bind_one(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// The kernel's cap on listen backlogs, `net.core.somaxconn`, when readable.
+pub(super) fn somaxconn() -> Option<u32> {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// `HOST:PORT` as socket addresses, with a clear error for anything else.

@@ -9,17 +9,28 @@
 //! - at most `--max-connections` are open, kept below the descriptor limit;
 //!   beyond it the idle connection with the oldest activity is closed first;
 //! - accept errors (EMFILE...) close an idle connection and back off;
+//! - the listen backlog is `--backlog` (the kernel caps it at
+//!   `net.core.somaxconn`);
+//! - clients outside the `--allow` ranges get 403, and with
+//!   `--web.config.file` connections are TLS and requests need a user's
+//!   password (a 401 otherwise);
+//! - stderr gets a line at start, one per error response and per failed read
+//!   of the board, and with `--access-log` one per request;
 //! - SIGTERM or SIGINT stops accepting, closes idle connections (a
 //!   half-sent request among them), lets responses in flight finish
 //!   (hyper-util's graceful shutdown) and exits within [`GRACE`] and a half
 //!   second whatever clients do.
 
+mod auth;
 mod conn;
 mod conns;
 mod listen;
 mod shutdown;
+mod web;
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +38,11 @@ use anyhow::{Context as _, Result, bail};
 use axum::Router;
 use axum::http::StatusCode;
 use hyper_util::server::graceful::GracefulShutdown;
+use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tower_http::timeout::TimeoutLayer;
+
+use self::auth::Users;
 
 use self::conns::Conns;
 use crate::source::{Source, is_missing};
@@ -60,6 +74,31 @@ pub(crate) struct ServeArgs {
     /// descriptor limit (`ulimit -n`) less a quarter of it.
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// The listen backlog: connections the kernel queues before they are
+    /// accepted. The kernel caps it at net.core.somaxconn.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    backlog: u32,
+    /// Answer only clients in this address range (CIDR such as
+    /// 10.0.0.0/8 or fd00::/8, or one address); others get 403.
+    /// Repeatable. Default: every client.
+    #[arg(long, value_name = "CIDR", value_parser = parse_range)]
+    allow: Vec<IpNet>,
+    /// TLS and basic authentication in the Prometheus exporter-toolkit's
+    /// YAML format: tls_server_config (cert_file, key_file) and
+    /// basic_auth_users (user: bcrypt hash, as htpasswd -nbB makes).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+    /// Log every request on stderr: client, method, target, status, body
+    /// bytes and duration.
+    #[arg(long)]
+    access_log: bool,
+}
+
+/// An address range (`10.0.0.0/8`) or one address (`10.1.2.3`).
+fn parse_range(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{s:?} is not an address range such as 10.0.0.0/8 or fd00::/8"))
 }
 
 /// [`ServeArgs`] checked.
@@ -100,6 +139,27 @@ impl ServeArgs {
     }
 }
 
+/// What every connection is served with.
+#[derive(Debug)]
+struct Context {
+    app: Router,
+    limits: Limits,
+    /// The ranges of `--allow`; empty: every client.
+    allow: Vec<IpNet>,
+    tls: Option<web::Tls>,
+    users: Option<Arc<Users>>,
+    access_log: bool,
+}
+
+impl Context {
+    /// Whether `peer` may read (an IPv4 client of an IPv6 socket is seen
+    /// as its IPv4 address).
+    fn allows(&self, peer: SocketAddr) -> bool {
+        let ip = peer.ip().to_canonical();
+        self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip))
+    }
+}
+
 /// The most connections the descriptor limit leaves room for.
 fn connections_allowed() -> Result<usize> {
     use nix::sys::resource::{Resource, getrlimit};
@@ -117,24 +177,40 @@ fn connections_allowed() -> Result<usize> {
 /// printed on stdout as `listening on http://ADDR/`.
 pub(crate) fn run(source: Source, listen: &str, args: &ServeArgs) -> Result<()> {
     let limits = args.limits()?;
+    if args.backlog == 0 {
+        bail!("--backlog 0: give at least 1");
+    }
+    let web = match &args.web_config_file {
+        Some(path) => web::load(path)?,
+        None => web::WebConfig::default(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the server's runtime")?;
-    let result = runtime.block_on(serve(source, listen, limits));
+    let result = runtime.block_on(serve(source, listen, limits, args, web));
     // A read still running on a blocking thread does not hold the exit up.
     runtime.shutdown_timeout(Duration::from_millis(500));
     result
 }
 
-async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
+async fn serve(
+    source: Source,
+    listen: &str,
+    limits: Limits,
+    args: &ServeArgs,
+    web: web::WebConfig,
+) -> Result<()> {
     let stop = shutdown::requested()?;
-    let listener = listen::bind(listen).await?;
+    let listener = listen::bind(listen, args.backlog).await?;
     let title = source.describe();
     let source = Arc::new(source);
-    let app = parallel_scoreboard::render::router_with(title, move || {
+    let board = title.clone();
+    let app = parallel_scoreboard::render::router_with(title.clone(), move || {
         source.read().map_err(|e| {
+            let reason = format!("{e:#}").replace(['\r', '\n'], " ");
+            eprintln!("scoreboard: failed read of {board}: {reason}");
             // The router answers 503 for a `NotFound` (the board is not
             // there now) and 500 for any other error.
             let kind = if is_missing(&e) {
@@ -150,20 +226,68 @@ async fn serve(source: Source, listen: &str, limits: Limits) -> Result<()> {
         limits.request_timeout,
     ));
     let local = listener.local_addr()?;
-    println!("listening on http://{local}/");
+    let scheme = if web.tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{local}/");
+    eprintln!(
+        "scoreboard: serving {title} on {scheme}://{local}/ ({})",
+        options(args, &limits, &web)
+    );
+    if web.users.is_some() && web.tls.is_none() {
+        eprintln!(
+            "scoreboard: basic authentication without TLS: passwords cross the network in clear text"
+        );
+    }
+    let ctx = Arc::new(Context {
+        app,
+        limits,
+        allow: args.allow.clone(),
+        tls: web.tls.map(|(acceptor, _)| acceptor),
+        users: web.users,
+        access_log: args.access_log,
+    });
     let graceful = GracefulShutdown::new();
-    accept(&listener, &app, limits, &graceful, stop).await;
+    accept(&listener, &ctx, &graceful, stop).await;
     drop(listener);
     // Idle connections close now, the others when their response is sent.
     let _ = tokio::time::timeout(GRACE, graceful.shutdown()).await;
     Ok(())
 }
 
+/// The options in force, for the start line.
+fn options(args: &ServeArgs, limits: &Limits, web: &web::WebConfig) -> String {
+    let backlog = match listen::somaxconn() {
+        Some(cap) if cap < args.backlog => format!("backlog {cap} (--backlog {} capped by net.core.somaxconn)", args.backlog),
+        _ => format!("backlog {}", args.backlog),
+    };
+    let allow = if args.allow.is_empty() {
+        "every client".to_owned()
+    } else {
+        args.allow
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let tls = web
+        .tls
+        .as_ref()
+        .map_or_else(|| "off".to_owned(), |(_, cert)| cert.display().to_string());
+    let users = web.users.as_ref().map_or(0, |u| u.len());
+    format!(
+        "{backlog}, max-connections {}, header-timeout {:?}, idle-timeout {:?}, \
+         request-timeout {:?}, allow {allow}, tls {tls}, basic-auth users {users}, access-log {}",
+        limits.max_connections,
+        limits.header_timeout,
+        limits.idle_timeout,
+        limits.request_timeout,
+        if args.access_log { "on" } else { "off" },
+    )
+}
+
 /// Accepts connections until `stop` resolves, then closes the idle ones.
 async fn accept(
     listener: &TcpListener,
-    app: &Router,
-    limits: Limits,
+    ctx: &Arc<Context>,
     graceful: &GracefulShutdown,
     stop: impl Future<Output = ()>,
 ) {
@@ -176,14 +300,14 @@ async fn accept(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, _)) => {
+            Ok((stream, peer)) => {
                 backoff.reset();
                 let _ = stream.set_nodelay(true);
                 let (registered, open) = conns.register();
-                if open > limits.max_connections {
+                if open > ctx.limits.max_connections {
                     conns.evict_one_idle();
                 }
-                let task = conn::serve(stream, registered, app.clone(), limits, graceful.watcher());
+                let task = conn::serve(stream, peer, registered, Arc::clone(ctx), graceful.watcher());
                 tokio::spawn(task);
             }
             // The client gave up before we took it: nothing to do.
