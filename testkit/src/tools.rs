@@ -62,8 +62,34 @@ pub const PROMTOOL: Tool = Tool {
     package: "prometheus",
 };
 
+/// curl (HTTPS requests with basic authentication to `serve`).
+pub const CURL: Tool = Tool {
+    cfg: "curl",
+    names: &["curl"],
+    check: &["--version"],
+    package: "curl",
+};
+
+/// The openssl command (a self-signed certificate for `serve`'s TLS).
+pub const OPENSSL: Tool = Tool {
+    cfg: "openssl",
+    names: &["openssl"],
+    check: &["version"],
+    package: "openssl",
+};
+
+/// htpasswd (bcrypt password hashes, as Prometheus exporters' docs make them).
+pub const HTPASSWD: Tool = Tool {
+    cfg: "htpasswd",
+    names: &["htpasswd"],
+    check: &[],
+    package: "apache2-utils",
+};
+
 /// Every program the tests use.
-pub const ALL: [&Tool; 5] = [&CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL];
+pub const ALL: [&Tool; 8] = [
+    &CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL, &CURL, &OPENSSL, &HTPASSWD,
+];
 
 impl Tool {
     /// The first of its names found on `PATH` (whose check run succeeds).

@@ -107,11 +107,57 @@ pub fn legacy_file(dir: &Path, id: &str, status: &[u8]) -> File {
 pub struct Server {
     child: testkit::Reaped,
     pub addr: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+}
+
+/// What a process writes on stderr, gathered line by line by a thread.
+#[derive(Clone, Default)]
+pub struct Log(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Log {
+    /// Gathers the lines of `stream` until it ends.
+    pub fn gather(stream: impl Read + Send + 'static) -> Self {
+        let log = Self::default();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                lines.0.lock().unwrap().push(line);
+            }
+        });
+        log
+    }
+
+    /// Every line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// The first line that `matches`, waiting up to 20 s for it.
+    pub fn wait_for(&self, what: &str, matches: impl Fn(&str) -> bool) -> String {
+        testkit::eventually(Duration::from_secs(20), Duration::from_millis(20), || {
+            self.lines()
+                .into_iter()
+                .find(|l| matches(l))
+                .ok_or_else(|| format!("no line {what} on stderr: {:#?}", self.lines()))
+        })
+    }
 }
 
 impl Server {
     pub fn start(dir: &Path, extra: &[&str]) -> Self {
         Self::start_with(dir, extra, |_| {})
+    }
+
+    /// [`start`](Self::start) with its stderr gathered (and still shown).
+    pub fn start_logged(dir: &Path, extra: &[&str]) -> (Self, Log) {
+        let mut server = Self::start_with(dir, extra, |c| {
+            c.stderr(Stdio::piped());
+        });
+        let log = Log::gather(server.child.stderr.take().expect("stderr"));
+        (server, log)
     }
 
     /// [`start`](Self::start) with the command adjusted by `configure`
@@ -132,16 +178,21 @@ impl Server {
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("read the bound address");
-        let addr = line
+        let (scheme, rest) = line
             .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|s| s.strip_suffix('/'))
+            .strip_prefix("listening on ")
+            .and_then(|s| s.split_once("://"))
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let scheme = if scheme == "https" { "https" } else { "http" };
+        let addr = rest
+            .strip_suffix('/')
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .parse()
             .expect("address");
         Self {
             child: testkit::Reaped::new(child),
             addr,
+            scheme,
         }
     }
 
@@ -155,7 +206,7 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// Stops the server with SIGTERM; returns whether it exited successfully.

@@ -11,7 +11,9 @@
 mod common;
 mod helper;
 
+mod access;
 mod browser;
+mod collectors;
 mod demo;
 mod errors;
 mod grpc;

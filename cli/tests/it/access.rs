@@ -1,0 +1,2 @@
+//! Who may read `serve`: `--allow` ranges, and TLS with basic
+//! authentication from a `--web.config.file`.
