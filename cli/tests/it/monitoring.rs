@@ -151,6 +151,12 @@ impl Prometheus {
     /// Starts Prometheus scraping `target` (HOST:PORT) every second, with
     /// the repository's alert rules.
     fn start(bin: &Path, target: &str) -> Self {
+        Self::start_with(bin, target, "")
+    }
+
+    /// [`start`](Self::start) with more of the scrape job's configuration
+    /// (YAML lines indented by 4).
+    fn start_with(bin: &Path, target: &str, job: &str) -> Self {
         let dir = testkit::tempdir();
         let config = dir.path().join("prometheus.yml");
         let rules = repo_root().join("docs/prometheus/rules.yml");
@@ -159,7 +165,7 @@ impl Prometheus {
             format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
                  rule_files:\n  - {}\n\
-                 scrape_configs:\n  - job_name: scoreboard\n    static_configs:\n      - targets: ['{target}']\n",
+                 scrape_configs:\n  - job_name: scoreboard\n    static_configs:\n      - targets: ['{target}']\n{job}",
                 rules.display()
             ),
         )
@@ -292,6 +298,59 @@ fn prometheus_scrapes_serve_and_evaluates_the_rules() {
             })
         })
     });
+    drop(prometheus);
+    assert!(server.stop());
+}
+
+#[test]
+#[cfg_attr(
+    not(all(has_prometheus, has_openssl, has_htpasswd)),
+    ignore = "prometheus, openssl or htpasswd not found on PATH"
+)]
+fn prometheus_scrapes_serve_over_tls_with_basic_auth() {
+    let bin = PROMETHEUS.path();
+    let dir = tempdir();
+    let board = Scoreboard::open(dir.path()).unwrap();
+    let mut w1 = board.worker_with_id("w1").unwrap();
+    w1.update(br#"{"state":"busy","requests":12}"#).unwrap();
+    let conf = tempdir();
+    let (web, cert) = crate::access::web_config(conf.path(), "scrape-me");
+    let web = web.display().to_string();
+    let server = Server::start(dir.path(), &["--web.config.file", &web]);
+    assert_eq!(server.scheme, "https");
+    let job = format!(
+        "    scheme: https\n    tls_config:\n      ca_file: {}\n\
+         \x20   basic_auth:\n      username: prometheus\n      password: scrape-me\n",
+        cert.display()
+    );
+    let mut prometheus = Prometheus::start_with(&bin, &server.addr.to_string(), &job);
+    prometheus.wait_for("series scraped over TLS", |p| {
+        p.value("scoreboard_requests_total") == Some(12.0)
+    });
+    assert_eq!(prometheus.value(r#"up{job="scoreboard"}"#), Some(1.0));
+    assert_eq!(
+        prometheus.value(r#"scoreboard_workers_by_state{state="busy"}"#),
+        Some(1.0)
+    );
+    w1.update(br#"{"state":"idle","requests":13}"#).unwrap();
+    prometheus.wait_for("a later scrape", |p| {
+        p.value("scoreboard_requests_total") == Some(13.0)
+    });
+    drop(prometheus);
+
+    // The same scrape with a wrong password: the target is down, with 401.
+    let wrong = job.replace("password: scrape-me", "password: guessed");
+    let mut prometheus = Prometheus::start_with(&bin, &server.addr.to_string(), &wrong);
+    prometheus.wait_for("the target down with 401", |p| {
+        p.api("/api/v1/targets", None).is_some_and(|data| {
+            data["activeTargets"].as_array().is_some_and(|targets| {
+                targets.iter().any(|t| {
+                    t["health"] == "down" && t["lastError"].as_str().is_some_and(|e| e.contains("401"))
+                })
+            })
+        })
+    });
+    assert_eq!(prometheus.value(r#"up{job="scoreboard"}"#), Some(0.0));
     drop(prometheus);
     assert!(server.stop());
 }
