@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use std::{env, fs, process, thread};
 
 use nix::sys::signal::{Signal, kill};
-use nix::sys::wait::waitpid;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use parallel_scoreboard::Scoreboard;
 use serde::{Deserialize, Serialize};
@@ -129,20 +129,34 @@ fn run() -> Res<()> {
         }
         Ok(())
     };
-    // Each pid is our unreaped child, so it names no other process; one
-    // that exited already is reaped all the same.
+    // Each pid is our unreaped child, so it names no other process. One
+    // that exited already (killed from outside, say) is reaped here and
+    // not counted as stopped.
+    let mut running = Vec::new();
     for &pid in &children {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        let pid = Pid::from_raw(pid);
+        if let Ok(WaitStatus::StillAlive) = waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            let _ = kill(pid, Signal::SIGTERM);
+            running.push(pid);
+        }
     }
-    for &pid in &children {
-        let _ = waitpid(Pid::from_raw(pid), None);
+    for &pid in &running {
+        let _ = waitpid(pid, None);
     }
     let removed = board.cleanup()?.removed;
     drop(board);
     fs::remove_dir(&dir)?;
+    let plural = |n: usize, noun: &str| format!("{n} {noun}{}", if n == 1 { "" } else { "s" });
+    let gone = children.len() - running.len();
+    let before = if gone == 0 {
+        String::new()
+    } else {
+        format!(" ({} had exited before)", plural(gone, "other"))
+    };
     println!(
-        "stopped {} workers; cleanup removed {removed} files",
-        children.len()
+        "stopped {}{before}; cleanup removed {}",
+        plural(running.len(), "worker"),
+        plural(removed, "file")
     );
     result
 }

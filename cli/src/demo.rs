@@ -24,6 +24,7 @@ use parallel_scoreboard::Scoreboard;
 use crate::WatchArgs;
 use crate::signal;
 use crate::source::Source;
+use crate::text::counted;
 use crate::view::View;
 use crate::watch::{self, Hook};
 
@@ -109,8 +110,10 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
     result?;
     let fate = if existed { "kept" } else { "removed" };
     println!(
-        "stopped {stopped} workers after {:.1} s; cleanup removed {removed} files; {fate} {}",
+        "stopped {} after {:.1} s; cleanup removed {}; {fate} {}",
+        counted(stopped, "worker"),
         elapsed.as_secs_f64(),
+        counted(removed, "file"),
         dir.display()
     );
     Ok(())

@@ -71,8 +71,9 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Cut statuses in the table to this many columns (a CJK character
-        /// or an emoji takes two).
-        #[arg(long, default_value_t = 60, value_name = "COLUMNS")]
+        /// or an emoji takes two); at least 8, so that an escaped control
+        /// character (`\u{1b}`, `\u{202e}`) shows whole.
+        #[arg(long, default_value_t = 60, value_name = "COLUMNS", value_parser = parse_width)]
         width: usize,
     },
     /// Write one live worker's raw status to stdout (exit status 1 if there
@@ -232,6 +233,20 @@ fn run() -> Result<ExitCode> {
         } => serve::run(board.wait()?, &listen, &limits)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The narrowest `list --width`: the escapes of the control and
+/// bidirectional characters (`\u{1b}`, `\u{202e}`) fit whole, so a status
+/// shows more than `…`.
+const MIN_WIDTH: usize = 8;
+
+/// A `--width` of at least [`MIN_WIDTH`].
+fn parse_width(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n >= MIN_WIDTH => Ok(n),
+        Ok(n) => Err(format!("{n} is too narrow: give at least {MIN_WIDTH} columns")),
+        Err(e) => Err(format!("{s:?}: {e}")),
+    }
 }
 
 /// `show`: the raw status of worker `id`, or exit status 1 if there is no

@@ -8,14 +8,18 @@ use std::time::SystemTime;
 use parallel_scoreboard::render::{Record, seconds_since};
 use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
-/// `status` as one line of text: invalid UTF-8 replaced, control characters
-/// and the bidirectional formatting characters escaped (`\n`, `\u{1b}`,
-/// `\u{202e}`), cut to `max` columns with `…` after them.
+/// `status` as one line of text: invalid UTF-8 replaced, control
+/// characters, the line and paragraph separators and the bidirectional
+/// formatting characters escaped (`\n`, `\u{1b}`, `\u{2028}`, `\u{202e}`),
+/// cut to `max` columns with `…` after them.
 pub(crate) fn printable(status: &[u8], max: usize) -> String {
     let mut s = String::new();
     let mut used = 0;
     for c in String::from_utf8_lossy(status).chars() {
-        let escape = c.is_control() || is_bidi_control(c);
+        // U+2028 and U+2029 end a line where Unicode line breaking is
+        // followed (some terminals, editors, log viewers).
+        let escape =
+            c.is_control() || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}');
         let width = if escape {
             c.escape_default().count()
         } else {
@@ -44,6 +48,15 @@ fn is_bidi_control(c: char) -> bool {
         c,
         '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
     )
+}
+
+/// `n` and `noun`, plural unless `n` is 1: `1 worker`, `2 workers`.
+pub(crate) fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// How many columns `s` takes on a terminal.
@@ -155,6 +168,11 @@ mod tests {
             let shown = printable(format!("a{c}b").as_bytes(), 80);
             assert_eq!(shown, format!("a\\u{{{:x}}}b", u32::from(c)));
         }
+        // Nor do the line and paragraph separators break the line.
+        assert_eq!(
+            printable("a\u{2028}b\u{2029}c".as_bytes(), 80),
+            "a\\u{2028}b\\u{2029}c"
+        );
         // Right-to-left text itself is left alone.
         assert_eq!(printable("שלום".as_bytes(), 80), "שלום");
     }
@@ -170,6 +188,13 @@ mod tests {
         assert_eq!(fit("a工作b", 4), "a工");
         assert_eq!(fit("a工作b", 5), "a工作");
         assert_eq!(fit("abc", 10), "abc");
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(counted(0, "worker"), "0 workers");
+        assert_eq!(counted(1, "worker"), "1 worker");
+        assert_eq!(counted(2, "file"), "2 files");
     }
 
     #[test]

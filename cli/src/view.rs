@@ -305,7 +305,10 @@ impl View {
         let states = count_states(self.rows.iter().map(|row| &row.record));
         let mut summary = match &self.missing {
             Some(reason) => format!("board missing, waiting for it: {reason}"),
-            None => format!("{} live workers", self.rows.len()),
+            None => match self.rows.len() {
+                1 => "1 live worker".to_owned(),
+                n => format!("{n} live workers"),
+            },
         };
         if !states.is_empty() {
             let counts: Vec<String> = states
@@ -456,7 +459,7 @@ mod tests {
         assert_eq!(lines[header + 1], "", "no rows: {lines:?}");
         v.update(vec![record("a", "idle", 2)], None);
         let (lines, header) = v.lines(120, 40);
-        assert!(lines[1].starts_with("1 live workers"), "{lines:?}");
+        assert!(lines[1].starts_with("1 live worker "), "{lines:?}");
         assert!(lines[header + 1].starts_with("a "));
     }
 

@@ -232,7 +232,7 @@ fn ctrl_c_quits_and_restores_the_terminal() {
     let board = Scoreboard::open(dir.path()).unwrap();
     board.update(b"idle").unwrap();
     let tmux = Tmux::start(&shell_command(dir.path(), "--sort rate"));
-    tmux.wait_for("the view", |s| s.contains("1 live workers (1 idle)"));
+    tmux.wait_for("the view", |s| s.contains("1 live worker (1 idle)"));
     tmux.keys(&["C-c"]);
     let screen = tmux.wait_for("the exit", |s| s.contains("EXIT="));
     assert!(screen.contains("EXIT=0"), "{screen}");
@@ -279,7 +279,7 @@ fn full_screen_view_waits_for_a_missing_board_and_follows_it_when_remade() {
         let mut w = board.worker_with_id(&id).unwrap();
         w.update(b"busy GET /").unwrap();
         let screen = tmux.wait_for("the worker", |s| s.contains(&id));
-        assert!(screen.contains("1 live workers (1 busy)"), "{screen}");
+        assert!(screen.contains("1 live worker (1 busy)"), "{screen}");
         assert!(!screen.contains("board missing"), "{screen}");
         std::fs::remove_dir_all(&dir).unwrap();
         let screen = tmux.wait_for("the missing board again", |s| {

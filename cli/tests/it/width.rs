@@ -116,3 +116,37 @@ fn bidirectional_controls_are_escaped_in_list_and_watch() {
     let json = scoreboard_ok(&["list", d, "--json"]);
     assert!(json.contains('\u{202e}'), "{json}");
 }
+
+#[test]
+fn line_separators_are_escaped_in_list() {
+    let dir = tempdir();
+    let board = Scoreboard::open(dir.path()).unwrap();
+    let mut w = board.worker_with_id("w\u{2028}1").unwrap();
+    w.update("line\u{2028}break\u{2029}here".as_bytes()).unwrap();
+    let table = scoreboard_ok(&["list", dir.path().to_str().unwrap()]);
+    assert!(!table.contains(['\u{2028}', '\u{2029}']), "{table}");
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("w\\u{2028}1 "), "{row}");
+    assert!(row.ends_with("line\\u{2028}break\\u{2029}here"), "{row}");
+}
+
+#[test]
+fn list_widths_too_narrow_are_refused() {
+    let dir = tempdir();
+    let board = Scoreboard::open(dir.path()).unwrap();
+    let mut w = board.worker_with_id("w").unwrap();
+    w.update("\u{202e} and more".as_bytes()).unwrap();
+    let d = dir.path().to_str().unwrap();
+    for narrow in ["0", "7"] {
+        let out = scoreboard(&["list", d, "--width", narrow]);
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{narrow} is too narrow: give at least 8 columns")),
+            "{err}"
+        );
+    }
+    // The narrowest shows an escape whole.
+    let table = scoreboard_ok(&["list", d, "--width", "8"]);
+    assert!(table.lines().nth(1).unwrap().ends_with("  \\u{202e}…"), "{table}");
+}
