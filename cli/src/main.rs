@@ -26,7 +26,8 @@ use crate::watch::WatchOptions;
 /// What `--help` says about exit statuses.
 const EXIT_STATUS: &str = "\
 Exit status: 0 on success; 1 when `show` finds no live worker with that id;
-2 on errors (bad arguments, a missing or unreadable DIR, a bad address).";
+2 on errors (bad arguments, a missing or unreadable DIR, a bad address, a
+dead worker's file `cleanup` could not remove).";
 
 /// Monitor the workers of a parallel-scoreboard board.
 #[derive(Debug, Parser)]
