@@ -245,7 +245,9 @@ const MIN_WIDTH: usize = 8;
 fn parse_width(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n >= MIN_WIDTH => Ok(n),
-        Ok(n) => Err(format!("{n} is too narrow: give at least {MIN_WIDTH} columns")),
+        Ok(n) => Err(format!(
+            "{n} is too narrow: give at least {MIN_WIDTH} columns"
+        )),
         Err(e) => Err(format!("{s:?}: {e}")),
     }
 }

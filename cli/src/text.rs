@@ -18,8 +18,7 @@ pub(crate) fn printable(status: &[u8], max: usize) -> String {
     for c in String::from_utf8_lossy(status).chars() {
         // U+2028 and U+2029 end a line where Unicode line breaking is
         // followed (some terminals, editors, log viewers).
-        let escape =
-            c.is_control() || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}');
+        let escape = c.is_control() || is_bidi_control(c) || matches!(c, '\u{2028}' | '\u{2029}');
         let width = if escape {
             c.escape_default().count()
         } else {

@@ -123,7 +123,11 @@ pub fn html_with_summary(records: &[Record], summary: &Summary, options: &HtmlOp
         s,
         "<p id=\"summary\">{} live {}",
         records.len(),
-        if records.len() == 1 { "worker" } else { "workers" }
+        if records.len() == 1 {
+            "worker"
+        } else {
+            "workers"
+        }
     );
     for (st, n) in &summary.states {
         let _ = write!(s, ", {n} {}", escape(st));
@@ -205,7 +209,9 @@ fn totals(s: &mut String, summary: &Summary) {
         || "no previous read".to_owned(),
         |r| {
             let what = match r.over {
-                RatesOver::Uptime => "since the earliest-started worker counted (total over uptime)",
+                RatesOver::Uptime => {
+                    "since the earliest-started worker counted (total over uptime)"
+                }
                 RatesOver::PreviousRead => "since the previous read",
             };
             format!("over the {:.1} s {what}", r.interval.as_secs_f64())
@@ -349,12 +355,18 @@ mod tests {
         for c in controls.chars() {
             assert!(!page.contains(c), "U+{:04X} left on the page", u32::from(c));
         }
-        assert!(page.contains("<td class=\"id\">w\\u{202e}txt.exe</td>"), "{page}");
+        assert!(
+            page.contains("<td class=\"id\">w\\u{202e}txt.exe</td>"),
+            "{page}"
+        );
         assert!(page.contains(
             "busy \\u{202a}\\u{202b}\\u{202c}\\u{202d}\\u{202e}\\u{2066}\\u{2067}\\u{2068}\\u{2069}\\u{200e}\\u{200f}\\u{61c} GET /"
         ));
         // One worker, in the singular.
-        assert!(page.contains("<p id=\"summary\">1 live worker, 1 busy"), "{page}");
+        assert!(
+            page.contains("<p id=\"summary\">1 live worker, 1 busy"),
+            "{page}"
+        );
     }
 
     #[test]

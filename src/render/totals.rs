@@ -257,6 +257,9 @@ mod tests {
         }
         assert_eq!((t.gone.len(), t.gone_order.len()), (GONE_KEPT, GONE_KEPT));
         assert_eq!(t.live.len(), 1);
-        assert_eq!(t.observe(&[]).requests, Some(u64::from(GONE_KEPT as u32 + 100)));
+        assert_eq!(
+            t.observe(&[]).requests,
+            Some(u64::from(GONE_KEPT as u32 + 100))
+        );
     }
 }

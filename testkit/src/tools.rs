@@ -88,7 +88,14 @@ pub const HTPASSWD: Tool = Tool {
 
 /// Every program the tests use.
 pub const ALL: [&Tool; 8] = [
-    &CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL, &CURL, &OPENSSL, &HTPASSWD,
+    &CHROMIUM,
+    &TMUX,
+    &PERL,
+    &PROMETHEUS,
+    &PROMTOOL,
+    &CURL,
+    &OPENSSL,
+    &HTPASSWD,
 ];
 
 impl Tool {

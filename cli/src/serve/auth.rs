@@ -125,7 +125,8 @@ mod tests {
     use super::*;
 
     fn header(user: &str, password: &str) -> HeaderValue {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        let encoded =
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         HeaderValue::from_str(&format!("Basic {encoded}")).unwrap()
     }
 
@@ -156,6 +157,9 @@ mod tests {
             Some(("a".to_owned(), "b:c".to_owned()))
         );
         assert_eq!(basic(&HeaderValue::from_static("Basic !!!")), None);
-        assert_eq!(basic(&HeaderValue::from_static("basic YTpi")), Some(("a".into(), "b".into())));
+        assert_eq!(
+            basic(&HeaderValue::from_static("basic YTpi")),
+            Some(("a".into(), "b".into()))
+        );
     }
 }

@@ -80,7 +80,10 @@ where
             let started = Instant::now();
             let line = format!("{} {} {:?}", req.method(), req.uri(), req.version());
             let response = if !allowed {
-                (StatusCode::FORBIDDEN, "forbidden: this address may not read the board\n")
+                (
+                    StatusCode::FORBIDDEN,
+                    "forbidden: this address may not read the board\n",
+                )
                     .into_response()
             } else if let Some(users) = &ctx.users
                 && !users.allow(req.headers().get(header::AUTHORIZATION)).await

@@ -79,13 +79,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value_t = 1024, value_name = "N")]
     backlog: u32,
     /// Answer only clients in this address range (CIDR such as
-    /// 10.0.0.0/8 or fd00::/8, or one address); others get 403.
+    /// `10.0.0.0/8` or `fd00::/8`, or one address); others get 403.
     /// Repeatable. Default: every client.
     #[arg(long, value_name = "CIDR", value_parser = parse_range)]
     allow: Vec<IpNet>,
     /// TLS and basic authentication in the Prometheus exporter-toolkit's
-    /// YAML format: tls_server_config (cert_file, key_file) and
-    /// basic_auth_users (user: bcrypt hash, as htpasswd -nbB makes).
+    /// YAML format: `tls_server_config` (`cert_file`, `key_file`) and
+    /// `basic_auth_users` (user: bcrypt hash, as `htpasswd -nbB` makes).
     #[arg(long = "web.config.file", value_name = "FILE")]
     web_config_file: Option<PathBuf>,
     /// Log every request on stderr: client, method, target, status, body
@@ -256,7 +256,10 @@ async fn serve(
 /// The options in force, for the start line.
 fn options(args: &ServeArgs, limits: &Limits, web: &web::WebConfig) -> String {
     let backlog = match listen::somaxconn() {
-        Some(cap) if cap < args.backlog => format!("backlog {cap} (--backlog {} capped by net.core.somaxconn)", args.backlog),
+        Some(cap) if cap < args.backlog => format!(
+            "backlog {cap} (--backlog {} capped by net.core.somaxconn)",
+            args.backlog
+        ),
         _ => format!("backlog {}", args.backlog),
     };
     let allow = if args.allow.is_empty() {
@@ -307,7 +310,13 @@ async fn accept(
                 if open > ctx.limits.max_connections {
                     conns.evict_one_idle();
                 }
-                let task = conn::serve(stream, peer, registered, Arc::clone(ctx), graceful.watcher());
+                let task = conn::serve(
+                    stream,
+                    peer,
+                    registered,
+                    Arc::clone(ctx),
+                    graceful.watcher(),
+                );
                 tokio::spawn(task);
             }
             // The client gave up before we took it: nothing to do.

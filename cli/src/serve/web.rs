@@ -89,9 +89,7 @@ pub(super) fn load(path: &Path) -> Result<WebConfig> {
         }
     };
     let users = match file.basic_auth_users {
-        Some(users) if !users.is_empty() => {
-            Some(Arc::new(Users::new(users).with_context(what)?))
-        }
+        Some(users) if !users.is_empty() => Some(Arc::new(Users::new(users).with_context(what)?)),
         _ => None,
     };
     Ok(WebConfig { tls, users })
@@ -164,7 +162,10 @@ mod tests {
     #[test]
     fn half_a_tls_config_and_bad_hashes_are_errors() {
         let e = load_text("tls_server_config:\n  cert_file: a.pem\n").unwrap_err();
-        assert!(format!("{e:#}").contains("both cert_file and key_file"), "{e:#}");
+        assert!(
+            format!("{e:#}").contains("both cert_file and key_file"),
+            "{e:#}"
+        );
         let e = load_text("basic_auth_users:\n  alice: plaintext\n").unwrap_err();
         assert!(format!("{e:#}").contains("alice"), "{e:#}");
         let e = load_text("tls_server_config:\n  cert_file: none.pem\n  key_file: none.key\n")

@@ -17,8 +17,17 @@ fn only_allowed_ranges_read() {
     w.update(b"idle").unwrap();
     let path = dir.path().display().to_string();
 
-    let server = Server::start(dir.path(), &["--allow", "10.0.0.0/8", "--allow", "fd00::/8"]);
-    for url in ["/", "/json", "/metrics", "/server-status?auto", "/worker/w1"] {
+    let server = Server::start(
+        dir.path(),
+        &["--allow", "10.0.0.0/8", "--allow", "fd00::/8"],
+    );
+    for url in [
+        "/",
+        "/json",
+        "/metrics",
+        "/server-status?auto",
+        "/worker/w1",
+    ] {
         let (code, _, body) = get(&agent(), &server.url(url));
         assert_eq!(code, 403, "{url}: {body}");
         assert!(!body.contains("w1"), "{url}: {body}");
@@ -28,21 +37,35 @@ fn only_allowed_ranges_read() {
     for allow in [["127.0.0.0/8", "::1/128"], ["10.0.0.0/8", "127.0.0.1"]] {
         let server = Server::start(dir.path(), &["--allow", allow[0], "--allow", allow[1]]);
         let (code, _, body) = get(&agent(), &server.url("/json"));
-        assert_eq!((code, body.as_str()), (200, r#"{"w1":"idle"}"#), "{allow:?}");
+        assert_eq!(
+            (code, body.as_str()),
+            (200, r#"{"w1":"idle"}"#),
+            "{allow:?}"
+        );
         assert!(server.stop());
     }
 
     let out = scoreboard(&["serve", &path, "--allow", "10.0.0.0/33"]);
     assert_eq!(out.status.code(), Some(2));
     let error = String::from_utf8_lossy(&out.stderr);
-    assert!(error.contains("\"10.0.0.0/33\" is not an address range"), "{error}");
+    assert!(
+        error.contains("\"10.0.0.0/33\" is not an address range"),
+        "{error}"
+    );
 }
 
 /// A self-signed certificate for 127.0.0.1 and its key, made by `openssl`.
 fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let out = Command::new(testkit::tools::OPENSSL.path())
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
         .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
         .arg("-keyout")
@@ -90,7 +113,14 @@ pub fn web_config(dir: &Path, password: &str) -> (PathBuf, PathBuf) {
 fn curl(url: &str, cert: &Path, user: Option<&str>) -> (u16, String, String) {
     let mut command = Command::new(testkit::tools::CURL.path());
     command
-        .args(["--silent", "--show-error", "--noproxy", "*", "--max-time", "20"])
+        .args([
+            "--silent",
+            "--show-error",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "20",
+        ])
         .arg("--cacert")
         .arg(cert)
         .args(["--dump-header", "-", url]);
@@ -121,13 +151,19 @@ fn tls_and_basic_authentication() {
     let (server, log) = Server::start_logged(dir.path(), &["--web.config.file", &web]);
     assert_eq!(server.scheme, "https");
     let start = log.wait_for("at start", |l| l.starts_with("scoreboard: serving "));
-    assert!(start.contains("tls ") && start.contains("cert.pem"), "{start}");
+    assert!(
+        start.contains("tls ") && start.contains("cert.pem"),
+        "{start}"
+    );
     assert!(start.contains("basic-auth users 1"), "{start}");
 
     let url = server.url("/metrics");
     let (code, head, _) = curl(&url, &cert, None);
     assert_eq!(code, 401);
-    assert!(head.contains("\r\nwww-authenticate: basic realm=\"scoreboard\""), "{head}");
+    assert!(
+        head.contains("\r\nwww-authenticate: basic realm=\"scoreboard\""),
+        "{head}"
+    );
     let (code, _, body) = curl(&url, &cert, Some("prometheus:wrong"));
     assert_eq!(code, 401, "{body}");
     let (code, _, body) = curl(&url, &cert, Some("nobody:s3cret pass"));
@@ -152,16 +188,33 @@ fn web_configs_serve_cannot_honour_are_refused() {
     let path = dir.path().display().to_string();
     let conf = tempdir();
     let cases = [
-        ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: ca.pem\n", "client_ca_file"),
-        ("tls_server_config:\n  cert_file: c.pem\n", "both cert_file and key_file"),
+        (
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: ca.pem\n",
+            "client_ca_file",
+        ),
+        (
+            "tls_server_config:\n  cert_file: c.pem\n",
+            "both cert_file and key_file",
+        ),
         ("basic_auth_users:\n  alice: hunter2\n", "not a bcrypt hash"),
-        ("tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n", "c.pem"),
-        ("http_server_config:\n  http2: false\n", "http_server_config"),
+        (
+            "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n",
+            "c.pem",
+        ),
+        (
+            "http_server_config:\n  http2: false\n",
+            "http_server_config",
+        ),
     ];
     for (text, says) in cases {
         let web = conf.path().join("web.yml");
         std::fs::write(&web, text).unwrap();
-        let out = scoreboard(&["serve", &path, "--web.config.file", &web.display().to_string()]);
+        let out = scoreboard(&[
+            "serve",
+            &path,
+            "--web.config.file",
+            &web.display().to_string(),
+        ]);
         assert_eq!(out.status.code(), Some(2), "{text}");
         let error = one_line_error(&out);
         assert!(error.contains(says), "{text}: {error}");

@@ -55,7 +55,10 @@ fn half_closed_clients_get_the_whole_response() {
     w.update(br#"{"state":"busy","requests":7}"#).unwrap();
     let server = Server::start(dir.path(), &[]);
     let requests = [
-        ("HTTP/1.0", "GET /server-status?auto HTTP/1.0\r\n\r\n".to_owned()),
+        (
+            "HTTP/1.0",
+            "GET /server-status?auto HTTP/1.0\r\n\r\n".to_owned(),
+        ),
         (
             "HTTP/1.1",
             format!(
@@ -90,7 +93,8 @@ fn half_closed_clients_get_the_whole_response() {
 fn a_replaced_worker_keeps_its_requests_in_the_total() {
     let dir = tempdir();
     let server = Server::start(dir.path(), &[]);
-    let status = |requests: u64| hex(format!(r#"{{"state":"idle","requests":{requests}}}"#).as_bytes());
+    let status =
+        |requests: u64| hex(format!(r#"{{"state":"idle","requests":{requests}}}"#).as_bytes());
 
     let mut first = Helper::spawn("workers", dir.path());
     first.ok("worker w1");
@@ -109,7 +113,10 @@ fn a_replaced_worker_keeps_its_requests_in_the_total() {
     let mut last = 1_000_005;
     testkit::eventually(Duration::from_secs(20), Duration::from_millis(20), || {
         let (_, _, text) = get(&agent(), &server.url("/server-status?auto"));
-        let total: u64 = auto_value(&text, "Total Accesses").unwrap().parse().unwrap();
+        let total: u64 = auto_value(&text, "Total Accesses")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(total >= last, "Total Accesses went down, {last} to {total}");
         last = total;
         // The new w1 read: the old one's count is kept.
@@ -119,8 +126,15 @@ fn a_replaced_worker_keeps_its_requests_in_the_total() {
     second.ok(&format!("update w1 {}", status(10)));
     let (code, _, text) = get(&agent(), &server.url("/metrics"));
     assert_eq!(code, 200);
-    assert_eq!(metric(&text, "scoreboard_requests_total"), Some(1_000_015.0), "{text}");
-    assert!(text.contains("\n# TYPE scoreboard_requests_total counter\n"), "{text}");
+    assert_eq!(
+        metric(&text, "scoreboard_requests_total"),
+        Some(1_000_015.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n# TYPE scoreboard_requests_total counter\n"),
+        "{text}"
+    );
     // Everyone gone: still there.
     second.kill();
     other.kill();
@@ -150,7 +164,10 @@ fn rates_do_not_depend_on_who_read_before() {
         assert_eq!(code, 200);
         let (_, _, text) = get(&agent(), &server.url("/server-status?auto"));
         let rate: f64 = auto_value(&text, "ReqPerSec").unwrap().parse().unwrap();
-        let total: f64 = auto_value(&text, "Total Accesses").unwrap().parse().unwrap();
+        let total: f64 = auto_value(&text, "Total Accesses")
+            .unwrap()
+            .parse()
+            .unwrap();
         let uptime: f64 = auto_value(&text, "Uptime").unwrap().parse().unwrap();
         assert!(uptime >= 1.0, "{text}");
         assert!(
@@ -199,7 +216,10 @@ fn start_error_and_access_lines_on_stderr() {
     let (code, _, body) = get(&agent(), &server.url("/json?x=1"));
     assert_eq!(code, 200);
     let access = log.wait_for("of access", |l| l.contains(" \"GET /json?x=1 HTTP/1.1\" "));
-    assert!(access.starts_with("scoreboard: access 127.0.0.1:"), "{access}");
+    assert!(
+        access.starts_with("scoreboard: access 127.0.0.1:"),
+        "{access}"
+    );
     assert!(
         access.contains(&format!("\"GET /json?x=1 HTTP/1.1\" 200 {} ", body.len())),
         "{access}"
@@ -212,8 +232,13 @@ fn start_error_and_access_lines_on_stderr() {
     std::fs::remove_dir_all(dir.path()).unwrap();
     let (code, _, _) = get(&agent(), &server.url("/metrics"));
     assert_eq!(code, 503);
-    let failed = log.wait_for("of a failed read", |l| l.starts_with("scoreboard: failed read of "));
-    assert!(failed.contains(&dir.path().display().to_string()), "{failed}");
+    let failed = log.wait_for("of a failed read", |l| {
+        l.starts_with("scoreboard: failed read of ")
+    });
+    assert!(
+        failed.contains(&dir.path().display().to_string()),
+        "{failed}"
+    );
     let error = log.wait_for("of an error response", |l| {
         l.starts_with("scoreboard: error response 503 to 127.0.0.1:")
     });
@@ -233,7 +258,9 @@ fn no_access_log_unless_asked_and_bad_backlogs_refused() {
     assert_eq!(code, 200);
     assert!(server.stop());
     assert!(
-        log.lines().iter().all(|l| !l.starts_with("scoreboard: access ")),
+        log.lines()
+            .iter()
+            .all(|l| !l.starts_with("scoreboard: access ")),
         "{:#?}",
         log.lines()
     );

@@ -72,7 +72,16 @@ fn one_worker_is_counted_in_the_singular() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
     let out = std::process::Command::new(BIN)
-        .args(["demo", "--workers", "1", "--seconds", "0.3", "--interval", "0.1", "--dir"])
+        .args([
+            "demo",
+            "--workers",
+            "1",
+            "--seconds",
+            "0.3",
+            "--interval",
+            "0.1",
+            "--dir",
+        ])
         .arg(&dir)
         .output()
         .unwrap();

@@ -133,7 +133,7 @@ fn auto_is_what_apache_collectors_parse() {
     // mod_status's ReqPerSec: Total Accesses over the uptime (its whole
     // seconds bound it), whoever read before.
     let rate = second.float("ReqPerSec");
-    let uptime = second.integer("Uptime") as f64;
+    let uptime = f64::from(u32::try_from(second.integer("Uptime")).unwrap());
     assert!(rate > 0.0, "{text}");
     assert!(rate >= 15.0 / (uptime + 1.0), "{text}");
     assert!(uptime == 0.0 || rate <= 15.0 / uptime, "{text}");

@@ -345,7 +345,8 @@ fn prometheus_scrapes_serve_over_tls_with_basic_auth() {
         p.api("/api/v1/targets", None).is_some_and(|data| {
             data["activeTargets"].as_array().is_some_and(|targets| {
                 targets.iter().any(|t| {
-                    t["health"] == "down" && t["lastError"].as_str().is_some_and(|e| e.contains("401"))
+                    t["health"] == "down"
+                        && t["lastError"].as_str().is_some_and(|e| e.contains("401"))
                 })
             })
         })

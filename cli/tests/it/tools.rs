@@ -2,9 +2,7 @@
 //! tests *ignored* (with the reason, `cli/build.rs` decides); in CI (`CI`
 //! set) this test, never ignored, fails instead.
 
-use testkit::tools::{
-    CHROMIUM, CURL, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, TMUX, Tool,
-};
+use testkit::tools::{CHROMIUM, CURL, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, TMUX, Tool};
 
 /// Each program, with whether the build found it (and so runs its tests).
 const BUILT_WITH: [(&Tool, bool); 8] = [

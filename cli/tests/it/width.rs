@@ -122,7 +122,8 @@ fn line_separators_are_escaped_in_list() {
     let dir = tempdir();
     let board = Scoreboard::open(dir.path()).unwrap();
     let mut w = board.worker_with_id("w\u{2028}1").unwrap();
-    w.update("line\u{2028}break\u{2029}here".as_bytes()).unwrap();
+    w.update("line\u{2028}break\u{2029}here".as_bytes())
+        .unwrap();
     let table = scoreboard_ok(&["list", dir.path().to_str().unwrap()]);
     assert!(!table.contains(['\u{2028}', '\u{2029}']), "{table}");
     let row = table.lines().nth(1).unwrap();
@@ -148,5 +149,8 @@ fn list_widths_too_narrow_are_refused() {
     }
     // The narrowest shows an escape whole.
     let table = scoreboard_ok(&["list", d, "--width", "8"]);
-    assert!(table.lines().nth(1).unwrap().ends_with("  \\u{202e}…"), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().ends_with("  \\u{202e}…"),
+        "{table}"
+    );
 }
