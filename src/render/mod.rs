@@ -8,7 +8,9 @@
 //! it can serve any HTTP stack. A [`Summary`] of the records is what the
 //! page and `?auto` show of the board as a whole: counts by state (from
 //! [`count_states`], the one count every view uses), request totals, the
-//! grid of one character per worker and, given the previous read, rates.
+//! grid of one character per worker and rates: given the previous read, or
+//! with [`Totals`] kept across reads (departed workers' counts kept),
+//! `mod_status`'s totals over the uptime.
 //! With the `axum` feature, [`router`] serves them all.
 //!
 //! ```

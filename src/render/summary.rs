@@ -1,7 +1,7 @@
 //! What a status page shows above its table, as `mod_status` does: counts by
 //! state, the total of the workers' request counters, rates (since the
-//! previous read, or `mod_status`'s accesses over uptime), the age of the oldest busy request, and the grid of one
-//! character per worker.
+//! previous read, or `mod_status`'s accesses over uptime), the age of the
+//! oldest busy request, and the grid of one character per worker.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
