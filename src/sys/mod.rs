@@ -30,7 +30,9 @@
 //!
 //! Files and locks:
 //! - `allocate(file, off, len)`: blocks allocated, so a full file system
-//!   fails there and never as a SIGBUS on a later store;
+//!   fails there and never as a SIGBUS on a later store, and growth past the
+//!   file size limit fails with `EFBIG` without raising `SIGXFSZ`;
+//!   `file_size_limit()`: that limit (`RLIMIT_FSIZE`);
 //! - `try_lock_removal(file)`: a non-blocking lock of an open file
 //!   description, independent of the `flock` that marks a worker alive.
 //!

@@ -50,7 +50,7 @@ fn answer(r: Result<String, Error>) {
 
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
-/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `cleanup-report`
+/// `drop ID`, `pid`, `fsize-limit BYTES [dfl]`, `cleanup N`, `cleanup-report`
 /// (`REMOVED ERRNO...`), `spin ID MINLEN MAXLEN [log]`,
 /// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `nofile-extra K`
 /// (allow K more open files), `read` (`id=status ...`), `quit`.
@@ -147,16 +147,25 @@ fn script(board: &Scoreboard) {
 fn limit(cmd: &str, rest: &str) {
     match cmd {
         "fsize-limit" => {
-            let limit: u64 = rest.parse().unwrap();
+            // `BYTES`: SIGXFSZ ignored, as servers do, which turns a write
+            // past the limit into EFBIG; `BYTES dfl`: SIGXFSZ at its default
+            // action, which kills the process that writes past the limit.
+            let (limit, dfl) = rest.split_once(' ').unwrap_or((rest, ""));
+            let limit: u64 = limit.parse().unwrap();
             let rl = libc::rlimit {
                 rlim_cur: limit,
                 rlim_max: limit,
             };
-            // SAFETY: setrlimit reads a valid rlimit; ignoring SIGXFSZ, as
-            // servers do, turns a write past the limit into EFBIG.
+            let action = if dfl == "dfl" {
+                libc::SIG_DFL
+            } else {
+                libc::SIG_IGN
+            };
+            // SAFETY: setrlimit reads a valid rlimit; signal sets a plain
+            // disposition.
             unsafe {
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &raw const rl), 0);
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                assert_ne!(libc::signal(libc::SIGXFSZ, action), libc::SIG_ERR);
             }
         }
         "as-extra" => {
