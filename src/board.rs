@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cleanup::Cleanup;
@@ -11,6 +11,7 @@ use crate::dir::BaseDir;
 use crate::error::{Error, Result};
 use crate::fork;
 use crate::reader::{Entry, How, Reader, ScanReport, Visit};
+use reading::ReaderLock;
 use crate::slots::Slots;
 
 /// A plain read: what the watch reports, no list of skipped entries.
@@ -21,6 +22,7 @@ const READ: How = How {
 use crate::worker::Worker;
 
 mod builder;
+mod reading;
 
 pub use builder::Builder;
 
@@ -50,7 +52,8 @@ pub struct Scoreboard {
     dir: OnceLock<Arc<BaseDir>>,
     worker_id: Option<WorkerIdFn>,
     slots: Slots,
-    reader: Mutex<Reader>,
+    /// Locked for each read; never inherited held by a fork child.
+    reader: ReaderLock,
 }
 
 impl fmt::Debug for Scoreboard {
@@ -289,7 +292,7 @@ impl Scoreboard {
     }
 
     fn reader(&self) -> MutexGuard<'_, Reader> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+        self.reader.lock()
     }
 }
 

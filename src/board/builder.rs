@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use super::{Scoreboard, WorkerIdFn};
@@ -11,7 +11,8 @@ use super::{Snapshot, Worker};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::reader::{Reader, SETTLE_TIMEOUT};
+use super::reading::{ReaderLock, Settings};
+use crate::reader::SETTLE_TIMEOUT;
 use crate::slots::Slots;
 
 /// Configures a [`Scoreboard`]; made by [`Scoreboard::builder`].
@@ -214,14 +215,19 @@ impl Builder {
         let dir = dir.map(Arc::new);
         let watch =
             self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
-        let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout)
-            .max_mappings(self.max_mappings);
+        let settings = Settings {
+            path: self.base_dir.clone(),
+            watch,
+            settle: self.settle_timeout,
+            max_mappings: self.max_mappings,
+        };
+        let reader = ReaderLock::new(settings, dir.clone());
         Ok(Scoreboard {
             path: self.base_dir,
             dir: dir.map_or_else(OnceLock::new, OnceLock::from),
             worker_id: self.worker_id,
             slots: Slots::default(),
-            reader: Mutex::new(reader),
+            reader,
         })
     }
 }
