@@ -11,8 +11,8 @@ use crate::dir::BaseDir;
 use crate::error::{Error, Result};
 use crate::fork;
 use crate::reader::{Entry, How, Reader, ScanReport, Visit};
-use reading::ReaderLock;
 use crate::slots::Slots;
+use reading::ReaderLock;
 
 /// A plain read: what the watch reports, no list of skipped entries.
 const READ: How = How {

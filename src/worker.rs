@@ -187,9 +187,11 @@ impl Worker {
         if let Some(limit) = limit.filter(|&l| off.saturating_add(cap) > l) {
             let room = limit.saturating_sub(off) / PAGE * PAGE;
             if room < page_round(need) {
-                return Err(io_err(io::Error::from_raw_os_error(libc::EFBIG)).with_detail(
-                    format!("the process's file size limit (RLIMIT_FSIZE) is {limit} bytes"),
-                ));
+                return Err(
+                    io_err(io::Error::from_raw_os_error(libc::EFBIG)).with_detail(format!(
+                        "the process's file size limit (RLIMIT_FSIZE) is {limit} bytes"
+                    )),
+                );
             }
             cap = room;
         }

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::reading::{ReaderLock, Settings};
 use super::{Scoreboard, WorkerIdFn};
 #[cfg(doc)]
 use super::{Snapshot, Worker};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use super::reading::{ReaderLock, Settings};
 use crate::reader::SETTLE_TIMEOUT;
 use crate::slots::Slots;
 

@@ -22,6 +22,7 @@ pub fn run(role: &str) {
         "fork-reader" => fork_reader(&board),
         "low-fd-reader" => low_fd_reader(&dir),
         "crowded-reader" => crate::budget::crowded_reader(&dir),
+        "boards-reader" => crate::budget::boards_reader(),
         "thread-churn" => thread_churn(&dir),
         "fork-threads" => fork_threads(&dir),
         "fork-busy" => fork_busy(&dir),
