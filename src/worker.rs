@@ -116,7 +116,8 @@ impl Worker {
     /// # Errors
     /// - [`ErrorKind::Forked`] on a handle inherited through `fork()`.
     /// - [`ErrorKind::Io`] when the file cannot grow (a full file system, a
-    ///   file size limit); the previous status stays published and the worker
+    ///   file size limit: `EFBIG`, checked before growing, so SIGXFSZ is
+    ///   never raised); the previous status stays published and the worker
     ///   stays usable.
     /// - [`ErrorKind::TooLarge`] for a status over 1 TiB.
     ///

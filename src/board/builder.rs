@@ -105,7 +105,8 @@ impl Builder {
 
     /// Whether reads watch `base_dir` for changes (with inotify) rather than
     /// list it and check every entry's lock each time. On by default: a warm
-    /// read then makes one system call whatever the number of workers. Where
+    /// read then makes one system call whatever the number of workers. Every
+    /// watching board of the process shares one inotify instance. Where
     /// the watch cannot be set up (no inotify, the user's inotify instances
     /// used up) reads list the directory, with the same results. The
     /// environment variable `PARALLEL_SCOREBOARD_NO_WATCH=1` turns it off for
@@ -169,13 +170,13 @@ impl Builder {
     /// system call; each worker beyond it costs every read an `open`,
     /// `fstat`, `mmap`, `munmap` and `close`. `0` keeps none.
     ///
-    /// Whatever `n`, a board keeps no more than the process's
-    /// `vm.max_map_count` less the mappings it has when the board first
-    /// reads, less a quarter of `vm.max_map_count` left for the rest of the
-    /// process (that is also the default): a process that runs out of
-    /// mappings cannot allocate memory either, and Rust then aborts. A
-    /// mapping refused for want of memory lowers the budget to the mappings
-    /// kept so far.
+    /// Whatever `n`, the boards of a process keep, all together, no more
+    /// than the process's `vm.max_map_count` less the mappings it has when a
+    /// board first reads, less a quarter of `vm.max_map_count` left for the
+    /// rest of the process (without `max_mappings`, a board may take all of
+    /// what the others leave): a process that runs out of mappings cannot
+    /// allocate memory either, and Rust then aborts. A mapping refused for
+    /// want of memory lowers that budget to the mappings kept so far.
     ///
     /// # Examples
     /// ```

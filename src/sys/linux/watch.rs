@@ -84,8 +84,9 @@ const GONE: u32 = libc::IN_DELETE_SELF | libc::IN_MOVE_SELF | libc::IN_IGNORED |
 /// watches live in the process's one instance (see the module docs).
 #[derive(Debug)]
 pub(crate) struct Watch {
-    /// This watch's subscriptions, in the instance of `generation`.
-    id: u64,
+    /// This watch's subscriptions and queue (its slot in [`Instance::queues`]),
+    /// in the instance of `generation`.
+    id: usize,
     generation: u64,
     /// The watch descriptor of the directory itself.
     dir: i32,
@@ -141,12 +142,12 @@ impl Watch {
                 Some(instance) => instance,
                 none @ None => none.insert(Instance::new()?),
             };
-            let id = instance.next_id;
-            instance.next_id += 1;
+            let id = instance.new_queue();
             let dir = instance.place(id, path.as_str(), mask);
             let dir = match dir {
                 Ok(wd) => wd,
                 Err(e) => {
+                    instance.queues[id] = None;
                     state.close_if_unused();
                     return Err(e);
                 }
@@ -159,7 +160,6 @@ impl Watch {
                     Some((instance.place(id, at, step_mask).ok()?, name.clone()))
                 })
                 .collect();
-            instance.queues.insert(id, Queue::default());
             let follows_path = ancestry.is_some() && ancestors.len() == steps.len();
             Ok(Self {
                 id,
@@ -197,7 +197,8 @@ impl Watch {
             instance.read_all()?;
             let queue = instance
                 .queues
-                .get_mut(&self.id)
+                .get_mut(self.id)
+                .and_then(Option::as_mut)
                 .ok_or_else(|| io::Error::other("this watch's queue is gone"))?;
             std::mem::swap(&mut queue.events, &mut self.taken);
             Ok::<_, io::Error>(std::mem::take(&mut queue.overflowed))
@@ -239,7 +240,9 @@ impl Drop for Watch {
                 for &(wd, _) in &self.ancestors {
                     instance.unsubscribe(self.id, wd);
                 }
-                instance.queues.remove(&self.id);
+                if let Some(queue) = instance.queues.get_mut(self.id) {
+                    *queue = None;
+                }
             }
             state.close_if_unused();
         });
@@ -259,10 +262,10 @@ struct Queue {
 struct Instance {
     inotify: Inotify,
     /// The watches subscribed to each watch descriptor.
-    subscribers: HashMap<i32, Vec<u64>>,
-    /// Each watch's events not drained yet.
-    queues: HashMap<u64, Queue>,
-    next_id: u64,
+    subscribers: HashMap<i32, Vec<usize>>,
+    /// Each watch's events not drained yet, by the watch's id (a free slot
+    /// is taken by the next new watch).
+    queues: Vec<Option<Queue>>,
     /// Where events are read into: room for many, and at least one with
     /// the longest name.
     buf: Box<[u8]>,
@@ -273,15 +276,32 @@ impl Instance {
         Ok(Self {
             inotify: Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?,
             subscribers: HashMap::new(),
-            queues: HashMap::new(),
-            next_id: 0,
+            queues: Vec::new(),
             buf: vec![0; 4096].into_boxed_slice(),
         })
     }
 
+    /// A new watch's id: a free queue slot, now taken.
+    fn new_queue(&mut self) -> usize {
+        let id = match self.queues.iter().position(Option::is_none) {
+            Some(id) => id,
+            None => {
+                self.queues.push(None);
+                self.queues.len() - 1
+            }
+        };
+        self.queues[id] = Some(Queue::default());
+        id
+    }
+
     /// Step 1: watches `path` for `mask` (added to what others asked for the
     /// same directory) and subscribes watch `id` to its descriptor.
-    fn place(&mut self, id: u64, path: &(impl nix::NixPath + ?Sized), mask: F) -> io::Result<i32> {
+    fn place(
+        &mut self,
+        id: usize,
+        path: &(impl nix::NixPath + ?Sized),
+        mask: F,
+    ) -> io::Result<i32> {
         let mask = mask | F::from_bits_retain(libc::IN_MASK_ADD);
         let wd = self.inotify.add_watch(path, mask)?.as_raw();
         self.subscribers.entry(wd).or_default().push(id);
@@ -290,14 +310,12 @@ impl Instance {
 
     /// Step 3: ends watch `id`'s subscription to `wd`, removing the kernel
     /// watch if nobody else is subscribed.
-    fn unsubscribe(&mut self, id: u64, wd: i32) {
+    fn unsubscribe(&mut self, id: usize, wd: i32) {
         let Some(ids) = self.subscribers.get_mut(&wd) else {
             // Ended by the kernel (IN_IGNORED).
             return;
         };
-        if let Some(pos) = ids.iter().position(|&i| i == id) {
-            ids.swap_remove(pos);
-        }
+        ids.retain(|&i| i != id);
         if ids.is_empty() {
             self.subscribers.remove(&wd);
             // An error means the kernel removed it already.
@@ -335,13 +353,13 @@ impl Instance {
 /// Queues the event `ev` (`raw`, as the kernel wrote it) for the watches it
 /// concerns.
 fn route(
-    subscribers: &mut HashMap<i32, Vec<u64>>,
-    queues: &mut HashMap<u64, Queue>,
+    subscribers: &mut HashMap<i32, Vec<usize>>,
+    queues: &mut [Option<Queue>],
     ev: &RawEvent<'_>,
     raw: &[u8],
 ) {
     if ev.mask & libc::IN_Q_OVERFLOW != 0 {
-        for queue in queues.values_mut() {
+        for queue in queues.iter_mut().flatten() {
             queue.overflowed = true;
             queue.events.clear();
         }
@@ -352,7 +370,7 @@ fn route(
         return;
     };
     for id in ids {
-        let Some(queue) = queues.get_mut(id) else {
+        let Some(Some(queue)) = queues.get_mut(*id) else {
             continue;
         };
         if queue.overflowed {
@@ -382,7 +400,8 @@ struct State {
 impl State {
     /// Closes the instance once no watch uses it.
     fn close_if_unused(&mut self) {
-        if self.instance.as_ref().is_some_and(|i| i.queues.is_empty()) {
+        let unused = |i: &Instance| i.queues.iter().all(Option::is_none);
+        if self.instance.as_ref().is_some_and(unused) {
             self.instance = None;
         }
     }
