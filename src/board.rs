@@ -321,7 +321,9 @@ impl Visit for Collect {
     }
 
     fn expect(&mut self, n: usize) {
-        self.found.reserve_exact(n);
+        // Fallible: a failure leaves the vector to grow as it goes (and a
+        // read for which memory runs out then fails its copies, with ENOMEM).
+        let _ = self.found.try_reserve_exact(n);
     }
 }
 

@@ -321,9 +321,9 @@ fn two_hundred_boards_share_one_inotify_instance_and_read_right() {
     let mut c = Helper::spawn("script", &dirs[BOARDS - 1]);
     c.ok("worker c");
     c.ok("wupdate c s-c");
-    let last = |i| if i == BOARDS - 1 { "b,c" } else { "b" };
-    assert_eq!(read(&mut reader), expect(&last));
-    assert_eq!(read(&mut reader), expect(&last));
+    let with_c = |i| if i == BOARDS - 1 { "b,c" } else { "b" };
+    assert_eq!(read(&mut reader), expect(&with_c));
+    assert_eq!(read(&mut reader), expect(&with_c));
 
     // The other dies too.
     b.kill();
@@ -337,7 +337,7 @@ fn two_hundred_boards_share_one_inotify_instance_and_read_right() {
 /// watch descriptor: `wd:N` joined by `,`, or `-` for none.
 fn watches_on(dir: &str) -> String {
     use std::os::unix::fs::MetadataExt;
-    let ino = format!(" ino:{:x} ", std::fs::metadata(dir).unwrap().ino());
+    let inode = format!(" ino:{:x} ", std::fs::metadata(dir).unwrap().ino());
     let mut wds = Vec::new();
     for e in std::fs::read_dir("/proc/self/fd").unwrap() {
         let e = e.unwrap();
@@ -347,12 +347,12 @@ fn watches_on(dir: &str) -> String {
         if target.as_os_str() != "anon_inode:inotify" {
             continue;
         }
-        let info = std::fs::read_to_string(Path::new("/proc/self/fdinfo").join(e.file_name()));
-        for line in info.unwrap().lines() {
-            if let Some(rest) = line.strip_prefix("inotify ") {
-                if rest.contains(&ino) {
-                    wds.push(rest.split(' ').next().unwrap().to_owned());
-                }
+        let fdinfo = std::fs::read_to_string(Path::new("/proc/self/fdinfo").join(e.file_name()));
+        for line in fdinfo.unwrap().lines() {
+            if let Some(rest) = line.strip_prefix("inotify ")
+                && rest.contains(&inode)
+            {
+                wds.push(rest.split(' ').next().unwrap().to_owned());
             }
         }
     }

@@ -283,13 +283,14 @@ impl Instance {
 
     /// A new watch's id: a free queue slot, now taken.
     fn new_queue(&mut self) -> usize {
-        let id = match self.queues.iter().position(Option::is_none) {
-            Some(id) => id,
-            None => {
+        let id = self
+            .queues
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or_else(|| {
                 self.queues.push(None);
                 self.queues.len() - 1
-            }
-        };
+            });
         self.queues[id] = Some(Queue::default());
         id
     }
