@@ -14,7 +14,10 @@
 //!    masks): both are subscribed to it.
 //! 2. Draining (a read): under the instance's lock, `read` the instance until
 //!    it is empty (one call when nothing happened), and append each event to
-//!    the queue of every subscriber of its descriptor; `IN_Q_OVERFLOW`
+//!    the queue of every subscriber of its descriptor (a subscriber for a
+//!    directory of the path only gets the events about the next step's name,
+//!    and the directory's own going: the rest cost a comparison, no copy, no
+//!    allocation); `IN_Q_OVERFLOW`
 //!    (events lost) marks every queue overflowed, and so does a queue grown
 //!    past [`QUEUE_CAP`] (a watch nobody drains). Then take the caller's own
 //!    queue (swapped with an empty buffer: no allocation once both have room)
@@ -143,7 +146,7 @@ impl Watch {
                 none @ None => none.insert(Instance::new()?),
             };
             let id = instance.new_queue();
-            let dir = instance.place(id, path.as_str(), mask);
+            let dir = instance.place(id, None, path.as_str(), mask);
             let dir = match dir {
                 Ok(wd) => wd,
                 Err(e) => {
@@ -157,7 +160,8 @@ impl Watch {
             let ancestors: Vec<_> = steps
                 .iter()
                 .filter_map(|(at, name)| {
-                    Some((instance.place(id, at, step_mask).ok()?, name.clone()))
+                    let wd = instance.place(id, Some(name), at, step_mask).ok()?;
+                    Some((wd, name.clone()))
                 })
                 .collect();
             let follows_path = ancestry.is_some() && ancestors.len() == steps.len();
@@ -262,7 +266,7 @@ struct Queue {
 struct Instance {
     inotify: Inotify,
     /// The watches subscribed to each watch descriptor.
-    subscribers: HashMap<i32, Vec<usize>>,
+    subscribers: HashMap<i32, Vec<Subscriber>>,
     /// Each watch's events not drained yet, by the watch's id (a free slot
     /// is taken by the next new watch).
     queues: Vec<Option<Queue>>,
@@ -296,28 +300,35 @@ impl Instance {
     }
 
     /// Step 1: watches `path` for `mask` (added to what others asked for the
-    /// same directory) and subscribes watch `id` to its descriptor.
+    /// same directory) and subscribes watch `id` to its descriptor: to every
+    /// event, or with `step` only to those about that name (and the
+    /// directory's own going).
     fn place(
         &mut self,
         id: usize,
+        step: Option<&OsString>,
         path: &(impl nix::NixPath + ?Sized),
         mask: F,
     ) -> io::Result<i32> {
         let mask = mask | F::from_bits_retain(libc::IN_MASK_ADD);
         let wd = self.inotify.add_watch(path, mask)?.as_raw();
-        self.subscribers.entry(wd).or_default().push(id);
+        let step = step.cloned();
+        self.subscribers
+            .entry(wd)
+            .or_default()
+            .push(Subscriber { id, step });
         Ok(wd)
     }
 
     /// Step 3: ends watch `id`'s subscription to `wd`, removing the kernel
     /// watch if nobody else is subscribed.
     fn unsubscribe(&mut self, id: usize, wd: i32) {
-        let Some(ids) = self.subscribers.get_mut(&wd) else {
+        let Some(subs) = self.subscribers.get_mut(&wd) else {
             // Ended by the kernel (IN_IGNORED).
             return;
         };
-        ids.retain(|&i| i != id);
-        if ids.is_empty() {
+        subs.retain(|s| s.id != id);
+        if subs.is_empty() {
             self.subscribers.remove(&wd);
             // An error means the kernel removed it already.
             // SAFETY: inotify_rm_watch takes two integers; the descriptor is
@@ -351,10 +362,20 @@ impl Instance {
     }
 }
 
+/// A watch's subscription to a watch descriptor.
+#[derive(Debug)]
+struct Subscriber {
+    id: usize,
+    /// For a directory of the path: the only name whose events matter (the
+    /// others, which other programs may make by the thousand, are never
+    /// queued: a comparison each).
+    step: Option<OsString>,
+}
+
 /// Queues the event `ev` (`raw`, as the kernel wrote it) for the watches it
 /// concerns.
 fn route(
-    subscribers: &mut HashMap<i32, Vec<usize>>,
+    subscribers: &mut HashMap<i32, Vec<Subscriber>>,
     queues: &mut [Option<Queue>],
     ev: &RawEvent<'_>,
     raw: &[u8],
@@ -366,12 +387,18 @@ fn route(
         }
         return;
     }
-    let Some(ids) = subscribers.get(&ev.wd) else {
+    let Some(subs) = subscribers.get(&ev.wd) else {
         // A watch removed since (its IN_IGNORED), or never ours.
         return;
     };
-    for id in ids {
-        let Some(Some(queue)) = queues.get_mut(*id) else {
+    for sub in subs {
+        if let Some(step) = &sub.step
+            && ev.mask & GONE == 0
+            && ev.name != Some(step.as_os_str())
+        {
+            continue;
+        }
+        let Some(Some(queue)) = queues.get_mut(sub.id) else {
             continue;
         };
         if queue.overflowed {
