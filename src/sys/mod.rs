@@ -18,6 +18,8 @@
 //!   names of a directory changed since the last look, and whether the
 //!   directory left its path. A platform without such notifications returns
 //!   an error from `Watch::new`; readers then list the directory every time.
+//!   Linux keeps every watch of the process in one inotify instance, and a
+//!   fork child's watches in one of its own.
 //!
 //! Directories and names:
 //! - `open_dir(path)`, `is_removed(dir)`, `identity(fd)`, `identity_at(dir, name)`,
