@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::cleanup::Cleanup;
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::fork;
 use crate::reader::{Entry, How, Reader, ScanReport, Visit};
 use crate::slots::Slots;
+use reading::ReaderLock;
 
 /// A plain read: what the watch reports, no list of skipped entries.
 const READ: How = How {
@@ -21,6 +22,7 @@ const READ: How = How {
 use crate::worker::Worker;
 
 mod builder;
+mod reading;
 
 pub use builder::Builder;
 
@@ -50,7 +52,8 @@ pub struct Scoreboard {
     dir: OnceLock<Arc<BaseDir>>,
     worker_id: Option<WorkerIdFn>,
     slots: Slots,
-    reader: Mutex<Reader>,
+    /// Locked for each read; never inherited held by a fork child.
+    reader: ReaderLock,
 }
 
 impl fmt::Debug for Scoreboard {
@@ -289,7 +292,7 @@ impl Scoreboard {
     }
 
     fn reader(&self) -> MutexGuard<'_, Reader> {
-        self.reader.lock().unwrap_or_else(PoisonError::into_inner)
+        self.reader.lock()
     }
 }
 
@@ -318,7 +321,9 @@ impl Visit for Collect {
     }
 
     fn expect(&mut self, n: usize) {
-        self.found.reserve_exact(n);
+        // Fallible: a failure leaves the vector to grow as it goes (and a
+        // read for which memory runs out then fails its copies, with ENOMEM).
+        let _ = self.found.try_reserve_exact(n);
     }
 }
 

@@ -58,7 +58,7 @@ use crate::error::Result;
 use crate::fork;
 use crate::worker::Worker;
 
-mod lock;
+pub(crate) mod lock;
 
 use lock::{Guard, Lock};
 

@@ -11,7 +11,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
 use crate::fork::{self, Registration};
 use crate::id;
-use crate::layout::{INITIAL_FILE_LEN, MAX_CAP, StaticHeader, page_round};
+use crate::layout::{INITIAL_FILE_LEN, MAX_CAP, PAGE, StaticHeader, page_round};
 use crate::protocol::{self, WriterState};
 use crate::shm::WriteMap;
 use crate::sys::{self, FileId};
@@ -116,7 +116,8 @@ impl Worker {
     /// # Errors
     /// - [`ErrorKind::Forked`] on a handle inherited through `fork()`.
     /// - [`ErrorKind::Io`] when the file cannot grow (a full file system, a
-    ///   file size limit); the previous status stays published and the worker
+    ///   file size limit: `EFBIG`, checked before growing, so SIGXFSZ is
+    ///   never raised); the previous status stays published and the worker
     ///   stays usable.
     /// - [`ErrorKind::TooLarge`] for a status over 1 TiB.
     ///
@@ -177,9 +178,24 @@ impl Worker {
                 .with_detail(format!("{need} bytes, at most {MAX_CAP}"))
                 .with_path(self.path()));
         }
-        let cap = page_round(need.max(self.state.region(i).1.saturating_mul(2))).min(MAX_CAP);
+        let mut cap = page_round(need.max(self.state.region(i).1.saturating_mul(2))).min(MAX_CAP);
         let off = self.file_len;
         let io_err = |e: io::Error| Error::io(e).with_path(self.dir.entry(&self.name));
+        // Under a file size limit, a region that would cross it is cut to
+        // what is left below it, if that still holds the status (growing
+        // past it would raise SIGXFSZ: `sys::allocate` refuses with EFBIG).
+        let limit = sys::file_size_limit().map_err(io_err)?;
+        if let Some(limit) = limit.filter(|&l| off.saturating_add(cap) > l) {
+            let room = limit.saturating_sub(off) / PAGE * PAGE;
+            if room < page_round(need) {
+                return Err(
+                    io_err(io::Error::from_raw_os_error(libc::EFBIG)).with_detail(format!(
+                        "the process's file size limit (RLIMIT_FSIZE) is {limit} bytes"
+                    )),
+                );
+            }
+            cap = room;
+        }
         sys::allocate(&self.file, off, cap).map_err(io_err)?;
         fault::point("grow:allocated");
         let grown = self.map.grow(off + cap);

@@ -2,16 +2,17 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::reading::{ReaderLock, Settings};
 use super::{Scoreboard, WorkerIdFn};
 #[cfg(doc)]
 use super::{Snapshot, Worker};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fork;
-use crate::reader::{Reader, SETTLE_TIMEOUT};
+use crate::reader::SETTLE_TIMEOUT;
 use crate::slots::Slots;
 
 /// Configures a [`Scoreboard`]; made by [`Scoreboard::builder`].
@@ -104,7 +105,8 @@ impl Builder {
 
     /// Whether reads watch `base_dir` for changes (with inotify) rather than
     /// list it and check every entry's lock each time. On by default: a warm
-    /// read then makes one system call whatever the number of workers. Where
+    /// read then makes one system call whatever the number of workers. Every
+    /// watching board of the process shares one inotify instance. Where
     /// the watch cannot be set up (no inotify, the user's inotify instances
     /// used up) reads list the directory, with the same results. The
     /// environment variable `PARALLEL_SCOREBOARD_NO_WATCH=1` turns it off for
@@ -168,13 +170,13 @@ impl Builder {
     /// system call; each worker beyond it costs every read an `open`,
     /// `fstat`, `mmap`, `munmap` and `close`. `0` keeps none.
     ///
-    /// Whatever `n`, a board keeps no more than the process's
-    /// `vm.max_map_count` less the mappings it has when the board first
-    /// reads, less a quarter of `vm.max_map_count` left for the rest of the
-    /// process (that is also the default): a process that runs out of
-    /// mappings cannot allocate memory either, and Rust then aborts. A
-    /// mapping refused for want of memory lowers the budget to the mappings
-    /// kept so far.
+    /// Whatever `n`, the boards of a process keep, all together, no more
+    /// than the process's `vm.max_map_count` less the mappings it has when a
+    /// board first reads, less a quarter of `vm.max_map_count` left for the
+    /// rest of the process (without `max_mappings`, a board may take all of
+    /// what the others leave): a process that runs out of mappings cannot
+    /// allocate memory either, and Rust then aborts. A mapping refused for
+    /// want of memory lowers that budget to the mappings kept so far.
     ///
     /// # Examples
     /// ```
@@ -214,14 +216,19 @@ impl Builder {
         let dir = dir.map(Arc::new);
         let watch =
             self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
-        let reader = Reader::new(&self.base_dir, dir.clone(), watch, self.settle_timeout)
-            .max_mappings(self.max_mappings);
+        let settings = Settings {
+            path: self.base_dir.clone(),
+            watch,
+            settle: self.settle_timeout,
+            max_mappings: self.max_mappings,
+        };
+        let reader = ReaderLock::new(settings, dir.clone());
         Ok(Scoreboard {
             path: self.base_dir,
             dir: dir.map_or_else(OnceLock::new, OnceLock::from),
             worker_id: self.worker_id,
             slots: Slots::default(),
-            reader: Mutex::new(reader),
+            reader,
         })
     }
 }

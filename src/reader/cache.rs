@@ -6,13 +6,15 @@
 //! Mappings are kept within a budget: a process may have only
 //! `vm.max_map_count` mappings (65,530 by default), and once it has them all
 //! every `mmap` fails, the allocator's included, which aborts the process. So
-//! a reader keeps at most [`auto_budget`] mappings (or fewer, as
-//! [`Builder::max_mappings`](crate::Builder::max_mappings) says); the files
+//! the readers of a process keep, all together, at most the process's budget
+//! ([`budget`]) of mappings, and each reader at most what
+//! [`Builder::max_mappings`](crate::Builder::max_mappings) says; the files
 //! found beyond it are kept *unmapped*: their header is checked once (through
 //! a mapping dropped at once), and each read opens the file, maps it, copies
 //! the status and drops the mapping and the descriptor. A mapping that fails
 //! with `ENOMEM` lowers the budget to the mappings kept so far. A kept mapping
-//! freed by a worker's exit goes to the next unmapped file a read copies.
+//! freed by a worker's exit (or by another reader) goes to the next unmapped
+//! file a read copies.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -20,6 +22,7 @@ use std::fs::{File, Metadata};
 use std::io;
 
 use super::Skip;
+use super::budget;
 use super::copy::{self, Reread};
 use super::corrupt;
 use crate::dir::BaseDir;
@@ -27,7 +30,7 @@ use crate::error::{Error, ErrorKind, Reason};
 use crate::layout::{self, HEADER_LEN, check_header};
 use crate::protocol::Words;
 use crate::shm::{self, ReadMap};
-use crate::sys::{self, FileId};
+use crate::sys::FileId;
 
 /// A live worker's status file mapped by this reader, with its static header.
 #[derive(Debug)]
@@ -142,39 +145,35 @@ pub(super) struct Cache {
     files: BTreeMap<OsString, Kept>,
     /// How many of `files` are mapped.
     mapped: usize,
-    /// The most mappings the builder allows (`None`: no limit of its own).
+    /// The most mappings the builder allows (`None`: no limit of its own),
+    /// within the process's budget ([`budget`]).
     asked: Option<usize>,
-    /// The most mappings to keep: `asked`, capped by [`auto_budget`] (more
-    /// would not leave the process room), worked out when the first file is
-    /// kept.
-    budget: Option<usize>,
     /// The last read's prefetch hints, in the order it visited the files.
     ahead: Vec<Ahead>,
 }
 
 impl Cache {
-    /// A cache that keeps at most `asked` mappings, and never more than
-    /// [`auto_budget`].
+    /// A cache that keeps at most `asked` mappings, and never more than the
+    /// process's budget leaves.
     pub(super) fn new(asked: Option<usize>) -> Self {
         Self {
             files: BTreeMap::new(),
             mapped: 0,
             asked,
-            budget: None,
             ahead: Vec::new(),
         }
     }
 
-    /// Forgets every file, keeping the budget.
+    /// Forgets every file.
     pub(super) fn clear(&mut self) {
         self.files.clear();
-        self.mapped = 0;
+        budget::give(std::mem::take(&mut self.mapped));
     }
 
-    /// The budget, worked out on first use.
-    fn budget(&mut self) -> usize {
-        let asked = self.asked.unwrap_or(usize::MAX);
-        *self.budget.get_or_insert_with(|| auto_budget().min(asked))
+    /// Takes a mapping from this cache's and the process's budgets, if both
+    /// have room; the caller counts it in `mapped` or gives it back.
+    fn claim(&self) -> bool {
+        self.mapped < self.asked.unwrap_or(usize::MAX) && budget::take()
     }
 
     /// Keeps the live status file `file` (named `name`, which is `text`):
@@ -227,12 +226,22 @@ impl Cache {
         if size < HEADER_LEN {
             return Err(Skip::Lasting(corrupt(dir, text, Reason::ShortHeader)));
         }
-        if self.mapped < self.budget() {
-            match ReadMap::new(file, size) {
-                Ok(map) => return Ok(Kept::Mapped(checked(dir, text, map, file_id, seen)?)),
-                // Out of mappings: keep no more than now.
-                Err(e) if e.raw_os_error() == Some(libc::ENOMEM) => self.budget = Some(self.mapped),
-                Err(e) => return Err(dir.err(text, e).into()),
+        if self.claim() {
+            let kept = match ReadMap::new(file, size) {
+                Ok(map) => checked(dir, text, map, file_id, seen).map(Kept::Mapped),
+                Err(e) => Err(dir.err(text, e).into()),
+            };
+            match kept {
+                Ok(kept) => return Ok(kept),
+                Err(Skip::Passing(e)) if is_no_memory(&e) => {
+                    // Out of mappings: keep no more than now.
+                    budget::give(1);
+                    budget::exhausted();
+                }
+                Err(skip) => {
+                    budget::give(1);
+                    return Err(skip);
+                }
             }
         }
         let map = ReadMap::new(file, HEADER_LEN).map_err(|e| dir.err(text, e))?;
@@ -249,20 +258,24 @@ impl Cache {
     /// Drops the file `name`, if kept.
     pub(super) fn remove(&mut self, name: &OsStr) {
         if let Some(kept) = self.files.remove(name) {
-            self.mapped -= usize::from(kept.is_mapped());
+            let n = usize::from(kept.is_mapped());
+            self.mapped -= n;
+            budget::give(n);
         }
     }
 
     /// Drops the files listing `listing` did not see.
     pub(super) fn retain_seen(&mut self, listing: u64) {
-        let mapped = &mut self.mapped;
+        let mut dropped = 0;
         self.files.retain(|_, kept| {
             let keep = *kept.seen() == listing;
             if !keep {
-                *mapped -= usize::from(kept.is_mapped());
+                dropped += usize::from(kept.is_mapped());
             }
             keep
         });
+        self.mapped -= dropped;
+        budget::give(dropped);
     }
 
     /// How many files are kept.
@@ -280,7 +293,7 @@ impl Cache {
         dir: &BaseDir,
         mut f: impl FnMut(&OsString, Result<&mut Mapped, Reread>),
     ) {
-        let budget = self.budget();
+        let asked = self.asked.unwrap_or(usize::MAX);
         let ahead = &mut self.ahead;
         let mut k = 0;
         for (name, kept) in &mut self.files {
@@ -299,7 +312,7 @@ impl Cache {
                     }
                     Ok(mut m) => {
                         f(name, Ok(&mut m));
-                        if self.mapped < budget {
+                        if self.mapped < asked && budget::take() {
                             self.mapped += 1;
                             *kept = Kept::Mapped(m);
                         } else {
@@ -371,27 +384,13 @@ pub(super) fn is_exhaustion(e: &Error) -> bool {
             .is_some_and(|c| matches!(c, libc::EMFILE | libc::ENFILE | libc::ENOMEM))
 }
 
-/// The mappings a reader keeps unless told otherwise: a quarter of the
-/// process's `vm.max_map_count` is left for everything else (the allocator,
-/// thread stacks, other readers), and the mappings the process has already
-/// are not counted twice. Read once, when the first file is kept.
-pub(super) fn auto_budget() -> usize {
-    let max = sys::max_map_count().unwrap_or(65_530);
-    let have = sys::mapping_count().unwrap_or(0);
-    max.saturating_sub(have).saturating_sub(max / 4)
+/// Whether `e` says that memory (or mappings) ran out.
+fn is_no_memory(e: &Error) -> bool {
+    e.io_error().and_then(io::Error::raw_os_error) == Some(libc::ENOMEM)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_automatic_budget_leaves_a_quarter_and_what_the_process_has() {
-        let max = sys::max_map_count().unwrap();
-        let have = sys::mapping_count().unwrap();
-        assert!(have > 0, "a process has mappings");
-        let budget = auto_budget();
-        assert!(budget > 0, "{budget} of {max} with {have} in use");
-        assert!(budget <= max - max / 4 - have + 64, "{budget} of {max}");
+impl Drop for Cache {
+    fn drop(&mut self) {
+        budget::give(self.mapped);
     }
 }

@@ -31,6 +31,7 @@
 //!
 //! This file runs a read through them in that order.
 
+mod budget;
 mod cache;
 mod classify;
 mod copy;
@@ -156,7 +157,7 @@ impl Reader {
     }
 
     /// Keeps at most `n` mappings between reads, and never more than the
-    /// budget derived from `vm.max_map_count` (see [`cache`]).
+    /// process's budget leaves (see [`budget`]).
     pub(crate) fn max_mappings(mut self, n: Option<usize>) -> Self {
         self.cache = Cache::new(n);
         self

@@ -159,10 +159,32 @@ pub(crate) fn try_lock_removal(file: &File) -> io::Result<bool> {
 
 /// Allocates the blocks of `file` from `off` for `len` bytes, extending it:
 /// a full file system fails here, never as a SIGBUS on a later store.
+///
+/// An extension past the process's file size limit fails with `EFBIG`
+/// before any call that would raise `SIGXFSZ` (whose default action kills
+/// the process): the limit is read first (one `getrlimit`).
 pub(crate) fn allocate(file: &File, off: u64, len: u64) -> io::Result<()> {
+    let end = off.checked_add(len).ok_or(io::ErrorKind::FileTooLarge)?;
+    if file_size_limit()?.is_some_and(|limit| end > limit) {
+        return Err(io::Error::from_raw_os_error(libc::EFBIG));
+    }
     let off = i64::try_from(off).map_err(|_| io::ErrorKind::FileTooLarge)?;
     let len = i64::try_from(len).map_err(|_| io::ErrorKind::FileTooLarge)?;
     Ok(nix::fcntl::posix_fallocate(file, off, len)?)
+}
+
+/// The process's file size limit (`RLIMIT_FSIZE`, soft), `None` when there is
+/// none. One system call: made only where a file is about to grow.
+pub(crate) fn file_size_limit() -> io::Result<Option<u64>> {
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit, which we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &raw mut rl) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((rl.rlim_cur != libc::RLIM_INFINITY).then_some(rl.rlim_cur))
 }
 
 /// Maps the first `len` bytes of `file` (open read-write, its blocks

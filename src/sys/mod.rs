@@ -18,6 +18,8 @@
 //!   names of a directory changed since the last look, and whether the
 //!   directory left its path. A platform without such notifications returns
 //!   an error from `Watch::new`; readers then list the directory every time.
+//!   Linux keeps every watch of the process in one inotify instance, and a
+//!   fork child's watches in one of its own.
 //!
 //! Directories and names:
 //! - `open_dir(path)`, `is_removed(dir)`, `identity(fd)`, `identity_at(dir, name)`,
@@ -30,7 +32,9 @@
 //!
 //! Files and locks:
 //! - `allocate(file, off, len)`: blocks allocated, so a full file system
-//!   fails there and never as a SIGBUS on a later store;
+//!   fails there and never as a SIGBUS on a later store, and growth past the
+//!   file size limit fails with `EFBIG` without raising `SIGXFSZ`;
+//!   `file_size_limit()`: that limit (`RLIMIT_FSIZE`);
 //! - `try_lock_removal(file)`: a non-blocking lock of an open file
 //!   description, independent of the `flock` that marks a worker alive.
 //!

@@ -245,3 +245,92 @@ fn a_process_near_its_mapping_limit_reads_every_worker_keeping_none() {
     assert!(reader.finish().success());
     assert!(a.finish().success());
 }
+
+/// The `boards-reader` helper: opens a board on each path of `PSB_BOARDS`
+/// (separated by `:`; a path may come more than once), reads them all cold
+/// at once (a thread each), then all warm in turn, checking every status against its id (`PREFIX-i` ->
+/// `s-i`), and answers `@@ counts N...`, each board's warm count.
+pub fn boards_reader() {
+    let paths = std::env::var("PSB_BOARDS").expect("PSB_BOARDS");
+    let boards: Vec<Scoreboard> = paths
+        .split(':')
+        .map(|p| Scoreboard::open(p).expect("open"))
+        .collect();
+    let check = |board: &Scoreboard| {
+        let all = board.read_all().expect("read");
+        for (id, status) in &all {
+            let i = id.rsplit('-').next().unwrap();
+            assert_eq!(status, format!("s-{i}").as_bytes(), "{id}");
+        }
+        all.len().to_string()
+    };
+    // Cold, all at once (as a server reading its boards from several
+    // threads does): each board maps its files while the others map theirs.
+    let start = std::sync::Barrier::new(boards.len());
+    std::thread::scope(|s| {
+        for board in &boards {
+            let (check, start) = (&check, &start);
+            s.spawn(move || {
+                start.wait();
+                check(board)
+            });
+        }
+    });
+    let warm: Vec<String> = boards.iter().map(check).collect();
+    println!("@@ counts {}", warm.join(" "));
+}
+
+/// Holders of `n` workers in `dir`, at most [`PER_HOLDER`] each (a worker
+/// costs its holder a descriptor, and the open-file limit is 20,000 here),
+/// named `PREFIX<k>-i`; made in parallel, returned once all are made.
+fn hold(dir: &Path, prefix: &str, n: usize) -> Vec<Helper> {
+    const PER_HOLDER: usize = 16_501;
+    let mut holders = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(PER_HOLDER);
+        let mut h = Helper::spawn("script", dir);
+        h.tell(&format!("hold {k} {prefix}{}", holders.len()));
+        holders.push(h);
+        left -= k;
+    }
+    for h in &mut holders {
+        assert_eq!(h.line(), "ok");
+    }
+    holders
+}
+
+/// Every board of a process takes its mappings from one budget: two boards
+/// of 45,001 and 33,001 workers read by one process, and two boards on the
+/// directory of 45,001, with the default `vm.max_map_count` (65,530), where
+/// each board alone would keep nearly 49,000. Each board working out a
+/// budget of its own ran the process out of mappings, and its allocator
+/// aborted it.
+#[test]
+fn the_boards_of_a_process_share_one_mapping_budget() {
+    let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if max > MAX_TO_FILL {
+        eprintln!("vm.max_map_count is {max}: these boards cannot exhaust it; skipped");
+        return;
+    }
+    let tmp = tempdir();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let (n_a, n_b) = (45_001, 33_001);
+    let mut holders = hold(&a, "a", n_a);
+    holders.extend(hold(&b, "b", n_b));
+    let boards = format!("{}:{}", a.display(), b.display());
+    let mut two = Helper::spawn_with("boards-reader", &a, &[("PSB_BOARDS", &boards)]);
+    assert_eq!(two.line(), format!("counts {n_a} {n_b}"));
+    assert!(two.finish().success());
+    let boards = format!("{}:{}", a.display(), a.display());
+    let mut same = Helper::spawn_with("boards-reader", &a, &[("PSB_BOARDS", &boards)]);
+    assert_eq!(same.line(), format!("counts {n_a} {n_a}"));
+    assert!(same.finish().success());
+    for h in holders {
+        assert!(h.finish().success());
+    }
+}

@@ -163,3 +163,20 @@ fn forks_racing_worker_creation_never_keep_a_dead_parents_workers() {
         kill_and_wait(child);
     }
 }
+
+/// A fork child reads the board it inherited while another thread of its
+/// parent was reading it: the reader's lock, held by a thread the child does
+/// not have, must not hang the child (a `std::sync::Mutex` did, for good).
+/// 20 children, all done within 5 s of the first fork, each having read
+/// every worker twice.
+#[test]
+fn fork_children_read_although_another_thread_was_reading() {
+    let tmp = tempdir();
+    let mut holder = Helper::spawn("script", tmp.path());
+    holder.ok("hold 200 w");
+    let mut h = Helper::spawn("fork-reading", tmp.path());
+    assert_eq!(h.line(), "forks 20 stuck 0 failed 0");
+    assert!(h.finish().success());
+    assert!(holder.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}

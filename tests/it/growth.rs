@@ -114,3 +114,64 @@ fn refused_growth_is_an_error_that_loses_nothing() {
     assert!(h.finish().success());
     assert!(entries(tmp.path()).is_empty());
 }
+
+/// A file size limit with SIGXFSZ at its default action (which kills a
+/// process that writes past the limit): growth that would cross it is an
+/// error, the process lives, and the previous status stays; a region is cut
+/// to the room left below the limit when the status fits there.
+#[test]
+fn a_file_size_limit_is_an_error_whatever_sigxfsz_does() {
+    const LIMIT: u64 = 300 << 10;
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let mut h = Helper::spawn("script", tmp.path());
+    h.ok("worker limited");
+    // One copy gets a 100 KiB region (the file: 4 KiB + 100 KiB).
+    h.ok("grow limited 100000 1");
+    h.ok(&format!("fsize-limit {LIMIT} dfl"));
+    // The other copy cannot grow past the limit: an error, not SIGXFSZ.
+    let answer = h.send(&format!("grow limited {} 2", 4 * MIB));
+    assert!(
+        answer.starts_with("err Io") && answer.contains("RLIMIT_FSIZE"),
+        "{answer}"
+    );
+    assert!(answer.contains("sb-limited"), "{answer}");
+    assert_eq!(
+        board.read_all().unwrap()["limited"],
+        pattern(100_000, 1),
+        "the previous status stays"
+    );
+    // Statuses that fit still work, and the process lives on.
+    h.ok("grow limited 10 3");
+    assert_eq!(board.read_all().unwrap()["limited"], pattern(10, 3));
+    assert_eq!(h.ok("pid"), h.pid().to_string());
+    // The first copy again, at 150 KB: doubling its region would cross the
+    // limit, the room left below it holds the status.
+    h.ok("grow limited 150000 4");
+    assert_eq!(board.read_all().unwrap()["limited"], pattern(150_000, 4));
+    let len = std::fs::metadata(tmp.path().join("sb-limited"))
+        .unwrap()
+        .len();
+    assert!(len <= LIMIT, "{len}");
+    assert!(h.finish().success());
+    assert!(entries(tmp.path()).is_empty());
+}
+
+/// A limit below the first page: creating a worker fails cleanly, leaving
+/// no temporary, and the process lives.
+#[test]
+fn a_file_size_limit_below_a_page_refuses_a_new_worker_cleanly() {
+    let tmp = tempdir();
+    let board = Scoreboard::open(tmp.path()).unwrap();
+    let mut h = Helper::spawn("script", tmp.path());
+    h.ok("fsize-limit 2048 dfl");
+    let answer = h.send("worker tiny");
+    assert!(answer.starts_with("err Io"), "{answer}");
+    assert!(answer.contains("File too large"), "{answer}");
+    let answer = h.send("update first");
+    assert!(answer.starts_with("err Io"), "{answer}");
+    assert!(entries(tmp.path()).is_empty(), "{:?}", entries(tmp.path()));
+    assert_eq!(h.ok("pid"), h.pid().to_string());
+    assert!(board.read_all().unwrap().is_empty());
+    assert!(h.finish().success());
+}

@@ -22,9 +22,14 @@ pub fn run(role: &str) {
         "fork-reader" => fork_reader(&board),
         "low-fd-reader" => low_fd_reader(&dir),
         "crowded-reader" => crate::budget::crowded_reader(&dir),
+        "boards-reader" => crate::budget::boards_reader(),
+        "everywhere" => crate::watch::everywhere(),
+        "boards-watcher" => crate::watch::boards_watcher(),
+        "same-dir-watches" => crate::watch::same_dir_watches(&dir),
         "thread-churn" => thread_churn(&dir),
         "fork-threads" => fork_threads(&dir),
         "fork-busy" => fork_busy(&dir),
+        "fork-reading" => fork_reading(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -50,7 +55,7 @@ fn answer(r: Result<String, Error>) {
 
 /// Commands, one per line:
 /// `update TEXT`, `me`, `worker ID`, `wupdate ID TEXT`, `grow ID LEN SEED`,
-/// `drop ID`, `pid`, `fsize-limit BYTES`, `cleanup N`, `cleanup-report`
+/// `drop ID`, `pid`, `fsize-limit BYTES [dfl]`, `cleanup N`, `cleanup-report`
 /// (`REMOVED ERRNO...`), `spin ID MINLEN MAXLEN [log]`,
 /// `hold N PREFIX` (N workers `PREFIX-i` with status `s-i`), `nofile-extra K`
 /// (allow K more open files), `read` (`id=status ...`), `quit`.
@@ -147,16 +152,25 @@ fn script(board: &Scoreboard) {
 fn limit(cmd: &str, rest: &str) {
     match cmd {
         "fsize-limit" => {
-            let limit: u64 = rest.parse().unwrap();
+            // `BYTES`: SIGXFSZ ignored, as servers do, which turns a write
+            // past the limit into EFBIG; `BYTES dfl`: SIGXFSZ at its default
+            // action, which kills the process that writes past the limit.
+            let (limit, dfl) = rest.split_once(' ').unwrap_or((rest, ""));
+            let limit: u64 = limit.parse().unwrap();
             let rl = libc::rlimit {
                 rlim_cur: limit,
                 rlim_max: limit,
             };
-            // SAFETY: setrlimit reads a valid rlimit; ignoring SIGXFSZ, as
-            // servers do, turns a write past the limit into EFBIG.
+            let action = if dfl == "dfl" {
+                libc::SIG_DFL
+            } else {
+                libc::SIG_IGN
+            };
+            // SAFETY: setrlimit reads a valid rlimit; signal sets a plain
+            // disposition.
             unsafe {
                 assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &raw const rl), 0);
-                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                assert_ne!(libc::signal(libc::SIGXFSZ, action), libc::SIG_ERR);
             }
         }
         "as-extra" => {
@@ -564,6 +578,68 @@ fn fork_busy(dir: &str) {
     let all = board.read_all().expect("read");
     let ids = all.into_keys().collect::<Vec<_>>().join(" ");
     println!("@@ forks {FORKS} stuck {stuck} failed {failed} ids {ids}");
+}
+
+/// One thread reads the board flat out while this one forks 20 children,
+/// each of which reads the inherited board twice and exits: 0 when both reads
+/// saw every worker the parent saw, 1 when one did not, 2 when one failed.
+/// All must be done 5 s after the first fork; those still running are
+/// killed and counted stuck. Answers `@@ forks 20 stuck S failed F`.
+fn fork_reading(dir: &str) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    const FORKS: usize = 20;
+    // On the heap: a fork child may reuse the reading thread's stack (glibc).
+    let board = Arc::new(Scoreboard::open(dir).expect("open"));
+    let want = board.read_all().expect("read").len();
+    assert!(want > 0, "no workers to read");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let reading = {
+        let (board, stop, reads) = (Arc::clone(&board), Arc::clone(&stop), Arc::clone(&reads));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                assert_eq!(board.read_all().expect("read").len(), want);
+                reads.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    while reads.load(Ordering::Relaxed) < 100 {
+        std::thread::yield_now();
+    }
+    let mut pids = Vec::new();
+    for _ in 0..FORKS {
+        // SAFETY: the child only reads the board (whose locks a fork cannot
+        // leave held for good: the point of this test) and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let read = || match board.read_all() {
+                Ok(all) if all.len() == want => 0,
+                Ok(_) => 1,
+                Err(_) => 2,
+            };
+            let code = read().max(read());
+            // SAFETY: ends the child at once, running no destructor that
+            // could touch what it shares with the parent.
+            unsafe { libc::_exit(code) };
+        }
+        pids.push(pid);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (mut stuck, mut failed) = (0, 0);
+    for pid in pids {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match wait_child(pid, left) {
+            Some(0) => {}
+            Some(_) => failed += 1,
+            None => stuck += 1,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    reading.join().expect("reading thread");
+    println!("@@ forks {FORKS} stuck {stuck} failed {failed}");
 }
 
 /// The wait status of child `pid` once it exits, or `None` (after killing

@@ -3,7 +3,8 @@
 //! directory every time; lost events, fork children and 10,000 workers.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, Write};
+use std::path::Path;
 
 use parallel_scoreboard::Scoreboard;
 
@@ -191,4 +192,222 @@ fn pick(rng: &mut Rng, ids: &[String]) -> Option<String> {
 
 fn keys(m: &BTreeMap<String, Vec<u8>>) -> Vec<&str> {
     m.keys().map(String::as_str).collect()
+}
+
+/// The boards of `PSB_BOARDS` (paths separated by `:`).
+fn boards_of_env() -> Vec<Scoreboard> {
+    std::env::var("PSB_BOARDS")
+        .expect("PSB_BOARDS")
+        .split(':')
+        .map(|p| Scoreboard::open(p).expect("open"))
+        .collect()
+}
+
+/// The `everywhere` helper: a worker `PSB_TAG` with status `s-PSB_TAG` on
+/// every board of `PSB_BOARDS`; answers `@@ ready`, then waits for EOF.
+pub fn everywhere() {
+    let tag = std::env::var("PSB_TAG").expect("PSB_TAG");
+    let boards = boards_of_env();
+    let workers: Vec<_> = boards
+        .iter()
+        .map(|b| {
+            let mut w = b.worker_with_id(tag.as_str()).expect("worker");
+            w.update(format!("s-{tag}").as_bytes()).expect("update");
+            w
+        })
+        .collect();
+    println!("@@ ready");
+    for line in std::io::stdin().lock().lines() {
+        if line.is_err() {
+            break;
+        }
+    }
+    drop(workers);
+}
+
+/// The inotify instances this process has open.
+fn inotify_instances() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|target| target.as_os_str() == "anon_inode:inotify")
+        .count()
+}
+
+/// The `boards-watcher` helper: a board on each path of `PSB_BOARDS`; on
+/// each `read` line, reads them all in turn and answers `@@ read INSTANCES
+/// IDS...`: the inotify instances it then has open, and for each board its
+/// workers' ids joined by `,` (`-` for none), each status checked to be
+/// `s-ID`.
+pub fn boards_watcher() {
+    let boards = boards_of_env();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.expect("stdin");
+        assert_eq!(line, "read");
+        let ids: Vec<String> = boards
+            .iter()
+            .map(|b| {
+                let all = b.read_all().expect("read");
+                for (id, status) in &all {
+                    assert_eq!(status, format!("s-{id}").as_bytes(), "{id}");
+                }
+                let ids: Vec<&str> = all.keys().map(String::as_str).collect();
+                if ids.is_empty() {
+                    "-".to_owned()
+                } else {
+                    ids.join(",")
+                }
+            })
+            .collect();
+        println!("@@ read {} {}", inotify_instances(), ids.join(" "));
+    }
+}
+
+/// 200 boards read by one process share one inotify instance (a user may
+/// have only 128, for all their programs), and each reads its own truth:
+/// with two workers on every board, after one of them is SIGKILLed, after a
+/// lost event queue (another board's directory churning past the kernel's
+/// limit) hid a start, and after the other is SIGKILLed.
+#[test]
+fn two_hundred_boards_share_one_inotify_instance_and_read_right() {
+    const BOARDS: usize = 200;
+    let tmp = tempdir();
+    let dirs: Vec<_> = (0..BOARDS)
+        .map(|i| tmp.path().join(format!("b{i}")))
+        .collect();
+    let list = dirs
+        .iter()
+        .map(|d| d.to_str().unwrap())
+        .collect::<Vec<_>>()
+        .join(":");
+    let spawn = |tag: &str| {
+        let mut h = Helper::spawn_with(
+            "everywhere",
+            &dirs[0],
+            &[("PSB_BOARDS", &list), ("PSB_TAG", tag)],
+        );
+        assert_eq!(h.line(), "ready");
+        h
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let mut reader = Helper::spawn_with("boards-watcher", &dirs[0], &[("PSB_BOARDS", &list)]);
+    let expect = |ids: &dyn Fn(usize) -> &'static str| {
+        let ids: Vec<&str> = (0..BOARDS).map(ids).collect();
+        format!("1 {}", ids.join(" "))
+    };
+    let read = |reader: &mut Helper| {
+        let answer = reader.send("read");
+        answer.strip_prefix("read ").expect("read line").to_owned()
+    };
+    // Cold, then warm: one instance, each board its two workers.
+    assert_eq!(read(&mut reader), expect(&|_| "a,b"));
+    assert_eq!(read(&mut reader), expect(&|_| "a,b"));
+
+    // A worker process dies: gone from every board at the next read.
+    a.kill();
+    assert_eq!(read(&mut reader), expect(&|_| "b"));
+
+    // More events than the kernel queues, in the first board's directory,
+    // then a start in the last board's: that start's events are lost with
+    // the overflow, which the first board's read finds, and every board
+    // lists its directory.
+    let max: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events")
+        .map_or(16384, |s| s.trim().parse().unwrap());
+    for i in 0..max / 2 + 64 {
+        let p = dirs[0].join(format!("churn-{i}"));
+        std::fs::File::create(&p).unwrap().write_all(b"x").unwrap();
+        std::fs::remove_file(&p).unwrap();
+    }
+    let mut c = Helper::spawn("script", &dirs[BOARDS - 1]);
+    c.ok("worker c");
+    c.ok("wupdate c s-c");
+    let with_c = |i| if i == BOARDS - 1 { "b,c" } else { "b" };
+    assert_eq!(read(&mut reader), expect(&with_c));
+    assert_eq!(read(&mut reader), expect(&with_c));
+
+    // The other dies too.
+    b.kill();
+    c.kill();
+    assert_eq!(read(&mut reader), expect(&|_| "-"));
+    assert!(reader.finish().success());
+}
+
+/// The kernel watches on the directory `dir` in this process's inotify
+/// instances (from `/proc/self/fdinfo`, which lists each watch's inode), by
+/// watch descriptor: `wd:N` joined by `,`, or `-` for none.
+fn watches_on(dir: &str) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let inode = format!(" ino:{:x} ", std::fs::metadata(dir).unwrap().ino());
+    let mut wds = Vec::new();
+    for e in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let e = e.unwrap();
+        let Ok(target) = std::fs::read_link(e.path()) else {
+            continue;
+        };
+        if target.as_os_str() != "anon_inode:inotify" {
+            continue;
+        }
+        let fdinfo = std::fs::read_to_string(Path::new("/proc/self/fdinfo").join(e.file_name()));
+        for line in fdinfo.unwrap().lines() {
+            if let Some(rest) = line.strip_prefix("inotify ")
+                && rest.contains(&inode)
+            {
+                wds.push(rest.split(' ').next().unwrap().to_owned());
+            }
+        }
+    }
+    if wds.is_empty() {
+        "-".to_owned()
+    } else {
+        wds.join(",")
+    }
+}
+
+/// The `same-dir-watches` helper: two boards on one directory, read, then
+/// dropped one after the other; answers `@@ watches W1 W2 W3 instances N`:
+/// the kernel watches on the directory with both boards, with the second
+/// alone (a new worker read by it meanwhile), with neither; and the inotify
+/// instances then open.
+pub fn same_dir_watches(dir: &str) {
+    let first = Scoreboard::open(dir).expect("open");
+    let second = Scoreboard::open(dir).expect("open");
+    first.read_all().expect("read");
+    second.read_all().expect("read");
+    let both = watches_on(dir);
+    drop(first);
+    let writer = Scoreboard::builder(dir).watch(false).open().expect("open");
+    writer.update(b"new").expect("update");
+    let all = second.read_all().expect("read");
+    assert_eq!(all.len(), 1, "{all:?}");
+    let alone = watches_on(dir);
+    drop(second);
+    let neither = watches_on(dir);
+    println!(
+        "@@ watches {both} {alone} {neither} instances {}",
+        inotify_instances()
+    );
+}
+
+/// Two boards on one directory share the kernel's watch (which gives both
+/// the same descriptor): dropping one keeps the other's, the very same (a
+/// watch removed and placed again would get a new descriptor), and the last
+/// one dropped closes the instance.
+#[test]
+fn boards_on_one_directory_share_its_watch_until_the_last_goes() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let mut h = Helper::spawn("same-dir-watches", &dir);
+    let line = h.line();
+    let fields: Vec<&str> = line.split(' ').collect();
+    assert_eq!(fields.len(), 6, "{line}");
+    assert!(
+        fields[1].starts_with("wd:") && !fields[1].contains(','),
+        "one watch: {line}"
+    );
+    assert_eq!(
+        fields[2], fields[1],
+        "the second board keeps the watch: {line}"
+    );
+    assert_eq!(fields[3..], ["-", "instances", "0"], "{line}");
+    assert!(h.finish().success());
 }
