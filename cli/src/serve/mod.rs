@@ -21,6 +21,16 @@
 //!   (hyper-util's graceful shutdown) and exits within [`GRACE`] and a half
 //!   second whatever clients do.
 
+/// One line on stderr, as `eprintln!` writes it, but never a panic: a
+/// closed or full stderr (`serve 2>&1 | head`) loses the line, not the
+/// task that logs it.
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod auth;
 mod conn;
 mod conns;
@@ -122,7 +132,7 @@ impl ServeArgs {
         let max_connections = match self.max_connections {
             Some(0) => bail!("--max-connections 0: give at least 1"),
             Some(n) if n > most => {
-                eprintln!(
+                log!(
                     "scoreboard: --max-connections {n} lowered to {most}, below the descriptor limit"
                 );
                 most
@@ -210,7 +220,7 @@ async fn serve(
     let app = parallel_scoreboard::render::router_with(title.clone(), move || {
         source.read().map_err(|e| {
             let reason = format!("{e:#}").replace(['\r', '\n'], " ");
-            eprintln!("scoreboard: failed read of {board}: {reason}");
+            log!("scoreboard: failed read of {board}: {reason}");
             // The router answers 503 for a `NotFound` (the board is not
             // there now) and 500 for any other error.
             let kind = if is_missing(&e) {
@@ -228,12 +238,12 @@ async fn serve(
     let local = listener.local_addr()?;
     let scheme = if web.tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{local}/");
-    eprintln!(
+    log!(
         "scoreboard: serving {title} on {scheme}://{local}/ ({})",
         options(args, &limits, &web)
     );
     if web.users.is_some() && web.tls.is_none() {
-        eprintln!(
+        log!(
             "scoreboard: basic authentication without TLS: passwords cross the network in clear text"
         );
     }
@@ -355,7 +365,7 @@ impl Backoff {
     fn next(&mut self, e: &std::io::Error, open: usize) -> Duration {
         let delay = match self.delay {
             None => {
-                eprintln!("scoreboard: accepting connections: {e} ({open} open); backing off");
+                log!("scoreboard: accepting connections: {e} ({open} open); backing off");
                 Duration::from_millis(10)
             }
             Some(d) => (d * 2).min(Duration::from_secs(1)),
