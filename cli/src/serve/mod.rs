@@ -165,9 +165,15 @@ impl Context {
     /// Whether `peer` may read (an IPv4 client of an IPv6 socket is seen
     /// as its IPv4 address).
     fn allows(&self, peer: SocketAddr) -> bool {
-        let ip = peer.ip().to_canonical();
-        self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip))
+        allowed(&self.allow, peer)
     }
+}
+
+/// Whether `peer` is in one of the ranges of `allow` (every peer when there
+/// are none), an IPv4-mapped IPv6 address as its IPv4 address.
+fn allowed(allow: &[IpNet], peer: SocketAddr) -> bool {
+    let ip = peer.ip().to_canonical();
+    allow.is_empty() || allow.iter().any(|net| net.contains(&ip))
 }
 
 /// The most connections the descriptor limit leaves room for.
@@ -376,5 +382,30 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.delay = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_addresses_allow_their_peers() {
+        let allow: Vec<IpNet> = ["10.0.0.0/8", "fd00::/8", "192.0.2.7"]
+            .iter()
+            .map(|s| parse_range(s).unwrap())
+            .collect();
+        let peer = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(allowed(&allow, peer("10.1.2.3:80")));
+        assert!(allowed(&allow, peer("[fd12::1]:80")));
+        assert!(allowed(&allow, peer("192.0.2.7:80")));
+        // An IPv4 client of an IPv6 socket.
+        assert!(allowed(&allow, peer("[::ffff:10.9.9.9]:80")));
+        assert!(!allowed(&allow, peer("192.0.2.8:80")));
+        assert!(!allowed(&allow, peer("127.0.0.1:80")));
+        assert!(!allowed(&allow, peer("[::1]:80")));
+        assert!(allowed(&[], peer("127.0.0.1:80")));
+        assert!(parse_range("10.0.0.0/33").is_err());
+        assert!(parse_range("example.com").is_err());
     }
 }
