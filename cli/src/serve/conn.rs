@@ -46,10 +46,10 @@ pub(super) async fn serve(
                     Ok(Ok(tls)) => http(tls, peer, &conn, &ctx, watcher).await,
                     // The client's doing; worth a line where requests are logged.
                     Ok(Err(e)) if ctx.access_log => {
-                        eprintln!("scoreboard: access {peer} TLS handshake failed: {e}");
+                        log!("scoreboard: access {peer} TLS handshake failed: {e}");
                     }
                     Err(_) if ctx.access_log => {
-                        eprintln!("scoreboard: access {peer} TLS handshake timed out");
+                        log!("scoreboard: access {peer} TLS handshake timed out");
                     }
                     _ => {}
                 }
@@ -95,7 +95,7 @@ where
             busy.responded();
             let status = response.status();
             if status.is_server_error() {
-                eprintln!(
+                log!(
                     "scoreboard: error response {} to {peer} {line:?} after {}",
                     status.as_u16(),
                     millis(started.elapsed())
@@ -178,7 +178,7 @@ struct AccessLog {
 
 impl Drop for AccessLog {
     fn drop(&mut self) {
-        eprintln!(
+        log!(
             "scoreboard: access {} {:?} {} {} {}",
             self.peer,
             self.line,

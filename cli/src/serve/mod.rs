@@ -21,6 +21,16 @@
 //!   (hyper-util's graceful shutdown) and exits within [`GRACE`] and a half
 //!   second whatever clients do.
 
+/// One line on stderr, as `eprintln!` writes it, but never a panic: a
+/// closed or full stderr (`serve 2>&1 | head`) loses the line, not the
+/// task that logs it.
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod auth;
 mod conn;
 mod conns;
@@ -122,7 +132,7 @@ impl ServeArgs {
         let max_connections = match self.max_connections {
             Some(0) => bail!("--max-connections 0: give at least 1"),
             Some(n) if n > most => {
-                eprintln!(
+                log!(
                     "scoreboard: --max-connections {n} lowered to {most}, below the descriptor limit"
                 );
                 most
@@ -155,9 +165,15 @@ impl Context {
     /// Whether `peer` may read (an IPv4 client of an IPv6 socket is seen
     /// as its IPv4 address).
     fn allows(&self, peer: SocketAddr) -> bool {
-        let ip = peer.ip().to_canonical();
-        self.allow.is_empty() || self.allow.iter().any(|net| net.contains(&ip))
+        allowed(&self.allow, peer)
     }
+}
+
+/// Whether `peer` is in one of the ranges of `allow` (every peer when there
+/// are none), an IPv4-mapped IPv6 address as its IPv4 address.
+fn allowed(allow: &[IpNet], peer: SocketAddr) -> bool {
+    let ip = peer.ip().to_canonical();
+    allow.is_empty() || allow.iter().any(|net| net.contains(&ip))
 }
 
 /// The most connections the descriptor limit leaves room for.
@@ -210,7 +226,7 @@ async fn serve(
     let app = parallel_scoreboard::render::router_with(title.clone(), move || {
         source.read().map_err(|e| {
             let reason = format!("{e:#}").replace(['\r', '\n'], " ");
-            eprintln!("scoreboard: failed read of {board}: {reason}");
+            log!("scoreboard: failed read of {board}: {reason}");
             // The router answers 503 for a `NotFound` (the board is not
             // there now) and 500 for any other error.
             let kind = if is_missing(&e) {
@@ -228,12 +244,12 @@ async fn serve(
     let local = listener.local_addr()?;
     let scheme = if web.tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{local}/");
-    eprintln!(
+    log!(
         "scoreboard: serving {title} on {scheme}://{local}/ ({})",
         options(args, &limits, &web)
     );
     if web.users.is_some() && web.tls.is_none() {
-        eprintln!(
+        log!(
             "scoreboard: basic authentication without TLS: passwords cross the network in clear text"
         );
     }
@@ -355,7 +371,7 @@ impl Backoff {
     fn next(&mut self, e: &std::io::Error, open: usize) -> Duration {
         let delay = match self.delay {
             None => {
-                eprintln!("scoreboard: accepting connections: {e} ({open} open); backing off");
+                log!("scoreboard: accepting connections: {e} ({open} open); backing off");
                 Duration::from_millis(10)
             }
             Some(d) => (d * 2).min(Duration::from_secs(1)),
@@ -366,5 +382,30 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.delay = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_addresses_allow_their_peers() {
+        let allow: Vec<IpNet> = ["10.0.0.0/8", "fd00::/8", "192.0.2.7"]
+            .iter()
+            .map(|s| parse_range(s).unwrap())
+            .collect();
+        let peer = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(allowed(&allow, peer("10.1.2.3:80")));
+        assert!(allowed(&allow, peer("[fd12::1]:80")));
+        assert!(allowed(&allow, peer("192.0.2.7:80")));
+        // An IPv4 client of an IPv6 socket.
+        assert!(allowed(&allow, peer("[::ffff:10.9.9.9]:80")));
+        assert!(!allowed(&allow, peer("192.0.2.8:80")));
+        assert!(!allowed(&allow, peer("127.0.0.1:80")));
+        assert!(!allowed(&allow, peer("[::1]:80")));
+        assert!(allowed(&[], peer("127.0.0.1:80")));
+        assert!(parse_range("10.0.0.0/33").is_err());
+        assert!(parse_range("example.com").is_err());
     }
 }

@@ -131,10 +131,15 @@ fn acceptor(cert: &Path, key: &Path) -> Result<Tls> {
 mod tests {
     use super::*;
 
+    /// Loads `text` from a file in a directory of its own (the tests run
+    /// in parallel).
     fn load_text(text: &str) -> Result<WebConfig> {
-        let dir = std::env::temp_dir().join(format!("psb-test-web-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        // Relaxed: a unique number is all that is needed.
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("psb-test-web-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
-        let path = dir.join(format!("web-{}.yml", text.len()));
+        let path = dir.join("web.yml");
         std::fs::write(&path, text)?;
         let result = load(&path);
         let _ = std::fs::remove_dir_all(&dir);
