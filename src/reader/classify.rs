@@ -62,14 +62,22 @@ impl From<Error> for Skip {
 }
 
 /// Opens the entry `name` and says what it is; removes it if it is a dead
-/// worker's file (counted in `report`). `euid`: the user whose files these are.
+/// worker's file (counted in `report`). The files trusted are those of the
+/// directory's owner; a reader that is not the owner removes nothing (a dead
+/// worker's file is skipped, [`Reason::DeadLeftForOwner`]) and never opens a
+/// temporary.
 pub(super) fn classify<'a>(
     dir: &BaseDir,
     name: &'a OsStr,
-    euid: u32,
     report: &mut ScanReport,
 ) -> Result<Found<'a>, Skip> {
+    let euid = dir.owner();
     let temp = name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes());
+    if temp && !dir.is_owner() {
+        // Never shown; its liveness is its owner's business (a shared lock
+        // taken to test it could refuse its creator the exclusive one).
+        return Ok(Found::Publishing);
+    }
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
         // Not a status file name: skipped while it exists. Only a regular
@@ -98,6 +106,16 @@ pub(super) fn classify<'a>(
             text,
             Reason::OwnedByAnotherUser { uid },
         )));
+    }
+    if !dir.is_owner() {
+        if dir::is_dead_unlocked(&file).map_err(|e| dir.err(text, e))? {
+            return Err(Skip::Lasting(corrupt(
+                dir,
+                text,
+                Reason::DeadLeftForOwner { uid: euid },
+            )));
+        }
+        return Ok(Found::Live { text, file, meta });
     }
     if dir::is_dead(&file).map_err(|e| dir.err(text, e))? {
         remove_dead(dir, text, &file, FileId::of(&meta), temp, report)?;
