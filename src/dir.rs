@@ -90,8 +90,9 @@ impl BaseDir {
     ///
     /// # Errors
     /// [`ErrorKind::Missing`] when no directory is at `path`,
-    /// [`ErrorKind::Insecure`] when it is not private, [`ErrorKind::Io`] when
-    /// it cannot be opened.
+    /// [`ErrorKind::Insecure`] when this process may not use it (see
+    /// [`check_access`]), [`ErrorKind::Io`] when it cannot be opened (with
+    /// what to do when that is for want of permission).
     pub(crate) fn find(path: &Path) -> Result<Self> {
         let insecure = |why| {
             Error::new(ErrorKind::Insecure)
@@ -100,10 +101,13 @@ impl BaseDir {
         };
         let fd = sys::open_dir(path).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT | libc::ENOTDIR) => missing(path),
+            // What to do about it, when the directory can be looked at.
             Some(libc::EACCES) => match std::fs::metadata(path) {
                 Ok(meta) => {
                     use std::os::unix::fs::MetadataExt;
-                    insecure(not_readable(meta.uid(), meta.gid(), meta.mode()))
+                    Error::io(e)
+                        .with_detail(not_readable(meta.uid(), meta.gid(), meta.mode()))
+                        .with_path(path)
                 }
                 Err(_) => Error::io(e).with_path(path),
             },
