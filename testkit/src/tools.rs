@@ -62,8 +62,23 @@ pub const PROMTOOL: Tool = Tool {
     package: "prometheus",
 };
 
+/// systemd-analyze (verifying the systemd unit of `serve`).
+pub const SYSTEMD_ANALYZE: Tool = Tool {
+    cfg: "systemd_analyze",
+    names: &["systemd-analyze"],
+    check: &["--version"],
+    package: "systemd",
+};
+
 /// Every program the tests use.
-pub const ALL: [&Tool; 5] = [&CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL];
+pub const ALL: [&Tool; 6] = [
+    &CHROMIUM,
+    &TMUX,
+    &PERL,
+    &PROMETHEUS,
+    &PROMTOOL,
+    &SYSTEMD_ANALYZE,
+];
 
 impl Tool {
     /// The first of its names found on `PATH` (whose check run succeeds).

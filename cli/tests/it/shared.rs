@@ -208,3 +208,34 @@ fn demo_group_shares_its_board_with_the_group() {
     // The demo cleaned up its workers and kept the directory it was given.
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
 }
+
+/// The systemd unit of the README's "Deployment" section, with its
+/// `ExecStart=` pointed at the binary under test (`systemd-analyze verify`
+/// checks that the program exists), passes `systemd-analyze verify`.
+#[test]
+#[cfg_attr(not(has_systemd_analyze), ignore = "systemd-analyze not found on PATH")]
+fn the_systemd_unit_of_serve_verifies() {
+    let unit = fs::read_to_string(
+        crate::common::repo_root().join("docs/systemd/scoreboard-serve.service"),
+    )
+    .unwrap();
+    let tmp = tempdir();
+    let path = tmp.path().join("scoreboard-serve.service");
+    let unit = unit.replace("ExecStart=/usr/local/bin/scoreboard ", &format!("ExecStart={BIN} "));
+    assert!(unit.contains(&format!("ExecStart={BIN} serve /run/app/board")), "{unit}");
+    for key in ["User=", "Group=", "SupplementaryGroups=app"] {
+        assert!(unit.contains(key), "{key}");
+    }
+    fs::write(&path, unit).unwrap();
+    let out = std::process::Command::new(testkit::tools::SYSTEMD_ANALYZE.path())
+        .args(["verify", path.to_str().unwrap()])
+        .output()
+        .expect("run systemd-analyze");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    // Only what no unit file can avoid: the ordering on a unit this
+    // machine does not have.
+    for line in stderr.lines() {
+        assert!(line.contains("app.service"), "systemd-analyze: {line}");
+    }
+}
