@@ -71,7 +71,7 @@ pub(super) fn classify<'a>(
     name: &'a OsStr,
     report: &mut ScanReport,
 ) -> Result<Found<'a>, Skip> {
-    let euid = dir.owner();
+    let owner = dir.owner();
     let temp = name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes());
     if temp && !dir.is_owner() {
         // Never shown; its liveness is its owner's business (a shared lock
@@ -86,7 +86,7 @@ pub(super) fn classify<'a>(
         // be a FIFO, a device, anything.
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
-            _ => Err(Skip::Lasting(foreign(dir, name, euid))),
+            _ => Err(Skip::Lasting(foreign(dir, name, owner))),
         };
     };
     let file = match sys::open_entry(dir.fd(), text, false) {
@@ -99,7 +99,7 @@ pub(super) fn classify<'a>(
     if !meta.is_file() {
         return Err(Skip::Lasting(corrupt(dir, text, Reason::NotARegularFile)));
     }
-    if meta.uid() != euid {
+    if meta.uid() != owner {
         let uid = meta.uid();
         return Err(Skip::Lasting(corrupt(
             dir,
@@ -112,7 +112,7 @@ pub(super) fn classify<'a>(
             return Err(Skip::Lasting(corrupt(
                 dir,
                 text,
-                Reason::DeadLeftForOwner { uid: euid },
+                Reason::DeadLeftForOwner { uid: owner },
             )));
         }
         return Ok(Found::Live { text, file, meta });
@@ -177,10 +177,10 @@ fn has_magic(file: &File) -> bool {
 /// An entry whose name is not a status file's: the Perl module's status
 /// file, if its content is one, else just not ours.
 #[cold]
-fn foreign(dir: &BaseDir, name: &OsStr, euid: u32) -> Error {
+fn foreign(dir: &BaseDir, name: &OsStr, owner: u32) -> Error {
     let text = name.to_string_lossy();
     let why = match name.to_str() {
-        Some(text) if perl::is_status_file(dir, text, euid) => Reason::PerlStatusFile,
+        Some(text) if perl::is_status_file(dir, text, owner) => Reason::PerlStatusFile,
         _ => Reason::NotAStatusFileName,
     };
     corrupt(dir, &text, why)

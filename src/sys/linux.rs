@@ -78,8 +78,14 @@ pub(crate) fn create_new(dir: BorrowedFd<'_>, name: &str, group: Option<u32>) ->
     if let Some(gid) = group {
         // A setgid directory gave the file its group already; otherwise it
         // has this process's group, and a member may give it the board's.
+        // A process outside the group may not: its file keeps its group
+        // (the group's readers then skip it, saying why) rather than the
+        // worker failing.
         if nix::sys::stat::fstat(&fd)?.st_gid != gid {
-            nix::unistd::fchown(&fd, None, Some(nix::unistd::Gid::from_raw(gid)))?;
+            match nix::unistd::fchown(&fd, None, Some(nix::unistd::Gid::from_raw(gid))) {
+                Ok(()) | Err(Errno::EPERM) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o640))?;
     }

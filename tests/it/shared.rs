@@ -319,7 +319,10 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
         member.ok("quit");
         stop.store(true, Ordering::Relaxed);
         let (reads, bad) = root.join().unwrap();
-        eprintln!("{cuts} cuts in {:?}; root read {reads} times, the member 400", start.elapsed());
+        eprintln!(
+            "{cuts} cuts in {:?}; root read {reads} times, the member 400",
+            start.elapsed()
+        );
         (reads, bad)
     });
     assert!(bad.is_empty(), "the untouched worker went missing: {bad:?}");

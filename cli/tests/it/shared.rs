@@ -221,8 +221,14 @@ fn the_systemd_unit_of_serve_verifies() {
     .unwrap();
     let tmp = tempdir();
     let path = tmp.path().join("scoreboard-serve.service");
-    let unit = unit.replace("ExecStart=/usr/local/bin/scoreboard ", &format!("ExecStart={BIN} "));
-    assert!(unit.contains(&format!("ExecStart={BIN} serve /run/app/board")), "{unit}");
+    let unit = unit.replace(
+        "ExecStart=/usr/local/bin/scoreboard ",
+        &format!("ExecStart={BIN} "),
+    );
+    assert!(
+        unit.contains(&format!("ExecStart={BIN} serve /run/app/board")),
+        "{unit}"
+    );
     for key in ["User=", "Group=", "SupplementaryGroups=app"] {
         assert!(unit.contains(key), "{key}");
     }
