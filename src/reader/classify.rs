@@ -109,11 +109,13 @@ pub(super) fn classify<'a>(
     }
     if !dir.is_owner() {
         if dir::is_dead_unlocked(&file).map_err(|e| dir.err(text, e))? {
-            return Err(Skip::Lasting(corrupt(
-                dir,
-                text,
-                Reason::DeadLeftForOwner { uid: owner },
-            )));
+            // As `remove_dead` tells them apart for the owner.
+            let why = if has_magic(&file) {
+                Reason::DeadLeftForOwner { uid: owner }
+            } else {
+                Reason::UnlockedWithoutHeader
+            };
+            return Err(Skip::Lasting(corrupt(dir, text, why)));
         }
         return Ok(Found::Live { text, file, meta });
     }

@@ -340,3 +340,69 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
     assert_eq!(steady.status, b"steady status");
     owner.ok("quit");
 }
+
+/// The odd entries of `hostile.rs`, made in a board of `nobody` (owned by
+/// it), read by root and by a member: every read ends, shows the live
+/// worker, skips each odd entry saying why, and leaves all of them.
+#[test]
+fn odd_entries_of_the_owner_are_skipped_by_other_users_and_left_alone() {
+    use std::os::unix::fs::{lchown, symlink};
+    let tmp = tempdir();
+    let (dir, mut owner) = shared_board(tmp.path());
+    owner.ok("worker live fine");
+    // A copy of the live file, another of it cut short, and a third user's.
+    let live = dir.join("sb-live");
+    fs::copy(&live, dir.join("sb-copy")).unwrap();
+    fs::copy(&live, dir.join("sb-short")).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(dir.join("sb-short"))
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    fs::copy(&live, dir.join("sb-third")).unwrap();
+    nix::unistd::mkfifo(&dir.join("sb-fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    // Readable by the group: opened (never blocking), and skipped as such.
+    fs::set_permissions(dir.join("sb-fifo"), fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("/etc/shadow", dir.join("sb-link-shadow")).unwrap();
+    symlink(&live, dir.join("sb-link-live")).unwrap();
+    fs::create_dir(dir.join("sb-dir")).unwrap();
+    fs::write(dir.join("sb-garbage"), vec![0xAB; 10_000]).unwrap();
+    fs::write(dir.join("sb-empty"), b"").unwrap();
+    fs::write(dir.join("status_1"), b"not perl").unwrap();
+    for name in entries(&dir) {
+        let who = if name == "sb-third" { 64_003 } else { NOBODY };
+        lchown(dir.join(&name), Some(who), Some(GROUP)).unwrap();
+    }
+    let before = entries(&dir);
+
+    // Unlocked files are dead workers' (left for the owner) when they have
+    // a status header, and left alone as not ours when they do not.
+    let want = "live=fine sb-copy:DeadLeftForOwner { uid: 65534 },sb-dir:NotARegularFile,\
+                sb-empty:UnlockedWithoutHeader,sb-fifo:NotARegularFile,\
+                sb-garbage:UnlockedWithoutHeader,sb-link-live:Io,sb-link-shadow:Io,\
+                sb-short:DeadLeftForOwner { uid: 65534 },sb-third:OwnedByAnotherUser { uid: 64003 },\
+                status_1:NotAStatusFileName";
+    // Root, in a thread, so that a read that blocked would be seen.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = dir.clone();
+    thread::spawn(move || {
+        let board = Scoreboard::builder(&path).create(false).open().unwrap();
+        let first = describe(&board.snapshot().unwrap());
+        let again = describe(&board.snapshot().unwrap());
+        let removed = board.cleanup().unwrap().removed;
+        tx.send((first, again, removed)).unwrap();
+    });
+    let (first, again, removed) = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("root's reads must not block");
+    assert_eq!(first, want);
+    assert_eq!(again, want);
+    assert_eq!(removed, 0);
+    let mut member = Helper::spawn_as_member("shared", &dir, MEMBER, &[]);
+    assert_eq!(member.line(), "ok");
+    assert_eq!(member.ok("snapshot"), want);
+    assert_eq!(entries(&dir), before);
+    member.ok("quit");
+    owner.ok("quit");
+}
