@@ -270,6 +270,11 @@ impl Scoreboard {
     /// [`snapshot`](Self::snapshot) reports those it cannot remove in
     /// [`Snapshot::skipped`].
     ///
+    /// A board of another user, read by root or a member of its group (see
+    /// [`Builder::group`]), is only read: this removes nothing there (its
+    /// dead workers are reported by `snapshot` as
+    /// [`Reason::DeadLeftForOwner`](crate::Reason::DeadLeftForOwner)).
+    ///
     /// # Errors
     /// As [`read_all`](Self::read_all). A file that cannot be removed is not
     /// an error of the call: it is in [`Cleanup::failed`].

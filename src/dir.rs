@@ -32,6 +32,23 @@ pub(crate) struct BaseDir {
     fd: OwnedFd,
     /// The directory's inode, to tell whether its path still leads to it.
     id: FileId,
+    /// The directory's owner: whose status files are trusted in it.
+    owner: u32,
+    /// What this process may do in it.
+    access: Access,
+    /// The group the directory is shared with for reading (its group, when
+    /// the group may read it): new status files are made readable by it.
+    shared_with: Option<u32>,
+}
+
+/// What a process may do in a `base_dir`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Its owner: reads, writes, removes dead workers' files.
+    Owner,
+    /// Root, or a member of the group the directory is shared with: reads
+    /// the owner's status files and nothing else, and changes nothing.
+    Reader,
 }
 
 /// A dead file whose name this process may now remove or replace.
@@ -43,14 +60,29 @@ pub(crate) struct Claim {
 }
 
 impl BaseDir {
-    /// Opens `path`, creating it (and missing parents) with mode 0700.
-    pub(crate) fn open(path: &Path) -> Result<Self> {
+    /// Opens `path`, creating it (and missing parents) with mode 0700; with
+    /// `group`, shares it with that group for reading when this process owns
+    /// it (see [`sys::share_dir`]).
+    pub(crate) fn open(path: &Path, group: Option<u32>) -> Result<Self> {
         DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(path)
             .map_err(|e| Error::io(e).with_path(path))?;
-        Self::find(path)
+        let dir = Self::find(path)?;
+        match group {
+            Some(gid) if dir.access == Access::Owner && dir.shared_with != Some(gid) => {
+                sys::share_dir(dir.fd(), gid).map_err(|e| {
+                    Error::io(e)
+                        .with_detail(format!(
+                            "sharing it with group {gid} (this user must be a member)"
+                        ))
+                        .with_path(path)
+                })?;
+                Self::find(path)
+            }
+            _ => Ok(dir),
+        }
     }
 
     /// Opens the directory at `path`, which must exist; checks it is private
@@ -58,24 +90,51 @@ impl BaseDir {
     ///
     /// # Errors
     /// [`ErrorKind::Missing`] when no directory is at `path`,
-    /// [`ErrorKind::Insecure`] when it is not private, [`ErrorKind::Io`] when
-    /// it cannot be opened.
+    /// [`ErrorKind::Insecure`] when this process may not use it (see
+    /// [`check_access`]), [`ErrorKind::Io`] when it cannot be opened (with
+    /// what to do when that is for want of permission).
     pub(crate) fn find(path: &Path) -> Result<Self> {
-        let fd = sys::open_dir(path).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOENT | libc::ENOTDIR) => missing(path),
-            _ => Error::io(e).with_path(path),
-        })?;
-        check_private(&fd).map_err(|why| {
+        let insecure = |why| {
             Error::new(ErrorKind::Insecure)
                 .with_detail(why)
                 .with_path(path)
+        };
+        let fd = sys::open_dir(path).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOENT | libc::ENOTDIR) => missing(path),
+            // What to do about it, when the directory can be looked at.
+            Some(libc::EACCES) => match std::fs::metadata(path) {
+                Ok(meta) => {
+                    use std::os::unix::fs::MetadataExt;
+                    Error::io(e)
+                        .with_detail(not_readable(meta.uid(), meta.gid(), meta.mode()))
+                        .with_path(path)
+                }
+                Err(_) => Error::io(e).with_path(path),
+            },
+            _ => Error::io(e).with_path(path),
         })?;
+        let (owner, gid, mode) =
+            sys::owner_and_mode(fd.as_fd()).map_err(|e| Error::io(e).with_path(path))?;
+        let access = check_access(owner, gid, mode).map_err(insecure)?;
         let id = sys::identity(fd.as_fd()).map_err(|e| Error::io(e).with_path(path))?;
         Ok(Self {
             path: path.to_path_buf(),
             fd,
             id,
+            owner,
+            access,
+            shared_with: (mode & 0o050 == 0o050).then_some(gid),
         })
+    }
+
+    /// The directory's owner: the user whose status files are read in it.
+    pub(crate) fn owner(&self) -> u32 {
+        self.owner
+    }
+
+    /// Whether this process owns the directory (else it only reads it).
+    pub(crate) fn is_owner(&self) -> bool {
+        self.access == Access::Owner
     }
 
     /// Whether this directory is still the one at its path (one `stat`).
@@ -134,14 +193,28 @@ impl BaseDir {
 
     /// Creates a fresh publication temporary, registered with the fork
     /// registry as it is opened (see [`Registration::open`]).
+    ///
+    /// # Errors
+    /// [`ErrorKind::Insecure`] when this process only reads the directory
+    /// (root or a group member reading another user's board writes nothing
+    /// there).
     pub(crate) fn new_temp(&self) -> Result<(File, String, Registration)> {
         use std::hash::{BuildHasher, RandomState};
+        if self.access != Access::Owner {
+            return Err(Error::new(ErrorKind::Insecure)
+                .with_detail(format!(
+                    "owned by uid {}: this process (uid {}) may read it but not add workers to it",
+                    self.owner,
+                    sys::euid()
+                ))
+                .with_path(&self.path));
+        }
         loop {
             let name = format!(
                 "{TMP_PREFIX}{:016x}",
                 RandomState::new().hash_one(crate::fork::pid())
             );
-            match Registration::open(|| sys::create_new(self.fd(), &name)) {
+            match Registration::open(|| sys::create_new(self.fd(), &name, self.shared_with)) {
                 Ok((file, reg)) => return Ok((file, name, reg)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(self.err(&name, e)),
@@ -208,25 +281,48 @@ pub(crate) fn missing(path: &Path) -> Error {
     Error::new(ErrorKind::Missing).with_path(path)
 }
 
-/// Checks that nobody but this user can add, remove or rename entries of the
-/// directory open as `fd`: it is this user's, and neither group nor others may
-/// write to it, unless its sticky bit is set (then they may add entries, which
-/// readers skip as another user's, but not remove or rename this user's).
-fn check_private(fd: &OwnedFd) -> std::result::Result<(), String> {
-    let (uid, mode) = sys::owner_and_mode(fd.as_fd()).map_err(|e| e.to_string())?;
-    let me = sys::euid();
-    if uid != me {
-        return Err(format!(
-            "owned by uid {uid}, not by this process's uid {me}"
-        ));
-    }
+/// Says what this process may do in a directory owned by `uid` and group
+/// `gid`, of mode `mode`, or why it may not use it.
+///
+/// Nobody but its owner may add, remove or rename its entries: neither group
+/// nor others may write to it, unless its sticky bit is set (then they may
+/// add entries, which readers skip as another user's, but not remove or
+/// rename the owner's). Its owner reads and writes it; root, and a member of
+/// its group when the group may read it, read it only.
+fn check_access(uid: u32, gid: u32, mode: u32) -> std::result::Result<Access, String> {
     if mode & 0o022 != 0 && mode & 0o1000 == 0 {
         return Err(format!(
             "mode {:o} lets group or others replace status files; chmod go-w or +t",
             mode & 0o7777
         ));
     }
-    Ok(())
+    let me = sys::euid();
+    if uid == me {
+        return Ok(Access::Owner);
+    }
+    if me == 0 || (mode & 0o050 == 0o050 && sys::in_group(gid).unwrap_or(false)) {
+        return Ok(Access::Reader);
+    }
+    Err(not_readable(uid, gid, mode))
+}
+
+/// Why this process may not use a directory owned by `uid` and group `gid`,
+/// of mode `mode`, and what to do about it.
+#[cold]
+fn not_readable(uid: u32, gid: u32, mode: u32) -> String {
+    let me = sys::euid();
+    let shared = if mode & 0o050 == 0o050 {
+        format!("shared with group {gid}, which this process is not in")
+    } else {
+        format!("not shared with its group {gid}")
+    };
+    format!(
+        "owned by uid {uid}, not by this process's uid {me}, and {shared} (mode {:o}); \
+         run as uid {uid} or as root, or let the workers share the board with a group \
+         of this user (Builder::group, `scoreboard demo --group`, or chgrp and chmod 2750 \
+         the directory and 0640 its files)",
+        mode & 0o7777
+    )
 }
 
 /// Whether the worker that owned `file` is gone: nobody holds its exclusive lock.
@@ -239,4 +335,18 @@ pub(crate) fn is_dead(file: &File) -> io::Result<bool> {
         Err(TryLockError::WouldBlock) => Ok(false),
         Err(TryLockError::Error(e)) => Err(e),
     }
+}
+
+/// [`is_dead`] for a reader of another user's status file (open read-only:
+/// `flock` needs no write access), which leaves no lock behind: a shared
+/// lock it took on a dead file is dropped at once. It is never asked of a
+/// temporary (whose creator's exclusive lock a shared one could refuse), and
+/// nobody takes an exclusive lock on a named file, so the instant it is held
+/// keeps nobody from anything.
+pub(crate) fn is_dead_unlocked(file: &File) -> io::Result<bool> {
+    let dead = is_dead(file)?;
+    if dead {
+        file.unlock()?;
+    }
+    Ok(dead)
 }

@@ -23,8 +23,11 @@ pub enum ErrorKind {
     Busy,
     /// A status is too large to store.
     TooLarge,
-    /// `base_dir` is owned by another user, or others may write to it
-    /// without the sticky bit: they could replace status files.
+    /// `base_dir` is owned by another user and this process may not read it
+    /// (it is neither root nor in the group the board is shared with), or
+    /// others may write to it without the sticky bit: they could replace
+    /// status files. Also: a process that only reads another user's board
+    /// tried to add a worker to it.
     Insecure,
     /// No directory is at `base_dir`'s path: it was removed (or not made yet).
     /// A reading board keeps following the path: once a directory is there
@@ -98,6 +101,16 @@ pub enum Reason {
     LengthBeyondRegion,
     /// The published copy extends beyond the end of the file.
     BeyondEndOfFile,
+    /// A dead worker's file, seen by a reader that is not the board's owner
+    /// (root, or a member of the group the board is shared with): left in
+    /// place for the owner's reads to remove.
+    DeadLeftForOwner {
+        /// The owner's user id.
+        uid: u32,
+    },
+    /// Another user's status file shrank while it was read (read with
+    /// `pread`, so a truncation can only make a read short, never fault).
+    Shrank,
 }
 
 impl fmt::Display for Reason {
@@ -124,6 +137,11 @@ impl fmt::Display for Reason {
             Reason::PayloadOverlapsHeader => f.write_str("payload region overlaps the header"),
             Reason::LengthBeyondRegion => f.write_str("status length exceeds its region"),
             Reason::BeyondEndOfFile => f.write_str("status extends beyond the end of the file"),
+            Reason::DeadLeftForOwner { uid } => write!(
+                f,
+                "a dead worker's file; left for its owner (uid {uid}) to remove"
+            ),
+            Reason::Shrank => f.write_str("the file shrank while it was read"),
         }
     }
 }

@@ -153,9 +153,7 @@ pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Re
         return Err(Reason::ShortHeader);
     }
     let mut raw = [0u64; STATIC_WORDS];
-    for (i, w) in raw.iter_mut().enumerate() {
-        *w = words.load(i);
-    }
+    words.load_words(0, &mut raw);
     let h = StaticHeader::from_words(&raw);
     if h.magic != MAGIC {
         return Err(Reason::BadMagic);

@@ -24,6 +24,10 @@
 use crate::layout::{
     CAP, HEADER_LEN, INITIAL_CAP, LEN, MAX_CAP, OFF, PUBLISHED, SEQ, UPDATED_NS, UPDATES, desc,
 };
+
+// Step 3 of `read_attempt` loads these five as one run of words.
+const _: () = assert!(CAP == OFF + 1 && LEN == OFF + 2 && UPDATED_NS == OFF + 3);
+const _: () = assert!(UPDATES == OFF + 4);
 use std::collections::TryReserveError;
 
 use crate::error::Reason;
@@ -39,6 +43,21 @@ pub(crate) trait Words {
     /// # Panics
     /// If `i >= self.len_words()`.
     fn load(&self, i: usize) -> u64;
+
+    /// Relaxed loads of the `out.len()` words from `first` on, in no
+    /// particular order among themselves (a caller that needs an order
+    /// between two words loads them apart). This default loads them one by
+    /// one through [`load`](Self::load); a file read with `pread` reads them
+    /// in one call.
+    ///
+    /// # Panics
+    /// If the words do not all lie within `self.len_words()`.
+    #[inline]
+    fn load_words(&self, first: usize, out: &mut [u64]) {
+        for (k, word) in out.iter_mut().enumerate() {
+            *word = self.load(first + k);
+        }
+    }
 
     /// Appends the first `len` bytes of the words from `first` on to `out`,
     /// with Relaxed (byte-wise) atomic loads; fails, copying nothing, when
@@ -388,12 +407,12 @@ pub(crate) fn read_attempt<W: Words>(w: &W, out: &mut Vec<u8>) -> Attempt {
         return Attempt::Retry;
     }
     // Step 3. Nothing read here is trusted before the re-check of step 5.
-    let off = w.load(d + OFF);
-    let cap = w.load(d + CAP);
-    let len = w.load(d + LEN);
+    let mut fields = [0; 5];
+    w.load_words(d + OFF, &mut fields);
+    let [off, cap, len, updated_ns, updates] = fields;
     let meta = CopyMeta {
-        updated_ns: w.load(d + UPDATED_NS),
-        updates: w.load(d + UPDATES),
+        updated_ns,
+        updates,
         copy: i,
         off,
     };

@@ -47,8 +47,26 @@ pub(crate) struct DemoArgs {
     /// The board's directory (default: a new one in /dev/shm, removed on exit).
     #[arg(long, value_name = "PATH")]
     dir: Option<PathBuf>,
+    /// Share the board with this group (a name or a number) for reading:
+    /// the directory gets the group and mode 2750, status files mode 0640.
+    /// Its members and root can then read it with `list`, `show`, `watch`
+    /// and `serve`, read-only.
+    #[arg(long, value_name = "GROUP", value_parser = parse_group)]
+    group: Option<u32>,
     #[command(flatten)]
     view: WatchArgs,
+}
+
+/// A group given by name or number, as its id.
+fn parse_group(text: &str) -> Result<u32, String> {
+    if let Ok(gid) = text.parse() {
+        return Ok(gid);
+    }
+    match nix::unistd::Group::from_name(text) {
+        Ok(Some(group)) => Ok(group.gid.as_raw()),
+        Ok(None) => Err(format!("no group named {text:?}")),
+        Err(e) => Err(format!("looking up group {text:?}: {e}")),
+    }
 }
 
 /// Options of one demo worker.
@@ -81,7 +99,13 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         shm.unwrap_or_else(env::temp_dir).join(name)
     });
     let existed = dir.exists();
-    let board = Scoreboard::open(&dir).with_context(|| format!("opening {}", dir.display()))?;
+    let mut builder = Scoreboard::builder(&dir);
+    if let Some(gid) = args.group {
+        builder = builder.group(gid);
+    }
+    let board = builder
+        .open()
+        .with_context(|| format!("opening {}", dir.display()))?;
     let source = Source::of_board(board);
     signal::install()?;
     let mut hook = Demo {

@@ -82,9 +82,10 @@ impl Source {
         if !meta.is_dir() {
             bail!("{}: not a directory", dir.display());
         }
-        // Fail now, with a clear message, on a directory that cannot be listed.
-        std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
         let opened = if self.legacy {
+            // Fail now, with a clear message, on a directory that cannot be
+            // listed (the library says why for its own boards).
+            std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))?;
             Opened::Legacy(LegacyBoard::new(dir))
         } else {
             // Never made by a monitor; once opened, the library follows the

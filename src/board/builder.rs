@@ -23,6 +23,7 @@ pub struct Builder {
     create: bool,
     settle_timeout: Duration,
     max_mappings: Option<usize>,
+    group: Option<u32>,
 }
 
 impl fmt::Debug for Builder {
@@ -37,6 +38,7 @@ impl fmt::Debug for Builder {
             .field("create", &self.create)
             .field("settle_timeout", &self.settle_timeout)
             .field("max_mappings", &self.max_mappings)
+            .field("group", &self.group)
             .finish()
     }
 }
@@ -51,6 +53,7 @@ impl Builder {
             create: true,
             settle_timeout: SETTLE_TIMEOUT,
             max_mappings: None,
+            group: None,
         }
     }
 
@@ -192,6 +195,48 @@ impl Builder {
         self
     }
 
+    /// Shares the board with the group `gid` for reading (default: private
+    /// to its user). [`open`](Self::open) gives `base_dir` that group and
+    /// mode 2750 (setgid, so its entries take the group) when this process
+    /// owns it, and this process's workers make their status files mode 0640
+    /// with that group. A board whose directory the group may read (made so
+    /// by systemd's `RuntimeDirectoryMode=0750`, or by `chgrp` and `chmod`)
+    /// gets such files too, with or without this option.
+    ///
+    /// The members of the group, and root, then read the board with every
+    /// reader of this crate (`read_all`, `snapshot`, the `scoreboard` tool),
+    /// **read-only**: they change nothing of the owner's (dead workers'
+    /// files are reported in [`Snapshot::skipped`] with
+    /// [`Reason::DeadLeftForOwner`](crate::Reason::DeadLeftForOwner) and left
+    /// for the owner's reads to remove), take no lock that could hold up the
+    /// owner, and read its files with `pread`, never through a mapping, so
+    /// that nothing the owner does to its files can crash or hang them. They
+    /// cannot add workers to the board.
+    ///
+    /// The process must own `base_dir` (or create it) and be a member of
+    /// `gid` (or root) for the group to be given; a board opened by another
+    /// user ignores it.
+    ///
+    /// # Examples
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// use std::os::unix::fs::MetadataExt;
+    /// // Our own primary group, which we are a member of.
+    /// let gid = std::fs::metadata(tmp.path())?.gid();
+    /// let path = tmp.path().join("board");
+    /// let board = parallel_scoreboard::Scoreboard::builder(&path)
+    ///     .group(gid)
+    ///     .open()?;
+    /// board.update(b"up")?;
+    /// assert_eq!(std::fs::metadata(&path)?.mode() & 0o7777, 0o2750);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn group(mut self, gid: u32) -> Self {
+        self.group = Some(gid);
+        self
+    }
+
     /// Opens the scoreboard, creating `base_dir` (mode 0700) and its missing
     /// parents if needed (unless told not to with [`create`](Self::create)).
     /// A concurrent creation is not an error.
@@ -200,12 +245,14 @@ impl Builder {
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io) when `base_dir` cannot be
     ///   created or opened.
     /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure) when an existing
-    ///   `base_dir` is owned by another user, or group or others may write to
-    ///   it without the sticky bit.
+    ///   `base_dir` is owned by another user and this process is neither
+    ///   root nor a member of the group it is shared with (see
+    ///   [`group`](Self::group)), or group or others may write to it without
+    ///   the sticky bit.
     pub fn open(self) -> Result<Scoreboard> {
         fork::init().map_err(|e| Error::io(e).with_detail("installing fork handlers"))?;
         let dir = if self.create {
-            Some(BaseDir::open(&self.base_dir)?)
+            Some(BaseDir::open(&self.base_dir, self.group)?)
         } else {
             match BaseDir::find(&self.base_dir) {
                 Ok(dir) => Some(dir),

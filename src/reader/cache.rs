@@ -25,6 +25,7 @@ use super::Skip;
 use super::budget;
 use super::copy::{self, Reread};
 use super::corrupt;
+use super::pread::{self, Pread};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
 use crate::layout::{self, HEADER_LEN, check_header};
@@ -115,20 +116,36 @@ struct Unmapped {
 enum Kept {
     Mapped(Mapped),
     Unmapped(Unmapped),
+    /// Another user's file (the board's owner's, read by root or a member of
+    /// its group): never mapped, read with `pread` (see [`super::pread`]).
+    Foreign(Unmapped),
+}
+
+/// A kept file, ready for one copy.
+pub(super) enum Lent<'a> {
+    /// Mapped (kept so, or for this copy only).
+    Mapped(&'a mut Mapped),
+    /// Another user's, open for this copy.
+    Foreign {
+        id: &'a str,
+        pid: u32,
+        started_ns: u64,
+        src: Pread,
+    },
 }
 
 impl Kept {
     fn file_id(&self) -> FileId {
         match self {
             Kept::Mapped(m) => m.file_id,
-            Kept::Unmapped(u) => u.file_id,
+            Kept::Unmapped(u) | Kept::Foreign(u) => u.file_id,
         }
     }
 
     fn seen(&mut self) -> &mut u64 {
         match self {
             Kept::Mapped(m) => &mut m.seen,
-            Kept::Unmapped(u) => &mut u.seen,
+            Kept::Unmapped(u) | Kept::Foreign(u) => &mut u.seen,
         }
     }
 
@@ -206,7 +223,11 @@ impl Cache {
             }
             self.remove(name);
         }
-        let kept = self.first_look(dir, text, file, meta.len(), file_id, listing)?;
+        let kept = if dir.is_owner() {
+            self.first_look(dir, text, file, meta.len(), file_id, listing)?
+        } else {
+            first_look_foreign(dir, text, file, meta.len(), file_id, listing)?
+        };
         self.mapped += usize::from(kept.is_mapped());
         self.files.insert(name.to_owned(), kept);
         Ok(())
@@ -285,13 +306,15 @@ impl Cache {
 
     /// Calls `f` with every file kept, in name order, and a mapping of it:
     /// the kept one, or for an unmapped file one made for the call (kept
-    /// after it if the budget has room again, dropped otherwise). `Err` when
-    /// an unmapped file could not be mapped: [`Reread::Replaced`] when its
-    /// name leads to another file now, or to none.
+    /// after it if the budget has room again, dropped otherwise); another
+    /// user's file is opened for the call instead. `Err` when an unmapped or
+    /// another user's file could not be opened or mapped:
+    /// [`Reread::Replaced`] when its name leads to another file now, or to
+    /// none.
     pub(super) fn each(
         &mut self,
         dir: &BaseDir,
-        mut f: impl FnMut(&OsString, Result<&mut Mapped, Reread>),
+        mut f: impl FnMut(&OsString, Result<Lent<'_>, Reread>),
     ) {
         let asked = self.asked.unwrap_or(usize::MAX);
         let ahead = &mut self.ahead;
@@ -302,8 +325,26 @@ impl Cache {
             }
             let hint = match kept {
                 Kept::Mapped(m) => {
-                    f(name, Ok(m));
+                    f(name, Ok(Lent::Mapped(m)));
                     Ahead::of(m)
+                }
+                Kept::Foreign(u) => {
+                    let text = &*name.to_string_lossy();
+                    match copy::reopen(dir, text, u.file_id)
+                        .and_then(|(file, meta)| Pread::new(dir, text, file, &meta))
+                    {
+                        Ok(src) => f(
+                            name,
+                            Ok(Lent::Foreign {
+                                id: &u.id,
+                                pid: u.pid,
+                                started_ns: u.started_ns,
+                                src,
+                            }),
+                        ),
+                        Err(e) => f(name, Err(e)),
+                    }
+                    Ahead::default()
                 }
                 Kept::Unmapped(u) => match lend(dir, name, u) {
                     Err(e) => {
@@ -311,7 +352,7 @@ impl Cache {
                         Ahead::default()
                     }
                     Ok(mut m) => {
-                        f(name, Ok(&mut m));
+                        f(name, Ok(Lent::Mapped(&mut m)));
                         if self.mapped < asked && budget::take() {
                             self.mapped += 1;
                             *kept = Kept::Mapped(m);
@@ -354,6 +395,37 @@ fn checked(
         }),
         Err(why) => Err(Skip::Lasting(corrupt(dir, text, why))),
     }
+}
+
+/// Checks the header of another user's file `file` (named `text`, `size`
+/// bytes long) with `pread`, and keeps it unmapped.
+fn first_look_foreign(
+    dir: &BaseDir,
+    text: &str,
+    file: &File,
+    size: u64,
+    file_id: FileId,
+    seen: u64,
+) -> Result<Kept, Skip> {
+    if size < HEADER_LEN {
+        return Err(Skip::Lasting(corrupt(dir, text, Reason::ShortHeader)));
+    }
+    let h = match pread::check_header(dir, text, file, size) {
+        Ok(h) => h,
+        Err(Reread::Failed(e)) => return Err(e.into()),
+        // Not returned for a file already open; a name that moved on is
+        // looked at again when the watch reports it.
+        Err(Reread::Replaced) => {
+            return Err(Skip::Passing(corrupt(dir, text, Reason::Shrank)));
+        }
+    };
+    Ok(Kept::Foreign(Unmapped {
+        file_id,
+        id: h.id,
+        pid: h.pid,
+        started_ns: h.started_ns,
+        seen,
+    }))
 }
 
 /// Maps the unmapped file `u`, named `name`, for one copy: opens it (the

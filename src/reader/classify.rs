@@ -62,14 +62,22 @@ impl From<Error> for Skip {
 }
 
 /// Opens the entry `name` and says what it is; removes it if it is a dead
-/// worker's file (counted in `report`). `euid`: the user whose files these are.
+/// worker's file (counted in `report`). The files trusted are those of the
+/// directory's owner; a reader that is not the owner removes nothing (a dead
+/// worker's file is skipped, [`Reason::DeadLeftForOwner`]) and never opens a
+/// temporary.
 pub(super) fn classify<'a>(
     dir: &BaseDir,
     name: &'a OsStr,
-    euid: u32,
     report: &mut ScanReport,
 ) -> Result<Found<'a>, Skip> {
+    let owner = dir.owner();
     let temp = name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes());
+    if temp && !dir.is_owner() {
+        // Never shown; its liveness is its owner's business (a shared lock
+        // taken to test it could refuse its creator the exclusive one).
+        return Ok(Found::Publishing);
+    }
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
         // Not a status file name: skipped while it exists. Only a regular
@@ -78,7 +86,7 @@ pub(super) fn classify<'a>(
         // be a FIFO, a device, anything.
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
-            _ => Err(Skip::Lasting(foreign(dir, name, euid))),
+            _ => Err(Skip::Lasting(foreign(dir, name, owner))),
         };
     };
     let file = match sys::open_entry(dir.fd(), text, false) {
@@ -91,13 +99,25 @@ pub(super) fn classify<'a>(
     if !meta.is_file() {
         return Err(Skip::Lasting(corrupt(dir, text, Reason::NotARegularFile)));
     }
-    if meta.uid() != euid {
+    if meta.uid() != owner {
         let uid = meta.uid();
         return Err(Skip::Lasting(corrupt(
             dir,
             text,
             Reason::OwnedByAnotherUser { uid },
         )));
+    }
+    if !dir.is_owner() {
+        if dir::is_dead_unlocked(&file).map_err(|e| dir.err(text, e))? {
+            // As `remove_dead` tells them apart for the owner.
+            let why = if has_magic(&file) {
+                Reason::DeadLeftForOwner { uid: owner }
+            } else {
+                Reason::UnlockedWithoutHeader
+            };
+            return Err(Skip::Lasting(corrupt(dir, text, why)));
+        }
+        return Ok(Found::Live { text, file, meta });
     }
     if dir::is_dead(&file).map_err(|e| dir.err(text, e))? {
         remove_dead(dir, text, &file, FileId::of(&meta), temp, report)?;
@@ -159,10 +179,10 @@ fn has_magic(file: &File) -> bool {
 /// An entry whose name is not a status file's: the Perl module's status
 /// file, if its content is one, else just not ours.
 #[cold]
-fn foreign(dir: &BaseDir, name: &OsStr, euid: u32) -> Error {
+fn foreign(dir: &BaseDir, name: &OsStr, owner: u32) -> Error {
     let text = name.to_string_lossy();
     let why = match name.to_str() {
-        Some(text) if perl::is_status_file(dir, text, euid) => Reason::PerlStatusFile,
+        Some(text) if perl::is_status_file(dir, text, owner) => Reason::PerlStatusFile,
         _ => Reason::NotAStatusFileName,
     };
     corrupt(dir, &text, why)

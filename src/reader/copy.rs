@@ -10,6 +10,7 @@ use crossbeam_utils::Backoff;
 
 use super::cache::Mapped;
 use super::corrupt;
+use super::pread::Pread;
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
 use crate::protocol::{self, Attempt};
@@ -93,13 +94,62 @@ pub(super) fn read_status(
     }
 }
 
-/// [`read_status`] after a first attempt that did not copy the status.
+/// Copies the published status of another user's file, read with `pread`
+/// (see [`pread`](super::pread)), into `buf`, as [`read_status`] does.
+pub(super) fn read_foreign(
+    dir: &BaseDir,
+    name: &OsStr,
+    src: &mut Pread,
+    buf: &mut Vec<u8>,
+    patience: &mut Patience,
+) -> Result<protocol::CopyMeta, Reread> {
+    match src.attempt(dir, &name.to_string_lossy(), buf)? {
+        Attempt::Done(meta) => Ok(meta),
+        first => settle(dir, name, src, buf, patience, first),
+    }
+}
+
+/// Where a status is copied from: a kept mapping, or another user's file
+/// read with `pread`. Both run the protocol's one reader.
+trait Source {
+    /// One attempt at copying the published status into `buf`.
+    fn attempt(&mut self, dir: &BaseDir, text: &str, buf: &mut Vec<u8>) -> Result<Attempt, Reread>;
+    /// Follows the file's growth: its published copy needs `need` bytes.
+    fn grow(&mut self, dir: &BaseDir, text: &str, need: u64) -> Result<(), Reread>;
+    /// Records where the copy was found.
+    fn found(&mut self, meta: &protocol::CopyMeta);
+}
+
+impl Source for Mapped {
+    fn attempt(&mut self, _: &BaseDir, _: &str, buf: &mut Vec<u8>) -> Result<Attempt, Reread> {
+        Ok(protocol::read_attempt(&self.map, buf))
+    }
+    fn grow(&mut self, dir: &BaseDir, text: &str, need: u64) -> Result<(), Reread> {
+        remap(dir, text, self, need)
+    }
+    fn found(&mut self, meta: &protocol::CopyMeta) {
+        self.last = Some((meta.copy, meta.off));
+    }
+}
+
+impl Source for Pread {
+    fn attempt(&mut self, dir: &BaseDir, text: &str, buf: &mut Vec<u8>) -> Result<Attempt, Reread> {
+        Pread::attempt(self, dir, text, buf)
+    }
+    fn grow(&mut self, dir: &BaseDir, text: &str, need: u64) -> Result<(), Reread> {
+        Pread::grow(self, dir, text, need)
+    }
+    fn found(&mut self, _: &protocol::CopyMeta) {}
+}
+
+/// [`read_status`] (or [`read_foreign`]) after a first attempt that did not
+/// copy the status.
 #[cold]
 #[inline(never)]
 fn settle(
     dir: &BaseDir,
     name: &OsStr,
-    m: &mut Mapped,
+    src: &mut impl Source,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
     mut attempt: Attempt,
@@ -110,7 +160,7 @@ fn settle(
     loop {
         match attempt {
             Attempt::Done(meta) => {
-                m.last = Some((meta.copy, meta.off));
+                src.found(&meta);
                 return Ok(meta);
             }
             Attempt::Retry if patience.spent() => {
@@ -129,7 +179,7 @@ fn settle(
                 }
                 backoff.snooze();
             }
-            Attempt::NeedLen(need) => remap(dir, &text(), m, need)?,
+            Attempt::NeedLen(need) => src.grow(dir, &text(), need)?,
             Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
             Attempt::NoMemory(len) => {
                 return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
@@ -138,7 +188,7 @@ fn settle(
                     .into());
             }
         }
-        attempt = protocol::read_attempt(&m.map, buf);
+        attempt = src.attempt(dir, &text(), buf)?;
     }
 }
 

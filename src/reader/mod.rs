@@ -27,6 +27,8 @@
 //! - [`classify`]: what an entry is, and removing dead workers' files;
 //! - [`cache`]: the mappings kept between reads, and their header checks;
 //! - [`copy`]: copying a status out, with retry and remapping;
+//! - [`pread`]: the words of another user's file, read with `pread` (a
+//!   reader that is not the board's owner never maps a file);
 //! - [`perl`]: recognising the Perl module's status files among the skipped.
 //!
 //! This file runs a read through them in that order.
@@ -36,6 +38,7 @@ mod cache;
 mod classify;
 mod copy;
 mod perl;
+mod pread;
 mod track;
 
 use std::ffi::{OsStr, OsString};
@@ -43,7 +46,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::cache::Cache;
+use self::cache::{Cache, Lent};
 use self::classify::{Found, Skip};
 pub(crate) use self::copy::SETTLE_TIMEOUT;
 use self::copy::{Patience, Reread};
@@ -122,9 +125,6 @@ pub(crate) struct Reader {
     dir: Option<Arc<BaseDir>>,
     track: Tracker,
     cache: Cache,
-    /// The user whose files these are (taken once: one system call less per
-    /// entry looked at).
-    euid: u32,
 }
 
 /// How looking at one entry ended.
@@ -152,7 +152,6 @@ impl Reader {
             dir,
             track: Tracker::new(watch),
             cache: Cache::new(None),
-            euid: sys::euid(),
         }
     }
 
@@ -322,7 +321,7 @@ impl Reader {
         name: &OsStr,
         report: &mut ScanReport,
     ) -> std::result::Result<Look, Skip> {
-        match classify::classify(dir, name, self.euid, report)? {
+        match classify::classify(dir, name, report)? {
             Found::Gone => Ok(Look::Gone),
             Found::Publishing => Ok(Look::Live),
             Found::Live { text, file, meta } => {
@@ -344,19 +343,28 @@ impl Reader {
         let mut replaced: Vec<OsString> = Vec::new();
         let mut patience = Patience::new(self.settle);
         visit.expect(self.cache.len());
-        self.cache.each(dir, |name, m| {
-            let copied = match m {
-                Ok(m) => copy::read_status(dir, name, m, visit.buffer(&m.id), &mut patience)
-                    .map(|meta| (m, meta)),
+        self.cache.each(dir, |name, lent| {
+            let copied = match lent {
+                Ok(Lent::Mapped(m)) => {
+                    copy::read_status(dir, name, m, visit.buffer(&m.id), &mut patience)
+                        .map(|meta| (&*m.id, m.pid, m.started_ns, meta))
+                }
+                Ok(Lent::Foreign {
+                    id,
+                    pid,
+                    started_ns,
+                    mut src,
+                }) => copy::read_foreign(dir, name, &mut src, visit.buffer(id), &mut patience)
+                    .map(|meta| (id, pid, started_ns, meta)),
                 Err(e) => Err(e),
             };
             match copied {
-                Ok((m, meta)) => {
+                Ok((id, pid, started_ns, meta)) => {
                     if meta.updates > 0 {
                         visit.visit(Entry {
-                            id: &m.id,
-                            pid: m.pid,
-                            started_ns: m.started_ns,
+                            id,
+                            pid,
+                            started_ns,
                             updated_ns: meta.updated_ns,
                             updates: meta.updates,
                         });

@@ -65,15 +65,48 @@ pub(crate) fn identity(fd: BorrowedFd<'_>) -> io::Result<FileId> {
     Ok(FileId::of_stat(&nix::sys::stat::fstat(fd)?))
 }
 
-/// Creates `name` in `dir`, which must not exist: read-write, mode 0600.
-pub(crate) fn create_new(dir: BorrowedFd<'_>, name: &str) -> io::Result<File> {
+/// Creates `name` in `dir`, which must not exist: read-write, mode 0600; or,
+/// with `group`, mode 0640 and that group (whatever the umask), for a board
+/// shared with the group for reading.
+pub(crate) fn create_new(dir: BorrowedFd<'_>, name: &str, group: Option<u32>) -> io::Result<File> {
     let fd = nix::fcntl::openat(
         dir,
         name,
         OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::S_IRUSR | Mode::S_IWUSR,
     )?;
+    if let Some(gid) = group {
+        // A setgid directory gave the file its group already; otherwise it
+        // has this process's group, and a member may give it the board's.
+        // A process outside the group may not: its file keeps its group
+        // (the group's readers then skip it, saying why) rather than the
+        // worker failing.
+        if nix::sys::stat::fstat(&fd)?.st_gid != gid {
+            match nix::unistd::fchown(&fd, None, Some(nix::unistd::Gid::from_raw(gid))) {
+                Ok(()) | Err(Errno::EPERM) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o640))?;
+    }
     Ok(File::from(fd))
+}
+
+/// Shares the directory open as `dir` with group `gid` for reading: that
+/// group, mode 2750 (setgid: entries made in it take its group).
+pub(crate) fn share_dir(dir: BorrowedFd<'_>, gid: u32) -> io::Result<()> {
+    nix::unistd::fchown(dir, None, Some(nix::unistd::Gid::from_raw(gid)))?;
+    nix::sys::stat::fchmod(dir, Mode::from_bits_truncate(0o2750))?;
+    Ok(())
+}
+
+/// Whether this process is in group `gid` (its effective group or one of its
+/// supplementary groups).
+pub(crate) fn in_group(gid: u32) -> io::Result<bool> {
+    if nix::unistd::getegid().as_raw() == gid {
+        return Ok(true);
+    }
+    Ok(nix::unistd::getgroups()?.iter().any(|g| g.as_raw() == gid))
 }
 
 /// Opens the entry `name` of `dir` without following a link, without blocking
@@ -361,8 +394,8 @@ pub(crate) fn crash() -> ! {
     unreachable!("SIGKILL returned")
 }
 
-/// The owner and the mode bits of the file open as `fd`.
-pub(crate) fn owner_and_mode(fd: BorrowedFd<'_>) -> io::Result<(u32, u32)> {
+/// The owner, the group and the mode bits of the file open as `fd`.
+pub(crate) fn owner_and_mode(fd: BorrowedFd<'_>) -> io::Result<(u32, u32, u32)> {
     let st = nix::sys::stat::fstat(fd)?;
-    Ok((st.st_uid, st.st_mode))
+    Ok((st.st_uid, st.st_gid, st.st_mode))
 }

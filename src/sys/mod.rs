@@ -25,10 +25,12 @@
 //! - `open_dir(path)`, `is_removed(dir)`, `identity(fd)`, `identity_at(dir, name)`,
 //!   `regular_file_owner_at(dir, name)`, `owner_and_mode(fd)`, `uid_of(&Metadata)`,
 //!   `list(dir)`;
-//! - `create_new(dir, name)` (exclusive, mode 0600), `open_entry(dir, name, write)`
+//! - `create_new(dir, name, group)` (exclusive, mode 0600, or 0640 with
+//!   `group`), `open_entry(dir, name, write)`
 //!   (no link followed, no blocking on a FIFO, no controlling terminal);
 //! - `rename_noreplace(dir, from, to)` (atomic, never replacing),
-//!   `rename_replace(dir, from, to)`, `unlink(dir, name)`.
+//!   `rename_replace(dir, from, to)`, `unlink(dir, name)`;
+//! - `share_dir(dir, gid)` (group `gid`, mode 2750), `in_group(gid)`.
 //!
 //! Files and locks:
 //! - `allocate(file, off, len)`: blocks allocated, so a full file system

@@ -68,13 +68,57 @@ impl Helper {
         })
     }
 
+    /// Starts a helper as user `uid`, group `gid`, with the supplementary
+    /// groups `groups` and no capabilities, through `setpriv` (the test must
+    /// be root; the ids need not exist), with more environment variables.
+    #[must_use]
+    pub fn spawn_as_member(
+        role: &str,
+        dir: &Path,
+        (uid, gid, groups): (u32, u32, &[u32]),
+        env: &[(&str, &str)],
+    ) -> Self {
+        let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+        let groups = if groups.is_empty() {
+            "--clear-groups".to_owned()
+        } else {
+            format!("--groups={}", groups.join(","))
+        };
+        let wrap = [
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            groups,
+            "--inh-caps=-all".to_owned(),
+            "--".to_owned(),
+        ];
+        Self::spawn_wrapped(role, dir, env, Some(&wrap), |_| {})
+    }
+
     fn spawn_cmd(
         role: &str,
         dir: &Path,
         env: &[(&str, &str)],
         configure: impl FnOnce(&mut Command),
     ) -> Self {
-        let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+        Self::spawn_wrapped(role, dir, env, None, configure)
+    }
+
+    fn spawn_wrapped(
+        role: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+        setpriv: Option<&[String]>,
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut cmd = match setpriv {
+            Some(args) => {
+                let mut cmd = Command::new("setpriv");
+                cmd.args(args).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
         cmd.args([
             "--ignored",
             "--exact",

@@ -86,8 +86,16 @@ pub const HTPASSWD: Tool = Tool {
     package: "apache2-utils",
 };
 
+/// systemd-analyze (verifying the systemd unit of `serve`).
+pub const SYSTEMD_ANALYZE: Tool = Tool {
+    cfg: "systemd_analyze",
+    names: &["systemd-analyze"],
+    check: &["--version"],
+    package: "systemd",
+};
+
 /// Every program the tests use.
-pub const ALL: [&Tool; 8] = [
+pub const ALL: [&Tool; 9] = [
     &CHROMIUM,
     &TMUX,
     &PERL,
@@ -96,6 +104,7 @@ pub const ALL: [&Tool; 8] = [
     &CURL,
     &OPENSSL,
     &HTPASSWD,
+    &SYSTEMD_ANALYZE,
 ];
 
 impl Tool {

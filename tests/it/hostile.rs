@@ -133,9 +133,14 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
     }
     set(0o700).unwrap();
     std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
-    let e = Scoreboard::open(&dir).unwrap_err();
+    // Another user's board: root reads it, and adds nothing to it (a user
+    // who is not root nor in its group is refused even reading: `shared`).
+    let board = Scoreboard::open(&dir).unwrap();
+    assert!(board.read_all().unwrap().is_empty());
+    let e = board.update(b"root was here").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Insecure);
     assert!(e.to_string().contains("owned by uid 65534"), "{e}");
+    assert!(entries(&dir).is_empty());
 }
 
 /// A skipped entry that is removed is no longer reported (a watching board

@@ -21,6 +21,7 @@ mod ids;
 mod races;
 mod reasons;
 mod recreate;
+mod shared;
 mod storm;
 mod threads;
 mod truncation;

@@ -163,7 +163,22 @@ impl Server {
     /// [`start`](Self::start) with the command adjusted by `configure`
     /// first (a `pre_exec`, say).
     pub fn start_with(dir: &Path, extra: &[&str], configure: impl FnOnce(&mut Command)) -> Self {
-        let mut command = Command::new(BIN);
+        Self::launch(Command::new(BIN), dir, extra, configure)
+    }
+
+    /// [`start`](Self::start) as user `uid`, group `gid`, with the
+    /// supplementary groups `groups` (through `setpriv`; the test must be
+    /// root).
+    pub fn start_as(dir: &Path, extra: &[&str], ids: (u32, u32, &[u32])) -> Self {
+        Self::launch(as_user(BIN, ids), dir, extra, |_| {})
+    }
+
+    fn launch(
+        mut command: Command,
+        dir: &Path,
+        extra: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
         command
             .arg("serve")
             .arg(dir)
@@ -227,6 +242,22 @@ impl Server {
                 .ok_or("the server did not stop on SIGTERM".to_owned())
         })
     }
+}
+
+/// A command running `program` as user `uid`, group `gid`, with the
+/// supplementary groups `groups` and no capabilities (through `setpriv`; the
+/// test must be root; the ids need not exist).
+pub fn as_user(program: &str, (uid, gid, groups): (u32, u32, &[u32])) -> Command {
+    let mut command = Command::new("setpriv");
+    command.args([format!("--reuid={uid}"), format!("--regid={gid}")]);
+    if groups.is_empty() {
+        command.arg("--clear-groups");
+    } else {
+        let list: Vec<String> = groups.iter().map(u32::to_string).collect();
+        command.arg(format!("--groups={}", list.join(",")));
+    }
+    command.args(["--inh-caps=-all", "--", program]);
+    command
 }
 
 /// An HTTP agent that reports every status as a response and uses no proxy.

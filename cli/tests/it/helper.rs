@@ -17,10 +17,13 @@ pub fn run(role: &str) {
 }
 
 /// Holds workers of the board in `dir`. Commands, one per line:
-/// `worker ID`, `update ID HEX`, `busy ID` (updates 1000 times), `pid`.
+/// `worker ID`, `update ID HEX`, `busy ID` (updates 1000 times), `pid`,
+/// `truncate ID LEN` (cuts the worker's file to LEN bytes, and keeps it open
+/// so that no close event follows).
 fn workers(dir: &str) {
     let board = Scoreboard::open(dir).expect("open board");
     let mut workers: HashMap<String, Worker> = HashMap::new();
+    let mut cut = HashMap::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.expect("stdin");
         let mut words = line.split(' ');
@@ -35,6 +38,16 @@ fn workers(dir: &str) {
                 println!("@@ ok");
             }
             (Some("pid"), None, None) => println!("@@ ok {}", std::process::id()),
+            (Some("truncate"), Some(id), Some(len)) => {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(std::path::Path::new(dir).join(format!("sb-{id}")))
+                    .expect("open own file");
+                file.set_len(len.parse().expect("length"))
+                    .expect("ftruncate");
+                cut.insert(id.to_owned(), file);
+                println!("@@ ok");
+            }
             _ => println!("@@ err unknown command {line:?}"),
         }
     }

@@ -26,6 +26,7 @@ mod memory;
 mod modstatus;
 mod monitoring;
 mod recovery;
+mod shared;
 mod skipped;
 mod tools;
 mod tower;

@@ -2,10 +2,12 @@
 //! tests *ignored* (with the reason, `cli/build.rs` decides); in CI (`CI`
 //! set) this test, never ignored, fails instead.
 
-use testkit::tools::{CHROMIUM, CURL, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, TMUX, Tool};
+use testkit::tools::{
+    CHROMIUM, CURL, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, SYSTEMD_ANALYZE, TMUX, Tool,
+};
 
 /// Each program, with whether the build found it (and so runs its tests).
-const BUILT_WITH: [(&Tool, bool); 8] = [
+const BUILT_WITH: [(&Tool, bool); 9] = [
     (&CHROMIUM, cfg!(has_chromium)),
     (&TMUX, cfg!(has_tmux)),
     (&PERL, cfg!(has_perl)),
@@ -14,6 +16,7 @@ const BUILT_WITH: [(&Tool, bool); 8] = [
     (&CURL, cfg!(has_curl)),
     (&OPENSSL, cfg!(has_openssl)),
     (&HTPASSWD, cfg!(has_htpasswd)),
+    (&SYSTEMD_ANALYZE, cfg!(has_systemd_analyze)),
 ];
 
 #[test]
