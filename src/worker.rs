@@ -155,7 +155,12 @@ impl Worker {
         if len > self.state.region(next).1 {
             self.grow(next, len)?;
         }
-        protocol::write(&self.map.writable(), &mut self.state, status, sys::now_ns());
+        protocol::write(
+            &self.map.writable(),
+            &mut self.state,
+            status,
+            sys::mono_ns(),
+        );
         Ok(())
     }
 
@@ -222,7 +227,7 @@ fn init_file(file: &File, for_map: &File, id: &str) -> io::Result<(WriteMap, Wri
     protocol::init(&map.writable(), &state);
     map.store_words(
         0,
-        &StaticHeader::new(id, fork::pid(), sys::now_ns()).to_words(),
+        &StaticHeader::new(id, fork::pid(), (sys::wall_ns(), sys::mono_ns())).to_words(),
     );
     Ok((map, state))
 }

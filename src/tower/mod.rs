@@ -28,10 +28,12 @@
 //!
 //! While a request runs its slot's status is
 //! ```text
-//! {"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}
+//! {"state":"busy","method":"GET","path":"/a","client":"127.0.0.1:50114","requests":3}
 //! ```
-//! `since` is when the request started, in seconds since the Unix epoch (from
-//! the coarse real-time clock: to a clock tick, a few ms);
+//! The request started when this status was published: a reader's age of the
+//! update ([`WorkerStatus::updated_at`](crate::WorkerStatus::updated_at)) is
+//! how long it has run, on the monotonic clock, right whatever the server's
+//! or the reader's wall clock says (the renderers' busy times are this age);
 //! `client` is the peer address when the server provides one (see
 //! [`ScoreboardLayer::client_addr`]), `null` otherwise; `requests` counts the
 //! slot's requests, this one included. `path` is the URI's path without the

@@ -30,7 +30,6 @@ use http::{Extensions, Method, Request};
 use super::status::{self, Busy, Ended, Outcome};
 use crate::board::Scoreboard;
 use crate::error::ErrorKind;
-use crate::sys;
 use crate::worker::Worker;
 
 /// How many numbers held by other processes a new slot skips before the
@@ -196,7 +195,6 @@ impl InFlight {
             &Busy {
                 method: request.method().as_str(),
                 path: request.uri().path(),
-                since: sys::now_ns(),
                 client: (pool.config.client)(request.extensions()),
                 requests: slot.requests,
             },

@@ -2,11 +2,12 @@
 //! that a request allocates nothing once the buffer has grown.
 //!
 //! Busy, while a request runs:
-//! `{"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}`
-//! (`since` in seconds since the Unix epoch, as the prefork example writes
-//! it, read from the coarse real-time clock that updates read anyway, so to a
-//! clock tick, a few ms; `client` is `null` when the server gave no peer
-//! address; `requests` counts this one).
+//! `{"state":"busy","method":"GET","path":"/a","client":"127.0.0.1:50114","requests":3}`
+//! (`client` is `null` when the server gave no peer address; `requests`
+//! counts this one). It carries no start time: the busy status is the
+//! slot's only update while its request runs, so the update's own time, on
+//! the monotonic clock, is when the request started, and a reader's age of
+//! the update is how long it has run, whatever either wall clock says.
 //!
 //! Idle, once it has ended:
 //! `{"state":"idle","requests":3,"last_code":200,"last_ms":1.204,"last_outcome":"complete"}`
@@ -52,8 +53,6 @@ impl Outcome {
 pub(crate) struct Busy<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
-    /// When the request started, in ns since the Unix epoch.
-    pub(crate) since: u64,
     pub(crate) client: Option<SocketAddr>,
     pub(crate) requests: u64,
 }
@@ -65,8 +64,6 @@ pub(crate) fn busy(buf: &mut Vec<u8>, b: &Busy<'_>) {
     string(buf, b.method);
     buf.extend_from_slice(br#","path":"#);
     string(buf, cut(b.path, MAX_PATH));
-    buf.extend_from_slice(br#","since":"#);
-    millis(buf, Duration::from_nanos(b.since));
     buf.extend_from_slice(br#","client":"#);
     match b.client {
         // Writing into a Vec cannot fail.
@@ -192,27 +189,24 @@ mod tests {
     #[test]
     fn busy_status() {
         let mut buf = b"old".to_vec();
-        let since = 1_795_490_020_027_999_999;
         busy(
             &mut buf,
             &Busy {
                 method: "GET",
                 path: "/a\"b\\c\u{1}é",
-                since,
                 client: Some("127.0.0.1:50114".parse().unwrap()),
                 requests: 3,
             },
         );
         assert_eq!(
             text(&buf),
-            r#"{"state":"busy","method":"GET","path":"/a\"b\\c\u0001é","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}"#
+            r#"{"state":"busy","method":"GET","path":"/a\"b\\c\u0001é","client":"127.0.0.1:50114","requests":3}"#
         );
         busy(
             &mut buf,
             &Busy {
                 method: "PUT",
                 path: "/",
-                since,
                 client: None,
                 requests: 1,
             },

@@ -68,13 +68,39 @@ impl Helper {
         })
     }
 
+    /// Starts a helper through `wrapper`, a program and its arguments that
+    /// run the command following them (`faketime -f +1h`, say).
+    #[must_use]
+    pub fn spawn_wrapped(wrapper: &[&str], role: &str, dir: &Path) -> Self {
+        Self::spawn_program(wrapper, role, dir, &[], |_| {})
+    }
+
     fn spawn_cmd(
         role: &str,
         dir: &Path,
         env: &[(&str, &str)],
         configure: impl FnOnce(&mut Command),
     ) -> Self {
-        let mut cmd = Command::new(std::env::current_exe().expect("current_exe"));
+        Self::spawn_program(&[], role, dir, env, configure)
+    }
+
+    /// The helper, run by `wrapper` when there is one.
+    fn spawn_program(
+        wrapper: &[&str],
+        role: &str,
+        dir: &Path,
+        env: &[(&str, &str)],
+        configure: impl FnOnce(&mut Command),
+    ) -> Self {
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(exe);
+                cmd
+            }
+            None => Command::new(exe),
+        };
         cmd.args([
             "--ignored",
             "--exact",

@@ -62,8 +62,17 @@ pub const PROMTOOL: Tool = Tool {
     package: "prometheus",
 };
 
+/// faketime (libfaketime's wrapper: a worker whose wall clock is set off,
+/// its monotonic clock left true).
+pub const FAKETIME: Tool = Tool {
+    cfg: "faketime",
+    names: &["faketime"],
+    check: &["-f", "--exclude-monotonic", "+1h", "true"],
+    package: "faketime",
+};
+
 /// Every program the tests use.
-pub const ALL: [&Tool; 5] = [&CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL];
+pub const ALL: [&Tool; 6] = [&CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL, &FAKETIME];
 
 impl Tool {
     /// The first of its names found on `PATH` (whose check run succeeds).

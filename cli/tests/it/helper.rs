@@ -17,7 +17,8 @@ pub fn run(role: &str) {
 }
 
 /// Holds workers of the board in `dir`. Commands, one per line:
-/// `worker ID`, `update ID HEX`, `busy ID` (updates 1000 times), `pid`.
+/// `worker ID`, `update ID HEX`, `pid`, `now` (this process's wall clock,
+/// in seconds since the Unix epoch).
 fn workers(dir: &str) {
     let board = Scoreboard::open(dir).expect("open board");
     let mut workers: HashMap<String, Worker> = HashMap::new();
@@ -35,6 +36,12 @@ fn workers(dir: &str) {
                 println!("@@ ok");
             }
             (Some("pid"), None, None) => println!("@@ ok {}", std::process::id()),
+            (Some("now"), None, None) => println!(
+                "@@ ok {}",
+                std::time::UNIX_EPOCH
+                    .elapsed()
+                    .map_or(0.0, |d| d.as_secs_f64())
+            ),
             _ => println!("@@ err unknown command {line:?}"),
         }
     }

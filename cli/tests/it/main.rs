@@ -12,6 +12,7 @@ mod common;
 mod helper;
 
 mod browser;
+mod clock;
 mod demo;
 mod errors;
 mod grpc;
