@@ -18,6 +18,7 @@ const WAIT: Duration = Duration::from_secs(2);
 /// one is at least `WAIT` and, even on a machine stalled for minutes, far
 /// below an hour.
 fn assert_true_age(what: &str, secs: f64) {
+    eprintln!("{what}: {secs:.3} s");
     assert!(
         (WAIT.as_secs_f64() - 0.1..600.0).contains(&secs),
         "{what}: {secs} s, not the {} s since the update",
