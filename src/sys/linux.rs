@@ -235,6 +235,18 @@ pub(crate) fn mapping_count() -> io::Result<usize> {
     }
 }
 
+/// This process's soft limit on open descriptors (`RLIMIT_NOFILE`), and how
+/// many it has open: the entries of `/proc/self/fd`, less the one the
+/// listing itself holds. One `getrlimit` and a directory listing: for rare
+/// decisions, not for a hot path.
+pub(crate) fn descriptors() -> io::Result<(u64, usize)> {
+    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+    let open = std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1);
+    Ok((soft, open))
+}
+
 /// Now on the coarse monotonic clock, in ns (since boot, in practice): read
 /// from the vDSO without a system call in a few ns, with the resolution of
 /// one kernel tick (1 to 4 ms), plenty for "seconds since the last update".
@@ -246,6 +258,15 @@ pub(crate) fn mono_ns() -> u64 {
     coarse_ns(libc::CLOCK_MONOTONIC_COARSE)
         .or_else(|| coarse_ns(libc::CLOCK_MONOTONIC))
         .unwrap_or(0)
+}
+
+/// Now on the monotonic clock, to the nanosecond (`CLOCK_MONOTONIC`, a vDSO
+/// read): for durations finer than a tick, on the clock [`mono_ns`] reads
+/// to a tick.
+#[cfg(feature = "tower")]
+#[inline]
+pub(crate) fn mono_precise_ns() -> u64 {
+    coarse_ns(libc::CLOCK_MONOTONIC).unwrap_or(0)
 }
 
 /// Now on the coarse real-time (wall) clock, in ns since the Unix epoch.

@@ -38,17 +38,6 @@ pub(crate) enum Outcome {
     Error,
 }
 
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Complete => "complete",
-            Self::Cancelled => "cancelled",
-            Self::Aborted => "aborted",
-            Self::Error => "error",
-        }
-    }
-}
-
 /// What a busy status shows of the request.
 pub(crate) struct Busy<'a> {
     pub(crate) method: &'a str,
@@ -61,11 +50,33 @@ pub(crate) struct Busy<'a> {
 pub(crate) fn busy(buf: &mut Vec<u8>, b: &Busy<'_>) {
     buf.clear();
     buf.extend_from_slice(br#"{"state":"busy","method":"#);
-    string(buf, b.method);
+    // The usual methods as constants: a copy of a known length is a few
+    // stores, not a call to `memcpy`.
+    match b.method {
+        "GET" => buf.extend_from_slice(br#""GET""#),
+        "POST" => buf.extend_from_slice(br#""POST""#),
+        "HEAD" => buf.extend_from_slice(br#""HEAD""#),
+        "PUT" => buf.extend_from_slice(br#""PUT""#),
+        other => string(buf, other),
+    }
     buf.extend_from_slice(br#","path":"#);
     string(buf, cut(b.path, MAX_PATH));
     buf.extend_from_slice(br#","client":"#);
     match b.client {
+        // The usual case by hand (`write!` takes longer than the rest of the
+        // status), the same text as `Display`.
+        Some(SocketAddr::V4(addr)) => {
+            buf.push(b'"');
+            for (i, octet) in addr.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                uint(buf, octet.into());
+            }
+            buf.push(b':');
+            uint(buf, addr.port().into());
+            buf.push(b'"');
+        }
         // Writing into a Vec cannot fail.
         Some(addr) => {
             let _ = write!(buf, "\"{addr}\"");
@@ -87,6 +98,8 @@ pub(crate) struct Ended {
     pub(crate) grpc: Option<u32>,
     pub(crate) took: Duration,
     pub(crate) outcome: Outcome,
+    /// Requests the layer has served without a slot, shown once not 0.
+    pub(crate) unrecorded: u64,
 }
 
 /// Replaces `buf` with the idle status after the request `e`.
@@ -106,15 +119,30 @@ pub(crate) fn idle(buf: &mut Vec<u8>, e: &Ended) {
     let (took, outcome) = (e.took, e.outcome);
     buf.extend_from_slice(br#","last_ms":"#);
     millis(buf, took.saturating_mul(1000));
-    buf.extend_from_slice(br#","last_outcome":""#);
-    buf.extend_from_slice(outcome.as_str().as_bytes());
-    buf.extend_from_slice(br#""}"#);
+    buf.extend_from_slice(br#","last_outcome":"#);
+    // Constants, as for the method.
+    match outcome {
+        Outcome::Complete => buf.extend_from_slice(br#""complete""#),
+        Outcome::Cancelled => buf.extend_from_slice(br#""cancelled""#),
+        Outcome::Aborted => buf.extend_from_slice(br#""aborted""#),
+        Outcome::Error => buf.extend_from_slice(br#""error""#),
+    }
+    if e.unrecorded != 0 {
+        buf.extend_from_slice(br#","unrecorded":"#);
+        uint(buf, e.unrecorded);
+    }
+    buf.push(b'}');
 }
 
 /// The gRPC status a response's headers or trailers carry (`grpc-status`,
 /// a decimal code), if any. Reads the header in place: nothing allocated.
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+    // A name made once, not parsed from a string at each lookup.
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    if headers.is_empty() {
+        return None;
+    }
+    headers.get(GRPC_STATUS)?.to_str().ok()?.parse().ok()
 }
 
 /// `d` in seconds with three decimals (`d * 1000` is then milliseconds with
@@ -130,8 +158,27 @@ fn millis(buf: &mut Vec<u8>, d: Duration) {
     ]);
 }
 
-/// `n` in decimal (`write!` costs more than the rest of a status).
+/// `n` in decimal (`write!` costs more than the rest of a status). The
+/// digits are pushed one by one: numbers here are a few digits, and a copy
+/// of a length not known in advance is a call to `memcpy`.
 fn uint(buf: &mut Vec<u8>, mut n: u64) {
+    // Up to four digits (status codes, most counts and milliseconds) as one
+    // copy of a known length.
+    let digit = |n: u64| b'0' + (n % 10) as u8;
+    match n {
+        0..10 => return buf.push(digit(n)),
+        10..100 => return buf.extend_from_slice(&[digit(n / 10), digit(n)]),
+        100..1000 => return buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
+        1000..10000 => {
+            return buf.extend_from_slice(&[
+                digit(n / 1000),
+                digit(n / 100),
+                digit(n / 10),
+                digit(n),
+            ]);
+        }
+        _ => {}
+    }
     let mut digits = [0; 20];
     let mut at = digits.len();
     loop {
@@ -142,7 +189,9 @@ fn uint(buf: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    buf.extend_from_slice(&digits[at..]);
+    for &d in &digits[at..] {
+        buf.push(d);
+    }
 }
 
 /// The longest prefix of `s` of at most `max` bytes ending at a character
@@ -213,6 +262,28 @@ mod tests {
         );
         assert!(text(&buf).contains(r#""method":"PUT","path":"/","#));
         assert!(text(&buf).contains(r#""client":null,"#));
+        for client in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:8080",
+            "10.1.20.3:443",
+        ] {
+            busy(
+                &mut buf,
+                &Busy {
+                    method: "PATCH",
+                    path: "/",
+                    client: Some(client.parse().unwrap()),
+                    requests: 1,
+                },
+            );
+            assert!(
+                text(&buf).contains(&format!(r#""client":"{client}","#)),
+                "{}",
+                text(&buf)
+            );
+            assert!(text(&buf).contains(r#""method":"PATCH","#));
+        }
     }
 
     #[test]
@@ -224,6 +295,7 @@ mod tests {
             grpc: None,
             took: Duration::from_micros(1_204),
             outcome: Outcome::Complete,
+            unrecorded: 0,
         };
         idle(&mut buf, &ended);
         assert_eq!(
@@ -252,6 +324,15 @@ mod tests {
             text(&buf),
             r#"{"state":"idle","requests":7,"last_code":200,"last_grpc_status":5,"last_ms":1.204,"last_outcome":"complete"}"#
         );
+        let unrecorded = Ended {
+            unrecorded: 12,
+            ..ended
+        };
+        idle(&mut buf, &unrecorded);
+        assert_eq!(
+            text(&buf),
+            r#"{"state":"idle","requests":7,"last_code":404,"last_ms":1.204,"last_outcome":"complete","unrecorded":12}"#
+        );
     }
 
     #[test]
@@ -268,7 +349,21 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for n in [0, 7, 10, 99, 1_000_001, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            404,
+            999,
+            1000,
+            9999,
+            10_000,
+            1_000_001,
+            u64::MAX,
+        ] {
             let mut buf = Vec::new();
             uint(&mut buf, n);
             assert_eq!(text(&buf), n.to_string());

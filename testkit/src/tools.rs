@@ -71,8 +71,24 @@ pub const FAKETIME: Tool = Tool {
     package: "faketime",
 };
 
+/// `ab`, Apache's HTTP benchmarking tool (a burst of concurrent clients).
+pub const AB: Tool = Tool {
+    cfg: "ab",
+    names: &["ab"],
+    check: &["-V"],
+    package: "apache2-utils",
+};
+
 /// Every program the tests use.
-pub const ALL: [&Tool; 6] = [&CHROMIUM, &TMUX, &PERL, &PROMETHEUS, &PROMTOOL, &FAKETIME];
+pub const ALL: [&Tool; 7] = [
+    &CHROMIUM,
+    &TMUX,
+    &PERL,
+    &PROMETHEUS,
+    &PROMTOOL,
+    &FAKETIME,
+    &AB,
+];
 
 impl Tool {
     /// The first of its names found on `PATH` (whose check run succeeds).

@@ -2,16 +2,17 @@
 //! tests *ignored* (with the reason, `cli/build.rs` decides); in CI (`CI`
 //! set) this test, never ignored, fails instead.
 
-use testkit::tools::{CHROMIUM, FAKETIME, PERL, PROMETHEUS, PROMTOOL, TMUX, Tool};
+use testkit::tools::{AB, CHROMIUM, FAKETIME, PERL, PROMETHEUS, PROMTOOL, TMUX, Tool};
 
 /// Each program, with whether the build found it (and so runs its tests).
-const BUILT_WITH: [(&Tool, bool); 6] = [
+const BUILT_WITH: [(&Tool, bool); 7] = [
     (&CHROMIUM, cfg!(has_chromium)),
     (&TMUX, cfg!(has_tmux)),
     (&PERL, cfg!(has_perl)),
     (&PROMETHEUS, cfg!(has_prometheus)),
     (&PROMTOOL, cfg!(has_promtool)),
     (&FAKETIME, cfg!(has_faketime)),
+    (&AB, cfg!(has_ab)),
 ];
 
 #[test]
