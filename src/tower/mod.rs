@@ -75,7 +75,9 @@
 //! slot (a request beyond the peak so far) counts the process's descriptors
 //! and creates a status file: a few system calls, made on the calling task.
 //! `benches/tower.rs` measures the cost against the same service without
-//! the layer, in thread CPU time: COST_FIGURE (`BENCHMARKS.md`).
+//! the layer: 1,525 instructions per request (callgrind; 2,373 before the
+//! coarse clock and the hand-made copies), 120 to 192 ns of CPU time in
+//! runs on a machine shared with other builds (`BENCHMARKS.md`).
 //!
 //! # Examples
 //! Any tower service; here one called by hand:

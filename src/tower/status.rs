@@ -158,39 +158,30 @@ fn millis(buf: &mut Vec<u8>, d: Duration) {
     ]);
 }
 
-/// `n` in decimal (`write!` costs more than the rest of a status). The
-/// digits are pushed one by one: numbers here are a few digits, and a copy
-/// of a length not known in advance is a call to `memcpy`.
+/// `n` in decimal (`write!` costs more than the rest of a status), with no
+/// copy of a length known only at run time (that is a call to `memcpy`):
+/// up to four digits (status codes, milliseconds, most counts) as one copy
+/// of known length, longer numbers written in place over 20 bytes appended
+/// at once, then cut to length.
 fn uint(buf: &mut Vec<u8>, mut n: u64) {
-    // Up to four digits (status codes, most counts and milliseconds) as one
-    // copy of a known length.
     let digit = |n: u64| b'0' + (n % 10) as u8;
     match n {
-        0..10 => return buf.push(digit(n)),
-        10..100 => return buf.extend_from_slice(&[digit(n / 10), digit(n)]),
-        100..1000 => return buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
+        0..10 => buf.push(digit(n)),
+        10..100 => buf.extend_from_slice(&[digit(n / 10), digit(n)]),
+        100..1000 => buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
         1000..10000 => {
-            return buf.extend_from_slice(&[
-                digit(n / 1000),
-                digit(n / 100),
-                digit(n / 10),
-                digit(n),
-            ]);
+            buf.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)])
         }
-        _ => {}
-    }
-    let mut digits = [0; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+        _ => {
+            let len = n.ilog10() as usize + 1;
+            let start = buf.len();
+            buf.extend_from_slice(&[b'0'; 20]);
+            for d in buf[start..start + len].iter_mut().rev() {
+                *d = digit(n);
+                n /= 10;
+            }
+            buf.truncate(start + len);
         }
-    }
-    for &d in &digits[at..] {
-        buf.push(d);
     }
 }
 
