@@ -170,7 +170,7 @@ fn uint(buf: &mut Vec<u8>, mut n: u64) {
         10..100 => buf.extend_from_slice(&[digit(n / 10), digit(n)]),
         100..1000 => buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
         1000..10000 => {
-            buf.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)])
+            buf.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)]);
         }
         _ => {
             let len = n.ilog10() as usize + 1;
