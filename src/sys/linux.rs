@@ -239,6 +239,7 @@ pub(crate) fn mapping_count() -> io::Result<usize> {
 /// many it has open: the entries of `/proc/self/fd`, less the one the
 /// listing itself holds. One `getrlimit` and a directory listing: for rare
 /// decisions, not for a hot path.
+#[cfg(feature = "tower")]
 pub(crate) fn descriptors() -> io::Result<(u64, usize)> {
     let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
     let open = std::fs::read_dir("/proc/self/fd")?
