@@ -75,6 +75,16 @@ const RESERVE_SHARE: u64 = 4;
 /// them (rule 2), in ns of the monotonic clock.
 const SCARCE_NS: u64 = 100_000_000;
 
+/// Whether a new slot may be made (rule 2).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Room {
+    Yes,
+    /// The slots hold their share of the descriptor limit.
+    Cap,
+    /// The process would be left less than its share.
+    Scarce,
+}
+
 /// One slot: a worker of the board and what it has done so far.
 struct Slot {
     worker: Worker,
@@ -199,7 +209,8 @@ impl Pool {
         };
         // Rule 3: the descriptors are counted and the worker's file made
         // without the lock.
-        if self.descriptors_to_spare() {
+        let room = self.room();
+        if room == Room::Yes {
             for _ in 0..MAX_SKIPS {
                 let id = format!("{}{number}", self.config.prefix);
                 match self.board.worker_with_id(id) {
@@ -225,7 +236,7 @@ impl Pool {
                     }
                 }
             }
-        } else {
+        } else if room == Room::Scarce {
             self.set_scarce();
         }
         let mut free = self.lock();
@@ -234,19 +245,23 @@ impl Pool {
         None
     }
 
-    /// Rule 2: whether one more slot leaves the process its share of free
-    /// descriptors and keeps the slots within theirs.
-    fn descriptors_to_spare(&self) -> bool {
+    /// Rule 2: whether one more slot keeps the slots within their share of
+    /// the descriptor limit (by default) and leaves the process its share.
+    fn room(&self) -> Room {
         let Ok((limit, open)) = sys::descriptors() else {
             // Not known (no /proc): making the slot will say.
-            return true;
+            return Room::Yes;
         };
-        let open = open as u64 + 1;
-        let slots_ok = self.config.max_slots.is_some() || {
+        if self.config.max_slots.is_none() {
             let live = self.lock().live as u64;
-            live <= (limit / SLOT_SHARE).max(1)
-        };
-        slots_ok && open <= limit - limit / RESERVE_SHARE
+            if live > (limit / SLOT_SHARE).max(1) {
+                return Room::Cap;
+            }
+        }
+        if open as u64 + 1 > limit - limit / RESERVE_SHARE {
+            return Room::Scarce;
+        }
+        Room::Yes
     }
 
     /// Whether descriptors are scarce now (rule 2).
@@ -377,5 +392,52 @@ impl Drop for InFlight {
         // As in `start`: an unpublished status is not worth a panic in drop.
         let _ = slot.worker.update_stamped(&slot.buf, ended);
         self.pool.give_back(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(board: &Arc<Scoreboard>, max_slots: Option<usize>) -> Arc<Pool> {
+        let config = Config {
+            prefix: "t-".to_owned(),
+            max_idle: 8,
+            max_slots,
+            precise: false,
+            client: |_| None,
+        };
+        Arc::new(Pool::new(Arc::clone(board), config))
+    }
+
+    #[test]
+    fn beyond_max_slots_requests_go_unrecorded_and_slots_are_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let board = Arc::new(Scoreboard::open(tmp.path()).unwrap());
+        let pool = pool(&board, Some(1));
+        let request = Request::get("/").body(()).unwrap();
+        let first = InFlight::start(&pool, &request);
+        assert!(first.is_some());
+        assert!(InFlight::start(&pool, &request).is_none());
+        assert_eq!((pool.slots(), pool.unrecorded()), ((1, 0), 1));
+        drop(first);
+        assert_eq!(pool.slots(), (1, 1));
+        let again = InFlight::start(&pool, &request);
+        assert!(again.is_some());
+        drop(again);
+        assert_eq!((pool.slots(), pool.unrecorded()), ((1, 1), 1));
+        let status = String::from_utf8(board.read_all().unwrap()["t-1"].clone()).unwrap();
+        assert!(status.ends_with(r#","unrecorded":1}"#), "{status}");
+    }
+
+    #[test]
+    fn by_default_slots_are_made_while_descriptors_are_plentiful() {
+        let tmp = tempfile::tempdir().unwrap();
+        let board = Arc::new(Scoreboard::open(tmp.path()).unwrap());
+        let pool = pool(&board, None);
+        let request = Request::get("/").body(()).unwrap();
+        let held: Vec<_> = (0..4).map(|_| InFlight::start(&pool, &request)).collect();
+        assert!(held.iter().all(Option::is_some));
+        assert_eq!((pool.slots(), pool.unrecorded()), ((4, 0), 0));
     }
 }
