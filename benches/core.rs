@@ -3,7 +3,7 @@
 //! - independent references that share no code with the crate
 //!   (`support/baseline.rs`): for updates, a minimal seqlock write of the same
 //!   bytes (one sequence word, a length, the payload as 8-byte Relaxed stores,
-//!   process memory) plus one `CLOCK_REALTIME_COARSE` read (64 B), or a
+//!   process memory) plus one `CLOCK_MONOTONIC_COARSE` read (64 B), or a
 //!   `memcpy` of the same bytes into process memory plus the clock read
 //!   (4 KiB, 64 KiB, the mix), placed clear of 4K aliasing; for reads, the
 //!   same `BTreeMap<String, Vec<u8>>` built from statuses in process memory

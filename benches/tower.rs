@@ -12,7 +12,8 @@
 //! cargo bench -p parallel-scoreboard --features tower --bench tower
 //! ```
 //!
-//! Each is measured twice: on the wall clock (group `tower`) and on the
+//! The layer is measured as it is by default (requests timed to a clock
+//! tick) and with `precise_times(true)`. Each is measured twice: on the wall clock (group `tower`) and on the
 //! thread's CPU clock (group `tower_cpu`), which leaves out the time the
 //! thread was not running, for a machine busy with other work. After
 //! criterion's report, the difference and the ratio of the medians of this
@@ -84,12 +85,15 @@ fn main() {
             let mut service = Hello;
             b.iter_custom(|iters| timed(cpu, iters, || request(&mut service, &mut cx)));
         });
-        group.bench_function("with_layer", |b| {
-            let mut service = ScoreboardLayer::new(Arc::clone(&board)).layer(Hello);
-            // The pool's slot is made here, not measured.
-            request(&mut service, &mut cx);
-            b.iter_custom(|iters| timed(cpu, iters, || request(&mut service, &mut cx)));
-        });
+        for (name, precise) in [("with_layer", false), ("with_layer_precise", true)] {
+            group.bench_function(name, |b| {
+                let layer = ScoreboardLayer::new(Arc::clone(&board)).precise_times(precise);
+                let mut service = layer.layer(Hello);
+                // The pool's slot is made here, not measured.
+                request(&mut service, &mut cx);
+                b.iter_custom(|iters| timed(cpu, iters, || request(&mut service, &mut cx)));
+            });
+        }
         group.finish();
     }
     c.final_summary();
@@ -125,18 +129,23 @@ fn thread_cpu() -> Duration {
 /// Prints the difference and the ratio of this run's medians.
 fn report(started: SystemTime) {
     for (group, clock) in [(GROUP, "wall clock"), (GROUP_CPU, "thread CPU time")] {
-        let (Some(without), Some(with)) = (
-            median(started, group, "without_layer"),
-            median(started, group, "with_layer"),
-        ) else {
-            continue;
-        };
-        println!(
-            "ScoreboardLayer, {clock} (medians of this run): {without:.1} ns per request \
-             without, {with:.1} ns with: the layer adds {:.1} ns, {:.2}x",
-            with - without,
-            with / without
-        );
+        for (function, what) in [
+            ("with_layer", "the layer"),
+            ("with_layer_precise", "the layer with precise_times"),
+        ] {
+            let (Some(without), Some(with)) = (
+                median(started, group, "without_layer"),
+                median(started, group, function),
+            ) else {
+                continue;
+            };
+            println!(
+                "ScoreboardLayer, {clock} (medians of this run): {without:.1} ns per request \
+                 without, {with:.1} ns with {what}: it adds {:.1} ns, {:.2}x",
+                with - without,
+                with / without
+            );
+        }
     }
 }
 

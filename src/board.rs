@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::fork;
 use crate::reader::{Entry, How, Reader, ScanReport, Visit};
 use crate::slots::Slots;
+use crate::sys;
 use reading::ReaderLock;
 
 /// A plain read: what the watch reports, no list of skipped entries.
@@ -77,9 +78,19 @@ pub struct WorkerStatus {
     pub pid: u32,
     /// How many updates it has made.
     pub updates: u64,
-    /// When it made the latest one.
+    /// When it made the latest one, on this process's wall clock.
+    ///
+    /// Workers stamp updates on the monotonic clock, which never steps and
+    /// which every process of the host shares; a read turns the stamp into
+    /// a wall-clock time with the reader's own clocks (`wall now -
+    /// (monotonic now - stamp)`). So `SystemTime::now() - updated_at` is the
+    /// true age of the update even when the worker's wall clock is wrong or
+    /// either clock was set since (an NTP step, by hand); the time itself is
+    /// as right as the reader's wall clock.
     pub updated_at: SystemTime,
-    /// When it started (created its status file).
+    /// When it started (created its status file), on this process's wall
+    /// clock, converted as `updated_at` is. Two reads give the same time for
+    /// one worker unless this process's wall clock was set between them.
     pub started_at: SystemTime,
 }
 
@@ -245,6 +256,7 @@ impl Scoreboard {
         let mut fill = Refill {
             workers: &mut snap.workers,
             n: 0,
+            wall_minus_mono: sys::wall_minus_mono_ns(),
         };
         let report = self.read(
             How {
@@ -337,6 +349,8 @@ impl Visit for Collect {
 struct Refill<'a> {
     workers: &'a mut Vec<WorkerStatus>,
     n: usize,
+    /// What turns the workers' monotonic times into wall-clock ones.
+    wall_minus_mono: i64,
 }
 
 impl Visit for Refill<'_> {
@@ -363,14 +377,34 @@ impl Visit for Refill<'_> {
         }
         w.pid = e.pid;
         w.updates = e.updates;
-        w.updated_at = UNIX_EPOCH + Duration::from_nanos(e.updated_ns);
-        w.started_at = UNIX_EPOCH + Duration::from_nanos(e.started_ns);
+        w.updated_at = wall_time(e.updated_ns, self.wall_minus_mono);
+        w.started_at = wall_time(e.started_ns, self.wall_minus_mono);
     }
+}
+
+/// The wall-clock time of `mono_ns` on the monotonic clock, given the wall
+/// clock less the monotonic one (`sys::wall_minus_mono_ns`). Any word a
+/// file holds gives a time: before the epoch reads as the epoch, beyond
+/// `u64` ns (the year 2554) as that.
+fn wall_time(mono_ns: u64, wall_minus_mono: i64) -> SystemTime {
+    let ns = i128::from(mono_ns) + i128::from(wall_minus_mono);
+    let ns = u64::try_from(ns.max(0)).unwrap_or(u64::MAX);
+    UNIX_EPOCH + Duration::from_nanos(ns)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn monotonic_times_become_wall_clock_times() {
+        let at = |ns| UNIX_EPOCH + Duration::from_nanos(ns);
+        assert_eq!(wall_time(5, 1_000), at(1_005));
+        assert_eq!(wall_time(5_000, -1_000), at(4_000));
+        assert_eq!(wall_time(5, -1_000), UNIX_EPOCH);
+        assert_eq!(wall_time(u64::MAX, i64::MAX), at(u64::MAX));
+        assert_eq!(wall_time(0, i64::MIN), UNIX_EPOCH);
+    }
 
     #[test]
     fn handles_are_send_and_sync_where_promised() {

@@ -65,7 +65,11 @@ mod tests {
         let words = LocalWords::new(INITIAL_FILE_LEN);
         let mut st = WriterState::new();
         protocol::init(&words, &st);
-        for (i, w) in StaticHeader::new(id, 42, 7).to_words().iter().enumerate() {
+        for (i, w) in StaticHeader::new(id, 42, (7, 7))
+            .to_words()
+            .iter()
+            .enumerate()
+        {
             words.0[i].store(*w, std::sync::atomic::Ordering::Relaxed);
         }
         protocol::write(&words, &mut st, status, 99);

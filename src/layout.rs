@@ -6,13 +6,14 @@
 //! | offset | size | field | written |
 //! |---|---|---|---|
 //! | 0 | 8 | magic `"PSCOREBD"` | once, before publication |
-//! | 8 | 4 | format version (1) | once |
+//! | 8 | 4 | format version (2) | once |
 //! | 12 | 4 | header length (512) | once |
 //! | 16 | 8 | pid of the owning process | once |
-//! | 24 | 8 | start time, ns since the Unix epoch | once |
+//! | 24 | 8 | start time on the wall clock, ns since the Unix epoch | once |
 //! | 32 | 8 | id length in bytes (1..=255) | once |
 //! | 40 | 256 | id, UTF-8, zero padded | once |
-//! | 296 | 24 | reserved (zero) | |
+//! | 296 | 8 | start time on the monotonic clock, ns | once |
+//! | 304 | 16 | reserved (zero) | |
 //! | 320 | 8 | `published`: index (0 or 1) of the copy readers should take | every update |
 //! | 384 | 64 | copy descriptor 0 | every other update |
 //! | 448 | 64 | copy descriptor 1 | every other update |
@@ -20,8 +21,17 @@
 //!
 //! A copy descriptor is eight words: `seq` (odd while the copy is being
 //! written), `off` (byte offset of the copy's payload region), `cap` (its size),
-//! `len` (status length), `updated_ns` (time of that update), `updates` (how many
-//! updates the worker had made when it wrote this copy), and two reserved words.
+//! `len` (status length), `updated_ns` (time of that update on the monotonic
+//! clock), `updates` (how many updates the worker had made when it wrote this
+//! copy), and two reserved words.
+//!
+//! Times that readers compute ages from are on the monotonic clock
+//! (`CLOCK_MONOTONIC_COARSE`): it never steps, and every process of the host
+//! (of one time namespace) reads the same one, so an age is right however
+//! the writer's or the reader's wall clock was set. A reader turns them into
+//! wall-clock times with its own wall clock (`wall now - (monotonic now -
+//! time)`). The wall-clock start time is kept for tools reading a file on its
+//! own. Version 1 had wall-clock times in both places.
 //!
 //! A new file is one 4 KiB page: the header and two 1792-byte regions. A status
 //! that does not fit its region gets a new, larger region appended at the end of
@@ -37,8 +47,9 @@ use crate::protocol::Words;
 
 /// `"PSCOREBD"` read as a little-endian word.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"PSCOREBD");
-/// The format version this crate writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The format version this crate writes and reads (2: update times on the
+/// monotonic clock).
+pub(crate) const VERSION: u32 = 2;
 /// Size of the header; the first payload region starts here.
 pub(crate) const HEADER_LEN: u64 = 512;
 /// Longest id, in bytes.
@@ -60,10 +71,13 @@ pub(crate) struct StaticHeader {
     pub(crate) version: u32,
     pub(crate) header_len: u32,
     pub(crate) pid: u64,
-    pub(crate) started_ns: u64,
+    /// Wall clock, ns since the Unix epoch.
+    pub(crate) started_wall_ns: u64,
     pub(crate) id_len: u64,
     pub(crate) id: [u8; 256],
-    pub(crate) reserved: [u64; 3],
+    /// Monotonic clock, ns.
+    pub(crate) started_mono_ns: u64,
+    pub(crate) reserved: [u64; 2],
 }
 
 /// Words in [`StaticHeader`].
@@ -90,9 +104,10 @@ const _: () = {
     assert!(std::mem::offset_of!(StaticHeader, version) == 8);
     assert!(std::mem::offset_of!(StaticHeader, header_len) == 12);
     assert!(std::mem::offset_of!(StaticHeader, pid) == 16);
-    assert!(std::mem::offset_of!(StaticHeader, started_ns) == 24);
+    assert!(std::mem::offset_of!(StaticHeader, started_wall_ns) == 24);
     assert!(std::mem::offset_of!(StaticHeader, id_len) == 32);
     assert!(std::mem::offset_of!(StaticHeader, id) == 40);
+    assert!(std::mem::offset_of!(StaticHeader, started_mono_ns) == 296);
     assert!(STATIC_WORDS * 8 <= PUBLISHED * 8);
     assert!(desc(1) + DESC_WORDS == HEADER_LEN as usize / 8);
     assert!(INITIAL_CAP.is_multiple_of(8));
@@ -100,14 +115,15 @@ const _: () = {
 };
 
 impl StaticHeader {
-    /// The header of a new file for `id`, owned by `pid`, started at `started_ns`.
-    pub(crate) fn new(id: &str, pid: u32, started_ns: u64) -> Self {
+    /// The header of a new file for `id`, owned by `pid`, started at
+    /// `started` (on the wall clock, then on the monotonic clock).
+    pub(crate) fn new(id: &str, pid: u32, started: (u64, u64)) -> Self {
         let mut h = Self::zeroed();
         h.magic = MAGIC;
         h.version = VERSION;
         h.header_len = HEADER_LEN as u32;
         h.pid = u64::from(pid);
-        h.started_ns = started_ns;
+        (h.started_wall_ns, h.started_mono_ns) = started;
         h.id_len = id.len() as u64;
         h.id[..id.len()].copy_from_slice(id.as_bytes());
         h
@@ -143,6 +159,7 @@ pub(crate) const fn page_round(n: u64) -> u64 {
 pub(crate) struct Header {
     pub(crate) id: String,
     pub(crate) pid: u32,
+    /// The start time on the monotonic clock, ns.
     pub(crate) started_ns: u64,
 }
 
@@ -173,7 +190,7 @@ pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Re
     Ok(Header {
         id: id.to_owned(),
         pid: u32::try_from(h.pid).unwrap_or(0),
-        started_ns: h.started_ns,
+        started_ns: h.started_mono_ns,
     })
 }
 
@@ -183,11 +200,12 @@ mod tests {
 
     #[test]
     fn header_round_trips_through_words() {
-        let h = StaticHeader::new("acceptor-3", 4242, 17);
+        let h = StaticHeader::new("acceptor-3", 4242, (17, 5));
         let back = StaticHeader::from_words(&h.to_words());
         assert_eq!(back.magic, MAGIC);
         assert_eq!(back.pid, 4242);
-        assert_eq!(back.started_ns, 17);
+        assert_eq!((back.started_wall_ns, back.started_mono_ns), (17, 5));
+        assert_eq!(h.to_words()[296 / 8], 5);
         assert_eq!(back.id(), Some("acceptor-3"));
         // The magic is the first word, little endian, so `od -c` shows it.
         assert_eq!(h.to_words()[0].to_le_bytes(), *b"PSCOREBD");
@@ -195,7 +213,7 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        let mut h = StaticHeader::new("x", 1, 0);
+        let mut h = StaticHeader::new("x", 1, (0, 0));
         h.id_len = 0;
         assert_eq!(h.id(), None);
         h.id_len = 256;

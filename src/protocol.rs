@@ -370,7 +370,7 @@ impl Stages {
 pub(crate) struct CopyMeta {
     /// Updates the worker had made when it wrote this copy (0: no status yet).
     pub(crate) updates: u64,
-    /// Time of that update, ns since the Unix epoch.
+    /// Time of that update, ns on the monotonic clock (`sys::mono_ns`).
     pub(crate) updated_ns: u64,
     /// Which copy this was (0 or 1), and the byte offset of its payload: where
     /// the next read will most likely find the status again.

@@ -38,7 +38,7 @@ impl LocalSlot {
             status.len() as u64 <= self.state.region(0).1,
             "status too long"
         );
-        protocol::write(&self.words, &mut self.state, status, sys::now_ns());
+        protocol::write(&self.words, &mut self.state, status, sys::mono_ns());
     }
 
     /// Copies the published status into `buf`, as a read does; returns its

@@ -150,13 +150,31 @@ impl Worker {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     pub(crate) fn update_unforked(&mut self, status: &[u8]) -> Result<()> {
+        self.write_stamped(status, sys::mono_ns())
+    }
+
+    /// [`update`](Self::update) stamped `mono_ns`, a time of the monotonic
+    /// clock the caller has read anyway (the tower layer times its requests
+    /// on it).
+    #[cfg(feature = "tower")]
+    #[inline]
+    pub(crate) fn update_stamped(&mut self, status: &[u8], mono_ns: u64) -> Result<()> {
+        if fork::generation() != self.generation {
+            return Err(self.forked());
+        }
+        self.write_stamped(status, mono_ns)
+    }
+
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn write_stamped(&mut self, status: &[u8], mono_ns: u64) -> Result<()> {
         debug_assert_eq!(fork::generation(), self.generation);
         let len = status.len() as u64;
         let next = self.state.next();
         if len > self.state.region(next).1 {
             self.grow(next, len)?;
         }
-        protocol::write(&self.map.writable(), &mut self.state, status, sys::now_ns());
+        protocol::write(&self.map.writable(), &mut self.state, status, mono_ns);
         Ok(())
     }
 
@@ -238,7 +256,7 @@ fn init_file(file: &File, for_map: &File, id: &str) -> io::Result<(WriteMap, Wri
     protocol::init(&map.writable(), &state);
     map.store_words(
         0,
-        &StaticHeader::new(id, fork::pid(), sys::now_ns()).to_words(),
+        &StaticHeader::new(id, fork::pid(), (sys::wall_ns(), sys::mono_ns())).to_words(),
     );
     Ok((map, state))
 }

@@ -7,7 +7,7 @@
 //!   between two of them never suffers 4K aliasing (a load whose address
 //!   matches a recent store's in its low 12 bits waits for it: on this CPU a
 //!   4 KiB copy is then about 6x slower).
-//! - [`coarse_ns`]: one `CLOCK_REALTIME_COARSE` read through the vDSO.
+//! - [`coarse_ns`]: one `CLOCK_MONOTONIC_COARSE` read through the vDSO.
 
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 
@@ -56,7 +56,8 @@ impl Seqlock {
     }
 }
 
-/// One `CLOCK_REALTIME_COARSE` read, in ns since the Unix epoch.
+/// One `CLOCK_MONOTONIC_COARSE` read, in ns (the clock updates are stamped
+/// with).
 #[inline]
 pub(crate) fn coarse_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -64,7 +65,7 @@ pub(crate) fn coarse_ns() -> u64 {
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes one timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &raw mut ts) };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &raw mut ts) };
     ts.tv_sec.cast_unsigned() * 1_000_000_000 + ts.tv_nsec.cast_unsigned()
 }
 

@@ -290,14 +290,78 @@ pub(crate) fn mapping_count() -> io::Result<usize> {
     }
 }
 
-/// Now, in ns since the Unix epoch, from the coarse real-time clock: read from
-/// the vDSO without a system call in a few ns, with the resolution of one
-/// kernel tick (1 to 4 ms), plenty for "seconds since the last update".
-/// Inline: it is on every update's path.
+/// This process's soft limit on open descriptors (`RLIMIT_NOFILE`), and how
+/// many it has open: the entries of `/proc/self/fd`, less the one the
+/// listing itself holds. One `getrlimit` and a directory listing: for rare
+/// decisions, not for a hot path.
+#[cfg(feature = "tower")]
+pub(crate) fn descriptors() -> io::Result<(u64, usize)> {
+    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
+    let open = std::fs::read_dir("/proc/self/fd")?
+        .count()
+        .saturating_sub(1);
+    Ok((soft, open))
+}
+
+/// Now on the coarse monotonic clock, in ns (since boot, in practice): read
+/// from the vDSO without a system call in a few ns, with the resolution of
+/// one kernel tick (1 to 4 ms), plenty for "seconds since the last update".
+/// It never steps: setting the wall clock (by hand, or an NTP step) leaves
+/// it alone, and it is the same for every process of the host (of one time
+/// namespace). Inline: it is on every update's path.
 #[inline]
-pub(crate) fn now_ns() -> u64 {
+pub(crate) fn mono_ns() -> u64 {
+    coarse_ns(libc::CLOCK_MONOTONIC_COARSE)
+        .or_else(|| coarse_ns(libc::CLOCK_MONOTONIC))
+        .unwrap_or(0)
+}
+
+/// Now on the monotonic clock, to the nanosecond (`CLOCK_MONOTONIC`, a vDSO
+/// read): for durations finer than a tick, on the clock [`mono_ns`] reads
+/// to a tick.
+#[cfg(feature = "tower")]
+#[inline]
+pub(crate) fn mono_precise_ns() -> u64 {
+    coarse_ns(libc::CLOCK_MONOTONIC).unwrap_or(0)
+}
+
+/// Now on the coarse real-time (wall) clock, in ns since the Unix epoch.
+pub(crate) fn wall_ns() -> u64 {
     coarse_ns(libc::CLOCK_REALTIME_COARSE)
         .or_else(|| coarse_ns(libc::CLOCK_REALTIME))
+        .unwrap_or(0)
+}
+
+/// The wall clock less the monotonic clock, in ns: what turns a time of
+/// [`mono_ns`] into one of the wall clock, as this process's wall clock
+/// reads now.
+///
+/// The coarse clocks both hold the time of the latest kernel tick, and their
+/// difference changes only when the wall clock is set (slewing moves both
+/// alike): read within one tick, it is exact to the nanosecond, so times
+/// converted by two calls agree exactly unless the wall clock was set in
+/// between. A tick is known to have passed between the reads when the wall
+/// clock read before and after the monotonic one differ: then it is read
+/// again.
+pub(crate) fn wall_minus_mono_ns() -> i64 {
+    let pair = |wall, mono| {
+        let mut last = None;
+        for _ in 0..4 {
+            let before = coarse_ns(wall)?;
+            let m = coarse_ns(mono)?;
+            let after = coarse_ns(wall)?;
+            let offset = i64::try_from(after)
+                .ok()?
+                .wrapping_sub(i64::try_from(m).ok()?);
+            if before == after {
+                return Some(offset);
+            }
+            last = Some(offset);
+        }
+        last
+    };
+    pair(libc::CLOCK_REALTIME_COARSE, libc::CLOCK_MONOTONIC_COARSE)
+        .or_else(|| pair(libc::CLOCK_REALTIME, libc::CLOCK_MONOTONIC))
         .unwrap_or(0)
 }
 

@@ -44,14 +44,19 @@
 //! - `map_unforked(file, len)`: a shared read-write mapping that fork
 //!   children do not inherit; `remap_unforked(map, len)` grows it in place or
 //!   by moving it, keeping that property;
-//! - `max_map_count()`, `mapping_count()`: the process's mapping limit and use.
+//! - `max_map_count()`, `mapping_count()`: the process's mapping limit and use;
+//!   `descriptors()`: its descriptor limit and use.
 //!
 //! Processes and fork:
 //! - `getpid()` and `replace_fd(placeholder, fd)` (both async-signal-safe: the
 //!   fork child handler calls them), `euid()`, `open_placeholder()`,
 //!   `at_fork(prepare, parent, child)`;
-//! - `now_ns()`: wall-clock ns since the Unix epoch, cheap (no system call on
-//!   Linux: it is on every update's path);
+//! - `mono_ns()`: ns on a clock that never steps and that every process of
+//!   the host shares (the monotonic clock), cheap (no system call on Linux:
+//!   it is on every update's path); `mono_precise_ns()`: the same clock to
+//!   the nanosecond; `wall_ns()`: ns since the Unix epoch on
+//!   the wall clock; `wall_minus_mono_ns()`: their difference now, the same
+//!   from one call to the next until the wall clock is set;
 //! - `crash()` (feature `fault-injection`): die at once, as SIGKILL does.
 
 #[cfg(not(target_os = "linux"))]

@@ -23,15 +23,31 @@
 //! from a pool. A slot is reused by the next request once its request has
 //! ended; the pool grows to the peak number of concurrent requests, and idle
 //! slots stay on the board (a monitor sees them idle, as `mod_status` shows
-//! idle workers) up to [`ScoreboardLayer::max_idle`]; slots beyond it are
-//! released and their files removed.
+//! idle workers) up to [`ScoreboardLayer::max_idle`] (32 by default); slots
+//! beyond it are released and their files removed.
+//!
+//! Each slot holds **one descriptor** (its status file, open and locked: the
+//! lock is how readers know it is live) and **one mapping** (its 4 KiB file,
+//! more if a status outgrows it), and the layer holds nothing else. Those are
+//! the application's to use first: the slots are at most an eighth of the
+//! process's soft `RLIMIT_NOFILE` ([`ScoreboardLayer::max_slots`] sets
+//! another cap), and no slot is made that would leave the process less than
+//! a quarter of that limit free (the open descriptors are counted when a
+//! slot is to be made, never when a request reuses one). A request that
+//! finds no slot it may use, or whose slot cannot be made (`EMFILE`,
+//! `ENFILE`, a full disk), is served all the same, without a slot, and
+//! counted ([`ScoreboardLayer::unrecorded`], and `"unrecorded"` in the idle
+//! statuses once not 0). Under `RLIMIT_NOFILE` 256, 200 concurrent clients
+//! get every descriptor they need (`cli/tests/it/tower.rs`).
 //!
 //! While a request runs its slot's status is
 //! ```text
-//! {"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}
+//! {"state":"busy","method":"GET","path":"/a","client":"127.0.0.1:50114","requests":3}
 //! ```
-//! `since` is when the request started, in seconds since the Unix epoch (from
-//! the coarse real-time clock: to a clock tick, a few ms);
+//! The request started when this status was published: a reader's age of the
+//! update ([`WorkerStatus::updated_at`](crate::WorkerStatus::updated_at)) is
+//! how long it has run, on the monotonic clock, right whatever the server's
+//! or the reader's wall clock says (the renderers' busy times are this age);
 //! `client` is the peer address when the server provides one (see
 //! [`ScoreboardLayer::client_addr`]), `null` otherwise; `requests` counts the
 //! slot's requests, this one included. `path` is the URI's path without the
@@ -51,14 +67,17 @@
 //!
 //! # Cost
 //! Per request: two uncontended lock operations on the pool (never held
-//! across an await), two monotonic clock reads and a coarse real-time one,
-//! two statuses written by hand into the slot's own buffer and two
-//! [`Worker::update`](crate::Worker::update)s (no system call). Nothing is
-//! allocated once the pool has its slots. A new slot (a request beyond the
-//! peak so far) creates a status file: a few system calls, made on the
-//! calling task. `benches/tower.rs` measures the cost against the same
-//! service without the layer: about 0.5 µs per request on this project's
-//! machine (0.52 µs wall clock, 0.41 µs of CPU time; `BENCHMARKS.md`).
+//! across an await), an atomic reference count taken and dropped, two reads
+//! of the coarse monotonic clock (a few ns each: the request's time, to a
+//! tick, and the stamps of its two updates), two statuses written by hand
+//! into the slot's own buffer and two [`Worker::update`](crate::Worker::update)s
+//! (no system call). Nothing is allocated once the pool has its slots. A new
+//! slot (a request beyond the peak so far) counts the process's descriptors
+//! and creates a status file: a few system calls, made on the calling task.
+//! `benches/tower.rs` measures the cost against the same service without
+//! the layer: 1,525 instructions per request (callgrind; 2,373 before the
+//! coarse clock and the hand-made copies), 120 to 192 ns of CPU time in
+//! runs on a machine shared with other builds (`BENCHMARKS.md`).
 //!
 //! # Examples
 //! Any tower service; here one called by hand:
@@ -149,7 +168,7 @@ pub const DEFAULT_PREFIX: &str = "http-";
 
 /// How many idle slots stay on the board unless [`ScoreboardLayer::max_idle`]
 /// says otherwise.
-pub const DEFAULT_MAX_IDLE: usize = 256;
+pub const DEFAULT_MAX_IDLE: usize = 32;
 
 /// A [`tower::Layer`] giving each HTTP request in flight a slot of a board;
 /// see the [module docs](self).
@@ -172,12 +191,15 @@ impl fmt::Debug for ScoreboardLayer {
 
 impl ScoreboardLayer {
     /// A layer whose slots are workers of `board`, named `http-1`,
-    /// `http-2`, ..., keeping up to 256 idle slots.
+    /// `http-2`, ..., keeping up to 32 idle slots, with at most an eighth of
+    /// the process's descriptor limit in slots (see [`max_slots`](Self::max_slots)).
     #[must_use]
     pub fn new(board: Arc<Scoreboard>) -> Self {
         let config = Config {
             prefix: DEFAULT_PREFIX.to_owned(),
             max_idle: DEFAULT_MAX_IDLE,
+            max_slots: None,
+            precise: false,
             client: default_client,
         };
         Self {
@@ -220,6 +242,46 @@ impl ScoreboardLayer {
     #[must_use]
     pub fn client_addr(self, client: fn(&Extensions) -> Option<SocketAddr>) -> Self {
         self.with(|c| c.client = client)
+    }
+
+    /// Makes at most `max` slots (idle and in use together); a request that
+    /// finds none idle while `max` exist is served without a slot (counted in
+    /// [`unrecorded`](Self::unrecorded)). By default the cap is an eighth of
+    /// the soft `RLIMIT_NOFILE`, read when a slot is to be made: each slot
+    /// holds one descriptor and one mapping. Whatever the cap, no slot is
+    /// made that would leave the process less than a quarter of that limit
+    /// free, so the application's own sockets and files keep it.
+    #[must_use]
+    pub fn max_slots(self, max: usize) -> Self {
+        self.with(|c| c.max_slots = Some(max))
+    }
+
+    /// Times requests to the nanosecond (`CLOCK_MONOTONIC`) rather than to a
+    /// kernel tick (`CLOCK_MONOTONIC_COARSE`, 1 to 4 ms, the clock updates
+    /// read anyway). A request's time shows in its idle status as `last_ms`:
+    /// to a tick, a request shorter than one shows `0.000` or a whole tick.
+    /// The precise clock costs two more clock reads per request, about
+    /// 40 ns (`BENCHMARKS.md`).
+    #[must_use]
+    pub fn precise_times(self, precise: bool) -> Self {
+        self.with(|c| c.precise = precise)
+    }
+
+    /// How many requests have been served without a slot so far: when
+    /// [`max_slots`](Self::max_slots) were in use, descriptors were scarce, or
+    /// a slot's file could not be made. Such a request is served as any
+    /// other; it only does not show on the board. Idle statuses carry the
+    /// count as `"unrecorded"` once it is not 0.
+    #[must_use]
+    pub fn unrecorded(&self) -> u64 {
+        self.pool.unrecorded()
+    }
+
+    /// The slots the layer holds now, in use and idle together, and of them
+    /// the idle ones: each holds one descriptor and one mapping.
+    #[must_use]
+    pub fn slots(&self) -> (usize, usize) {
+        self.pool.slots()
     }
 
     fn with(self, change: impl FnOnce(&mut Config)) -> Self {

@@ -6,14 +6,26 @@
 //!    pool grows to the peak of concurrent requests and its names stay
 //!    `prefix1..prefixN`). A number a live worker of another process already
 //!    holds on the board is skipped.
-//! 2. The pool's lock is held only to pop or push a slot, never while a
+//! 2. A slot holds a descriptor and a mapping, which the application needs
+//!    more: no new slot is made while the pool has `max_slots` (by default
+//!    an eighth of the soft `RLIMIT_NOFILE`), nor when the process would
+//!    then have less than a quarter of that limit free (checked each time a
+//!    slot is to be made, never on a request that reuses one), nor when
+//!    making it fails (`EMFILE`, `ENFILE`, no space, no mapping). The request
+//!    is then served all the same, without a slot, and counted as unrecorded.
+//!    After such a refusal (not one for `max_slots`) descriptors are scarce:
+//!    for the next `SCARCE_NS` no slot is made and none is counted for (so
+//!    that a process short of descriptors does not list them for every
+//!    request), and slots given back are released rather than kept idle, so
+//!    their descriptors go back to the application.
+//! 3. The pool's lock is held only to pop or push a slot, never while a
 //!    worker's file is made or removed, and never across an await: a slot is
 //!    owned by its request between the two.
-//! 3. A slot given back stays on the board, idle, unless `max_idle` slots
+//! 4. A slot given back stays on the board, idle, unless `max_idle` slots
 //!    already are: then its worker is dropped (which removes its file) and
 //!    only afterwards its number becomes free again, so a new slot with that
 //!    number never finds the old file still held.
-//! 4. The guard of a request ([`InFlight`]) writes the idle status and gives
+//! 5. The guard of a request ([`InFlight`]) writes the idle status and gives
 //!    the slot back in `Drop`, so a request dropped at any point (a client
 //!    hanging up, a timeout, a panic) leaves its slot idle and back in the
 //!    pool.
@@ -22,8 +34,9 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::time::Duration;
 
 use http::{Extensions, Method, Request};
 
@@ -45,7 +58,31 @@ pub(crate) type ClientFn = fn(&Extensions) -> Option<SocketAddr>;
 pub(crate) struct Config {
     pub(crate) prefix: String,
     pub(crate) max_idle: usize,
+    /// `None`: an eighth of the soft `RLIMIT_NOFILE` (rule 2).
+    pub(crate) max_slots: Option<usize>,
+    /// Requests timed to the nanosecond rather than to a clock tick.
+    pub(crate) precise: bool,
     pub(crate) client: ClientFn,
+}
+
+/// The share of the descriptor limit slots may hold at most: one in
+/// `SLOT_SHARE`.
+const SLOT_SHARE: u64 = 8;
+/// The share of the descriptor limit left free for the application: no slot
+/// is made that would leave fewer than one in `RESERVE_SHARE` free.
+const RESERVE_SHARE: u64 = 4;
+/// How long descriptors count as scarce after a slot was refused for want of
+/// them (rule 2), in ns of the monotonic clock.
+const SCARCE_NS: u64 = 100_000_000;
+
+/// Whether a new slot may be made (rule 2).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Room {
+    Yes,
+    /// The slots hold their share of the descriptor limit.
+    Cap,
+    /// The process would be left less than its share.
+    Scarce,
 }
 
 /// One slot: a worker of the board and what it has done so far.
@@ -66,6 +103,8 @@ struct Free {
     idle: Vec<Box<Slot>>,
     /// The numbers made so far: `1..=made`.
     made: usize,
+    /// Slots that exist (idle or in use), and slots being made.
+    live: usize,
     /// Numbers below `made` whose slots were released.
     spare: BinaryHeap<Reverse<usize>>,
 }
@@ -75,6 +114,11 @@ pub(crate) struct Pool {
     board: Arc<Scoreboard>,
     pub(crate) config: Config,
     free: Mutex<Free>,
+    /// Requests served without a slot (rule 2).
+    unrecorded: AtomicU64,
+    /// Until when (monotonic ns) descriptors count as scarce (rule 2); 0
+    /// while they are not.
+    scarce_until: AtomicU64,
 }
 
 impl fmt::Debug for Pool {
@@ -85,7 +129,8 @@ impl fmt::Debug for Pool {
             .field("prefix", &self.config.prefix)
             .field("max_idle", &self.config.max_idle)
             .field("idle", &free.idle.len())
-            .field("made", &free.made)
+            .field("live", &free.live)
+            .field("unrecorded", &self.unrecorded())
             .finish_non_exhaustive()
     }
 }
@@ -96,7 +141,33 @@ impl Pool {
             board,
             config,
             free: Mutex::new(Free::default()),
+            unrecorded: AtomicU64::new(0),
+            scarce_until: AtomicU64::new(0),
         }
+    }
+
+    /// Now on the monotonic clock: to a tick (the clock updates read anyway,
+    /// a few ns), or to the nanosecond if the layer was asked to (about four
+    /// times as long).
+    #[inline]
+    fn now(&self) -> u64 {
+        if self.config.precise {
+            sys::mono_precise_ns()
+        } else {
+            sys::mono_ns()
+        }
+    }
+
+    /// Requests served without a slot so far.
+    pub(crate) fn unrecorded(&self) -> u64 {
+        // A statistic: no other memory is read through it.
+        self.unrecorded.load(Ordering::Relaxed)
+    }
+
+    /// Slots that exist now (idle or in use), and idle ones.
+    pub(crate) fn slots(&self) -> (usize, usize) {
+        let free = self.lock();
+        (free.live, free.idle.len())
     }
 
     pub(crate) fn board(&self) -> &Arc<Scoreboard> {
@@ -109,14 +180,26 @@ impl Pool {
         self.free.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Step 1: an idle slot, or a new one; `None` when no worker can be made
-    /// (the request then runs without a slot).
+    /// Rules 1 and 2: an idle slot, or a new one; `None` when none may or
+    /// can be made (the request then runs without a slot, counted).
     fn take(&self) -> Option<Box<Slot>> {
+        let slot = self.take_or_make();
+        if slot.is_none() {
+            self.unrecorded.fetch_add(1, Ordering::Relaxed);
+        }
+        slot
+    }
+
+    fn take_or_make(&self) -> Option<Box<Slot>> {
         let mut number = {
             let mut free = self.lock();
             if let Some(slot) = free.idle.pop() {
                 return Some(slot);
             }
+            if self.config.max_slots.is_some_and(|max| free.live >= max) || self.scarce() {
+                return None;
+            }
+            free.live += 1;
             if let Some(Reverse(n)) = free.spare.pop() {
                 n
             } else {
@@ -124,51 +207,101 @@ impl Pool {
                 free.made
             }
         };
-        // Step 2: the worker's file is made without the lock.
-        for _ in 0..MAX_SKIPS {
-            let id = format!("{}{number}", self.config.prefix);
-            match self.board.worker_with_id(id) {
-                Ok(worker) => {
-                    return Some(Box::new(Slot {
-                        worker,
-                        number,
-                        requests: 0,
-                        buf: Vec::with_capacity(256),
-                    }));
+        // Rule 3: the descriptors are counted and the worker's file made
+        // without the lock.
+        let room = self.room();
+        if room == Room::Yes {
+            for _ in 0..MAX_SKIPS {
+                let id = format!("{}{number}", self.config.prefix);
+                match self.board.worker_with_id(id) {
+                    Ok(worker) => {
+                        // A statistic of its own: orders nothing else.
+                        self.scarce_until.store(0, Ordering::Relaxed);
+                        return Some(Box::new(Slot {
+                            worker,
+                            number,
+                            requests: 0,
+                            buf: Vec::with_capacity(256),
+                        }));
+                    }
+                    Err(e) if e.kind() == ErrorKind::DuplicateId => {
+                        // Held by another process: skip it for good.
+                        let mut free = self.lock();
+                        free.made += 1;
+                        number = free.made;
+                    }
+                    Err(_) => {
+                        self.set_scarce();
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == ErrorKind::DuplicateId => {
-                    // Held by another process: skip it for good.
-                    let mut free = self.lock();
-                    free.made += 1;
-                    number = free.made;
-                }
-                Err(_) => break,
             }
+        } else if room == Room::Scarce {
+            self.set_scarce();
         }
-        self.lock().spare.push(Reverse(number));
+        let mut free = self.lock();
+        free.live -= 1;
+        free.spare.push(Reverse(number));
         None
     }
 
-    /// Step 3: keeps `slot` idle on the board, or releases it.
+    /// Rule 2: whether one more slot keeps the slots within their share of
+    /// the descriptor limit (by default) and leaves the process its share.
+    fn room(&self) -> Room {
+        let Ok((limit, open)) = sys::descriptors() else {
+            // Not known (no /proc): making the slot will say.
+            return Room::Yes;
+        };
+        if self.config.max_slots.is_none() {
+            let live = self.lock().live as u64;
+            if live > (limit / SLOT_SHARE).max(1) {
+                return Room::Cap;
+            }
+        }
+        if open as u64 + 1 > limit - limit / RESERVE_SHARE {
+            return Room::Scarce;
+        }
+        Room::Yes
+    }
+
+    /// Whether descriptors are scarce now (rule 2).
+    fn scarce(&self) -> bool {
+        let until = self.scarce_until.load(Ordering::Relaxed);
+        until != 0 && sys::mono_ns() < until
+    }
+
+    /// Descriptors are scarce from now on, for a while (rule 2).
+    fn set_scarce(&self) {
+        let until = sys::mono_ns().saturating_add(SCARCE_NS).max(1);
+        self.scarce_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Rule 4: keeps `slot` idle on the board, or releases it (also while
+    /// descriptors are scarce, rule 2).
     fn give_back(&self, slot: Box<Slot>) {
         let mut free = self.lock();
-        if free.idle.len() < self.config.max_idle {
+        // Relaxed: a hint; a stale value keeps or releases one slot more.
+        if free.idle.len() < self.config.max_idle && self.scarce_until.load(Ordering::Relaxed) == 0
+        {
             free.idle.push(slot);
             return;
         }
         drop(free);
         let number = slot.number;
         drop(slot);
-        self.lock().spare.push(Reverse(number));
+        let mut free = self.lock();
+        free.live -= 1;
+        free.spare.push(Reverse(number));
     }
 }
 
-/// A request's hold on its slot (step 4): the slot shows the request busy
+/// A request's hold on its slot (rule 5): the slot shows the request busy
 /// from [`InFlight::start`] and idle once this is dropped.
 pub(crate) struct InFlight {
     pool: Arc<Pool>,
     slot: Option<Box<Slot>>,
-    started: Instant,
+    /// When the request started, on the monotonic clock (ns).
+    started: u64,
     code: Option<u16>,
     grpc: Option<u32>,
     head: bool,
@@ -196,18 +329,19 @@ impl InFlight {
             &Busy {
                 method: request.method().as_str(),
                 path: request.uri().path(),
-                since: sys::now_ns(),
                 client: (pool.config.client)(request.extensions()),
                 requests: slot.requests,
             },
         );
-        // A status that cannot be published is not worth failing the request
-        // for (the previous one stays published).
-        let _ = slot.worker.update(&slot.buf);
+        // One clock read starts the request's time and stamps its update. A status
+        // that cannot be published is not worth failing the request for (the
+        // previous one stays published).
+        let started = pool.now();
+        let _ = slot.worker.update_stamped(&slot.buf, started);
         Some(Self {
             pool: Arc::clone(pool),
             slot: Some(slot),
-            started: Instant::now(),
+            started,
             code: None,
             grpc: None,
             head: request.method() == Method::HEAD,
@@ -243,18 +377,67 @@ impl Drop for InFlight {
         let Some(mut slot) = self.slot.take() else {
             return;
         };
+        let ended = self.pool.now();
         status::idle(
             &mut slot.buf,
             &Ended {
                 requests: slot.requests,
                 code: self.code,
                 grpc: self.grpc,
-                took: self.started.elapsed(),
+                took: Duration::from_nanos(ended.saturating_sub(self.started)),
                 outcome: self.outcome,
+                unrecorded: self.pool.unrecorded(),
             },
         );
         // As in `start`: an unpublished status is not worth a panic in drop.
-        let _ = slot.worker.update(&slot.buf);
+        let _ = slot.worker.update_stamped(&slot.buf, ended);
         self.pool.give_back(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(board: &Arc<Scoreboard>, max_slots: Option<usize>) -> Arc<Pool> {
+        let config = Config {
+            prefix: "t-".to_owned(),
+            max_idle: 8,
+            max_slots,
+            precise: false,
+            client: |_| None,
+        };
+        Arc::new(Pool::new(Arc::clone(board), config))
+    }
+
+    #[test]
+    fn beyond_max_slots_requests_go_unrecorded_and_slots_are_reused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let board = Arc::new(Scoreboard::open(tmp.path()).unwrap());
+        let pool = pool(&board, Some(1));
+        let request = Request::get("/").body(()).unwrap();
+        let first = InFlight::start(&pool, &request);
+        assert!(first.is_some());
+        assert!(InFlight::start(&pool, &request).is_none());
+        assert_eq!((pool.slots(), pool.unrecorded()), ((1, 0), 1));
+        drop(first);
+        assert_eq!(pool.slots(), (1, 1));
+        let again = InFlight::start(&pool, &request);
+        assert!(again.is_some());
+        drop(again);
+        assert_eq!((pool.slots(), pool.unrecorded()), ((1, 1), 1));
+        let status = String::from_utf8(board.read_all().unwrap()["t-1"].clone()).unwrap();
+        assert!(status.ends_with(r#","unrecorded":1}"#), "{status}");
+    }
+
+    #[test]
+    fn by_default_slots_are_made_while_descriptors_are_plentiful() {
+        let tmp = tempfile::tempdir().unwrap();
+        let board = Arc::new(Scoreboard::open(tmp.path()).unwrap());
+        let pool = pool(&board, None);
+        let request = Request::get("/").body(()).unwrap();
+        let held: Vec<_> = (0..4).map(|_| InFlight::start(&pool, &request)).collect();
+        assert!(held.iter().all(Option::is_some));
+        assert_eq!((pool.slots(), pool.unrecorded()), ((4, 0), 0));
     }
 }

@@ -2,11 +2,12 @@
 //! that a request allocates nothing once the buffer has grown.
 //!
 //! Busy, while a request runs:
-//! `{"state":"busy","method":"GET","path":"/a","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}`
-//! (`since` in seconds since the Unix epoch, as the prefork example writes
-//! it, read from the coarse real-time clock that updates read anyway, so to a
-//! clock tick, a few ms; `client` is `null` when the server gave no peer
-//! address; `requests` counts this one).
+//! `{"state":"busy","method":"GET","path":"/a","client":"127.0.0.1:50114","requests":3}`
+//! (`client` is `null` when the server gave no peer address; `requests`
+//! counts this one). It carries no start time: the busy status is the
+//! slot's only update while its request runs, so the update's own time, on
+//! the monotonic clock, is when the request started, and a reader's age of
+//! the update is how long it has run, whatever either wall clock says.
 //!
 //! Idle, once it has ended:
 //! `{"state":"idle","requests":3,"last_code":200,"last_ms":1.204,"last_outcome":"complete"}`
@@ -37,23 +38,10 @@ pub(crate) enum Outcome {
     Error,
 }
 
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Complete => "complete",
-            Self::Cancelled => "cancelled",
-            Self::Aborted => "aborted",
-            Self::Error => "error",
-        }
-    }
-}
-
 /// What a busy status shows of the request.
 pub(crate) struct Busy<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
-    /// When the request started, in ns since the Unix epoch.
-    pub(crate) since: u64,
     pub(crate) client: Option<SocketAddr>,
     pub(crate) requests: u64,
 }
@@ -62,13 +50,33 @@ pub(crate) struct Busy<'a> {
 pub(crate) fn busy(buf: &mut Vec<u8>, b: &Busy<'_>) {
     buf.clear();
     buf.extend_from_slice(br#"{"state":"busy","method":"#);
-    string(buf, b.method);
+    // The usual methods as constants: a copy of a known length is a few
+    // stores, not a call to `memcpy`.
+    match b.method {
+        "GET" => buf.extend_from_slice(br#""GET""#),
+        "POST" => buf.extend_from_slice(br#""POST""#),
+        "HEAD" => buf.extend_from_slice(br#""HEAD""#),
+        "PUT" => buf.extend_from_slice(br#""PUT""#),
+        other => string(buf, other),
+    }
     buf.extend_from_slice(br#","path":"#);
     string(buf, cut(b.path, MAX_PATH));
-    buf.extend_from_slice(br#","since":"#);
-    millis(buf, Duration::from_nanos(b.since));
     buf.extend_from_slice(br#","client":"#);
     match b.client {
+        // The usual case by hand (`write!` takes longer than the rest of the
+        // status), the same text as `Display`.
+        Some(SocketAddr::V4(addr)) => {
+            buf.push(b'"');
+            for (i, octet) in addr.ip().octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf.push(b'.');
+                }
+                uint(buf, octet.into());
+            }
+            buf.push(b':');
+            uint(buf, addr.port().into());
+            buf.push(b'"');
+        }
         // Writing into a Vec cannot fail.
         Some(addr) => {
             let _ = write!(buf, "\"{addr}\"");
@@ -90,6 +98,8 @@ pub(crate) struct Ended {
     pub(crate) grpc: Option<u32>,
     pub(crate) took: Duration,
     pub(crate) outcome: Outcome,
+    /// Requests the layer has served without a slot, shown once not 0.
+    pub(crate) unrecorded: u64,
 }
 
 /// Replaces `buf` with the idle status after the request `e`.
@@ -109,15 +119,30 @@ pub(crate) fn idle(buf: &mut Vec<u8>, e: &Ended) {
     let (took, outcome) = (e.took, e.outcome);
     buf.extend_from_slice(br#","last_ms":"#);
     millis(buf, took.saturating_mul(1000));
-    buf.extend_from_slice(br#","last_outcome":""#);
-    buf.extend_from_slice(outcome.as_str().as_bytes());
-    buf.extend_from_slice(br#""}"#);
+    buf.extend_from_slice(br#","last_outcome":"#);
+    // Constants, as for the method.
+    match outcome {
+        Outcome::Complete => buf.extend_from_slice(br#""complete""#),
+        Outcome::Cancelled => buf.extend_from_slice(br#""cancelled""#),
+        Outcome::Aborted => buf.extend_from_slice(br#""aborted""#),
+        Outcome::Error => buf.extend_from_slice(br#""error""#),
+    }
+    if e.unrecorded != 0 {
+        buf.extend_from_slice(br#","unrecorded":"#);
+        uint(buf, e.unrecorded);
+    }
+    buf.push(b'}');
 }
 
 /// The gRPC status a response's headers or trailers carry (`grpc-status`,
 /// a decimal code), if any. Reads the header in place: nothing allocated.
 pub(crate) fn grpc_status(headers: &http::HeaderMap) -> Option<u32> {
-    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+    // A name made once, not parsed from a string at each lookup.
+    const GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+    if headers.is_empty() {
+        return None;
+    }
+    headers.get(GRPC_STATUS)?.to_str().ok()?.parse().ok()
 }
 
 /// `d` in seconds with three decimals (`d * 1000` is then milliseconds with
@@ -133,19 +158,31 @@ fn millis(buf: &mut Vec<u8>, d: Duration) {
     ]);
 }
 
-/// `n` in decimal (`write!` costs more than the rest of a status).
+/// `n` in decimal (`write!` costs more than the rest of a status), with no
+/// copy of a length known only at run time (that is a call to `memcpy`):
+/// up to four digits (status codes, milliseconds, most counts) as one copy
+/// of known length, longer numbers written in place over 20 bytes appended
+/// at once, then cut to length.
 fn uint(buf: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+    let digit = |n: u64| b'0' + (n % 10) as u8;
+    match n {
+        0..10 => buf.push(digit(n)),
+        10..100 => buf.extend_from_slice(&[digit(n / 10), digit(n)]),
+        100..1000 => buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
+        1000..10000 => {
+            buf.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)]);
+        }
+        _ => {
+            let len = n.ilog10() as usize + 1;
+            let start = buf.len();
+            buf.extend_from_slice(&[b'0'; 20]);
+            for d in buf[start..start + len].iter_mut().rev() {
+                *d = digit(n);
+                n /= 10;
+            }
+            buf.truncate(start + len);
         }
     }
-    buf.extend_from_slice(&digits[at..]);
 }
 
 /// The longest prefix of `s` of at most `max` bytes ending at a character
@@ -192,33 +229,52 @@ mod tests {
     #[test]
     fn busy_status() {
         let mut buf = b"old".to_vec();
-        let since = 1_795_490_020_027_999_999;
         busy(
             &mut buf,
             &Busy {
                 method: "GET",
                 path: "/a\"b\\c\u{1}é",
-                since,
                 client: Some("127.0.0.1:50114".parse().unwrap()),
                 requests: 3,
             },
         );
         assert_eq!(
             text(&buf),
-            r#"{"state":"busy","method":"GET","path":"/a\"b\\c\u0001é","since":1795490020.027,"client":"127.0.0.1:50114","requests":3}"#
+            r#"{"state":"busy","method":"GET","path":"/a\"b\\c\u0001é","client":"127.0.0.1:50114","requests":3}"#
         );
         busy(
             &mut buf,
             &Busy {
                 method: "PUT",
                 path: "/",
-                since,
                 client: None,
                 requests: 1,
             },
         );
         assert!(text(&buf).contains(r#""method":"PUT","path":"/","#));
         assert!(text(&buf).contains(r#""client":null,"#));
+        for client in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:8080",
+            "10.1.20.3:443",
+        ] {
+            busy(
+                &mut buf,
+                &Busy {
+                    method: "PATCH",
+                    path: "/",
+                    client: Some(client.parse().unwrap()),
+                    requests: 1,
+                },
+            );
+            assert!(
+                text(&buf).contains(&format!(r#""client":"{client}","#)),
+                "{}",
+                text(&buf)
+            );
+            assert!(text(&buf).contains(r#""method":"PATCH","#));
+        }
     }
 
     #[test]
@@ -230,6 +286,7 @@ mod tests {
             grpc: None,
             took: Duration::from_micros(1_204),
             outcome: Outcome::Complete,
+            unrecorded: 0,
         };
         idle(&mut buf, &ended);
         assert_eq!(
@@ -258,6 +315,15 @@ mod tests {
             text(&buf),
             r#"{"state":"idle","requests":7,"last_code":200,"last_grpc_status":5,"last_ms":1.204,"last_outcome":"complete"}"#
         );
+        let unrecorded = Ended {
+            unrecorded: 12,
+            ..ended
+        };
+        idle(&mut buf, &unrecorded);
+        assert_eq!(
+            text(&buf),
+            r#"{"state":"idle","requests":7,"last_code":404,"last_ms":1.204,"last_outcome":"complete","unrecorded":12}"#
+        );
     }
 
     #[test]
@@ -274,7 +340,21 @@ mod tests {
 
     #[test]
     fn numbers() {
-        for n in [0, 7, 10, 99, 1_000_001, u64::MAX] {
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            99,
+            100,
+            404,
+            999,
+            1000,
+            9999,
+            10_000,
+            1_000_001,
+            u64::MAX,
+        ] {
             let mut buf = Vec::new();
             uint(&mut buf, n);
             assert_eq!(text(&buf), n.to_string());

@@ -91,7 +91,16 @@ impl Helper {
             "--inh-caps=-all".to_owned(),
             "--".to_owned(),
         ];
-        Self::spawn_wrapped(role, dir, env, Some(&wrap), |_| {})
+        let mut wrapper = vec!["setpriv"];
+        wrapper.extend(wrap.iter().map(String::as_str));
+        Self::spawn_program(&wrapper, role, dir, env, |_| {})
+    }
+
+    /// Starts a helper through `wrapper`, a program and its arguments that
+    /// run the command following them (`faketime -f +1h`, say).
+    #[must_use]
+    pub fn spawn_wrapped(wrapper: &[&str], role: &str, dir: &Path) -> Self {
+        Self::spawn_program(wrapper, role, dir, &[], |_| {})
     }
 
     fn spawn_cmd(
@@ -100,20 +109,21 @@ impl Helper {
         env: &[(&str, &str)],
         configure: impl FnOnce(&mut Command),
     ) -> Self {
-        Self::spawn_wrapped(role, dir, env, None, configure)
+        Self::spawn_program(&[], role, dir, env, configure)
     }
 
-    fn spawn_wrapped(
+    /// The helper, run by `wrapper` when there is one.
+    fn spawn_program(
+        wrapper: &[&str],
         role: &str,
         dir: &Path,
         env: &[(&str, &str)],
-        setpriv: Option<&[String]>,
         configure: impl FnOnce(&mut Command),
     ) -> Self {
         let exe = std::env::current_exe().expect("current_exe");
-        let mut cmd = match setpriv {
-            Some(args) => {
-                let mut cmd = Command::new("setpriv");
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut cmd = Command::new(program);
                 cmd.args(args).arg(exe);
                 cmd
             }

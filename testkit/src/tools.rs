@@ -94,8 +94,25 @@ pub const SYSTEMD_ANALYZE: Tool = Tool {
     package: "systemd",
 };
 
+/// faketime (libfaketime's wrapper: a worker whose wall clock is set off,
+/// its monotonic clock left true).
+pub const FAKETIME: Tool = Tool {
+    cfg: "faketime",
+    names: &["faketime"],
+    check: &["-f", "--exclude-monotonic", "+1h", "true"],
+    package: "faketime",
+};
+
+/// `ab`, Apache's HTTP benchmarking tool (a burst of concurrent clients).
+pub const AB: Tool = Tool {
+    cfg: "ab",
+    names: &["ab"],
+    check: &["-V"],
+    package: "apache2-utils",
+};
+
 /// Every program the tests use.
-pub const ALL: [&Tool; 9] = [
+pub const ALL: [&Tool; 11] = [
     &CHROMIUM,
     &TMUX,
     &PERL,
@@ -105,6 +122,8 @@ pub const ALL: [&Tool; 9] = [
     &OPENSSL,
     &HTPASSWD,
     &SYSTEMD_ANALYZE,
+    &FAKETIME,
+    &AB,
 ];
 
 impl Tool {

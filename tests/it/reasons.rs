@@ -53,11 +53,11 @@ fn crafted(board: &Scoreboard, dir: &Path) -> (Vec<File>, Vec<(PathBuf, Reason)>
     let cases = [
         ("bad-magic", 0, 0x4141_4141, Reason::BadMagic),
         (
-            "version-2",
+            "version-3",
             8,
-            header_len | 2,
+            header_len | 3,
             Reason::UnsupportedVersion {
-                version: 2,
+                version: 3,
                 header_len: 512,
             },
         ),

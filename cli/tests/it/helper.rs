@@ -12,6 +12,7 @@ pub fn run(role: &str) {
     match role {
         "workers" => workers(&dir),
         "legacy" => legacy(&dir),
+        "layered" => crate::tower::layered(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }
@@ -19,7 +20,8 @@ pub fn run(role: &str) {
 /// Holds workers of the board in `dir`. Commands, one per line:
 /// `worker ID`, `update ID HEX`, `busy ID` (updates 1000 times), `pid`,
 /// `truncate ID LEN` (cuts the worker's file to LEN bytes, and keeps it open
-/// so that no close event follows).
+/// so that no close event follows), `now` (this process's wall clock, in
+/// seconds since the Unix epoch).
 fn workers(dir: &str) {
     let board = Scoreboard::open(dir).expect("open board");
     let mut workers: HashMap<String, Worker> = HashMap::new();
@@ -48,6 +50,12 @@ fn workers(dir: &str) {
                 cut.insert(id.to_owned(), file);
                 println!("@@ ok");
             }
+            (Some("now"), None, None) => println!(
+                "@@ ok {}",
+                std::time::UNIX_EPOCH
+                    .elapsed()
+                    .map_or(0.0, |d| d.as_secs_f64())
+            ),
             _ => println!("@@ err unknown command {line:?}"),
         }
     }

@@ -13,6 +13,7 @@ mod helper;
 
 mod access;
 mod browser;
+mod clock;
 mod collectors;
 mod demo;
 mod errors;

@@ -3,11 +3,12 @@
 //! set) this test, never ignored, fails instead.
 
 use testkit::tools::{
-    CHROMIUM, CURL, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, SYSTEMD_ANALYZE, TMUX, Tool,
+    AB, CHROMIUM, CURL, FAKETIME, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, SYSTEMD_ANALYZE,
+    TMUX, Tool,
 };
 
 /// Each program, with whether the build found it (and so runs its tests).
-const BUILT_WITH: [(&Tool, bool); 9] = [
+const BUILT_WITH: [(&Tool, bool); 11] = [
     (&CHROMIUM, cfg!(has_chromium)),
     (&TMUX, cfg!(has_tmux)),
     (&PERL, cfg!(has_perl)),
@@ -17,6 +18,8 @@ const BUILT_WITH: [(&Tool, bool); 9] = [
     (&OPENSSL, cfg!(has_openssl)),
     (&HTPASSWD, cfg!(has_htpasswd)),
     (&SYSTEMD_ANALYZE, cfg!(has_systemd_analyze)),
+    (&FAKETIME, cfg!(has_faketime)),
+    (&AB, cfg!(has_ab)),
 ];
 
 #[test]
