@@ -33,7 +33,9 @@
 //! process's soft `RLIMIT_NOFILE` ([`ScoreboardLayer::max_slots`] sets
 //! another cap), and no slot is made that would leave the process less than
 //! a quarter of that limit free (the open descriptors are counted when a
-//! slot is to be made, never when a request reuses one). A request that
+//! slot is to be made, never when a request reuses one); after such a
+//! refusal none is made for 100 ms, and slots given back are released
+//! rather than kept idle until one can be made again. A request that
 //! finds no slot it may use, or whose slot cannot be made (`EMFILE`,
 //! `ENFILE`, a full disk), is served all the same, without a slot, and
 //! counted ([`ScoreboardLayer::unrecorded`], and `"unrecorded"` in the idle
