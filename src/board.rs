@@ -147,8 +147,11 @@ impl Scoreboard {
             return Ok(Arc::clone(dir));
         }
         let dir = Arc::new(BaseDir::find(&self.path)?);
-        // A concurrent call may have set it first: use the one kept.
-        Ok(Arc::clone(self.dir.get_or_init(|| dir)))
+        // A concurrent call may have set it first: use the one kept. Under
+        // `fork::exclusive` (the fork handlers were installed by the builder),
+        // so that no fork child inherits the cell in its "being set" state,
+        // in which the child's first update would wait for good.
+        Ok(fork::exclusive(|| Arc::clone(self.dir.get_or_init(|| dir))))
     }
 
     /// Publishes `status` for the calling worker (the id `worker_id()` returns,
