@@ -225,6 +225,11 @@ pub fn everywhere() {
     drop(workers);
 }
 
+/// For the helpers of the tests of the shared watch: their boards watch even
+/// in the suite's listing run (`PARALLEL_SCOREBOARD_NO_WATCH=1`), as what
+/// these tests check is the watch.
+const WATCHING: (&str, &str) = ("PARALLEL_SCOREBOARD_NO_WATCH", "0");
+
 /// The inotify instances this process has open.
 fn inotify_instances() -> usize {
     std::fs::read_dir("/proc/self/fd")
@@ -284,13 +289,17 @@ fn two_hundred_boards_share_one_inotify_instance_and_read_right() {
         let mut h = Helper::spawn_with(
             "everywhere",
             &dirs[0],
-            &[("PSB_BOARDS", &list), ("PSB_TAG", tag)],
+            &[("PSB_BOARDS", &list), ("PSB_TAG", tag), WATCHING],
         );
         assert_eq!(h.line(), "ready");
         h
     };
     let (a, b) = (spawn("a"), spawn("b"));
-    let mut reader = Helper::spawn_with("boards-watcher", &dirs[0], &[("PSB_BOARDS", &list)]);
+    let mut reader = Helper::spawn_with(
+        "boards-watcher",
+        &dirs[0],
+        &[("PSB_BOARDS", &list), WATCHING],
+    );
     let expect = |ids: &dyn Fn(usize) -> &'static str| {
         let ids: Vec<&str> = (0..BOARDS).map(ids).collect();
         format!("1 {}", ids.join(" "))
@@ -396,7 +405,7 @@ pub fn same_dir_watches(dir: &str) {
 fn boards_on_one_directory_share_its_watch_until_the_last_goes() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let mut h = Helper::spawn("same-dir-watches", &dir);
+    let mut h = Helper::spawn_with("same-dir-watches", &dir, &[WATCHING]);
     let line = h.line();
     let fields: Vec<&str> = line.split(' ').collect();
     assert_eq!(fields.len(), 6, "{line}");
