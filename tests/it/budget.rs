@@ -308,6 +308,7 @@ fn hold(dir: &Path, prefix: &str, n: usize) -> Vec<Helper> {
 /// aborted it.
 #[test]
 fn the_boards_of_a_process_share_one_mapping_budget() {
+    let _heavy = crate::common::heavy();
     let max: usize = std::fs::read_to_string("/proc/sys/vm/max_map_count")
         .unwrap()
         .trim()

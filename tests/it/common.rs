@@ -3,6 +3,19 @@
 
 pub use testkit::{DIR_VAR, Helper, Mount, entries, tempdir};
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Taken by the tests that load the machine most (tens of thousands of
+/// workers) and by those that require progress of their own (so many reads,
+/// kills or changes in so many seconds): on two cores, one of the first
+/// running beside one of the second starves it below its bounds. Those tests
+/// run one at a time; the rest of the suite runs beside them as before.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    // A test that failed holding it poisons it; the next one runs all the same.
+    HEAVY.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// A self-checking status of `len` bytes: the bytes depend on `seed` and their
 /// position; statuses of 24 bytes or more start with a mark, their seed and
 /// length, statuses of 16 to 23 bytes with their seed and length.

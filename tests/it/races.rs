@@ -120,6 +120,7 @@ fn a_stopped_writer_never_disappears() {
 /// every read (2 s of them) sees both, whole.
 #[test]
 fn no_torn_statuses_under_two_busy_writers() {
+    let _heavy = crate::common::heavy();
     let tmp = tempdir();
     let board = Scoreboard::open(tmp.path()).unwrap();
     let mut a = Helper::spawn("script", tmp.path());

@@ -43,6 +43,7 @@ struct Counts {
 
 #[test]
 fn storm_of_writers_killed_stopped_and_replaced() {
+    let _heavy = crate::common::heavy();
     let secs: u64 = std::env::var("PSB_STORM_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

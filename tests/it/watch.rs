@@ -174,6 +174,7 @@ fn a_fork_child_reading_does_not_take_its_parents_events() {
 /// descriptor per worker.
 #[test]
 fn ten_thousand_workers_read_within_64_open_files() {
+    let _heavy = crate::common::heavy();
     let tmp = tempdir();
     let dir = tmp.path().join("board");
     let mut holder = Helper::spawn("script", &dir);
@@ -275,6 +276,7 @@ pub fn boards_watcher() {
 /// limit) hid a start, and after the other is SIGKILLed.
 #[test]
 fn two_hundred_boards_share_one_inotify_instance_and_read_right() {
+    let _heavy = crate::common::heavy();
     const BOARDS: usize = 200;
     let tmp = tempdir();
     let dirs: Vec<_> = (0..BOARDS)
