@@ -276,8 +276,8 @@ pub fn boards_watcher() {
 /// limit) hid a start, and after the other is SIGKILLed.
 #[test]
 fn two_hundred_boards_share_one_inotify_instance_and_read_right() {
-    let _heavy = crate::common::heavy();
     const BOARDS: usize = 200;
+    let _heavy = crate::common::heavy();
     let tmp = tempdir();
     let dirs: Vec<_> = (0..BOARDS)
         .map(|i| tmp.path().join(format!("b{i}")))
