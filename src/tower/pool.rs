@@ -18,9 +18,12 @@
 //!    that a process short of descriptors does not list them for every
 //!    request), and slots given back are released rather than kept idle, so
 //!    their descriptors go back to the application.
-//! 3. The pool's lock is held only to pop or push a slot, never while a
-//!    worker's file is made or removed, and never across an await: a slot is
-//!    owned by its request between the two.
+//! 3. The slot given back last waits in a cell of its own (`hot`), taken
+//!    and given back with one atomic swap each: a server whose requests come
+//!    one after another never takes the lock. The pool's lock is held only
+//!    to pop or push the other idle slots, never while a worker's file is
+//!    made or removed, and never across an await: a slot is owned by its
+//!    request between the two.
 //! 4. A slot given back stays on the board, idle, unless `max_idle` slots
 //!    already are: then its worker is dropped (which removes its file) and
 //!    only afterwards its number becomes free again, so a new slot with that
@@ -37,6 +40,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
+
+use crossbeam_utils::atomic::AtomicCell;
 
 use http::{Extensions, Method, Request};
 
@@ -113,6 +118,8 @@ struct Free {
 pub(crate) struct Pool {
     board: Arc<Scoreboard>,
     pub(crate) config: Config,
+    /// The idle slot given back last (rule 3); counted with the idle ones.
+    hot: AtomicCell<Option<Box<Slot>>>,
     free: Mutex<Free>,
     /// Requests served without a slot (rule 2).
     unrecorded: AtomicU64,
@@ -123,7 +130,7 @@ pub(crate) struct Pool {
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let free = self.lock();
+        let free = self.lock_all();
         f.debug_struct("Pool")
             .field("board", &self.board.base_dir())
             .field("prefix", &self.config.prefix)
@@ -140,6 +147,7 @@ impl Pool {
         Self {
             board,
             config,
+            hot: AtomicCell::new(None),
             free: Mutex::new(Free::default()),
             unrecorded: AtomicU64::new(0),
             scarce_until: AtomicU64::new(0),
@@ -166,7 +174,7 @@ impl Pool {
 
     /// Slots that exist now (idle or in use), and idle ones.
     pub(crate) fn slots(&self) -> (usize, usize) {
-        let free = self.lock();
+        let free = self.lock_all();
         (free.live, free.idle.len())
     }
 
@@ -180,6 +188,16 @@ impl Pool {
         self.free.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The lock, with the hot slot moved under it (on top: it is the one
+    /// given back last), so that every idle slot is counted.
+    fn lock_all(&self) -> MutexGuard<'_, Free> {
+        let mut free = self.lock();
+        if let Some(slot) = self.hot.take() {
+            free.idle.push(slot);
+        }
+        free
+    }
+
     /// Rules 1 and 2: an idle slot, or a new one; `None` when none may or
     /// can be made (the request then runs without a slot, counted).
     fn take(&self) -> Option<Box<Slot>> {
@@ -191,6 +209,9 @@ impl Pool {
     }
 
     fn take_or_make(&self) -> Option<Box<Slot>> {
+        if let Some(slot) = self.hot.take() {
+            return Some(slot);
+        }
         let mut number = {
             let mut free = self.lock();
             if let Some(slot) = free.idle.pop() {
@@ -279,14 +300,28 @@ impl Pool {
     /// Rule 4: keeps `slot` idle on the board, or releases it (also while
     /// descriptors are scarce, rule 2).
     fn give_back(&self, slot: Box<Slot>) {
-        let mut free = self.lock();
         // Relaxed: a hint; a stale value keeps or releases one slot more.
-        if free.idle.len() < self.config.max_idle && self.scarce_until.load(Ordering::Relaxed) == 0
-        {
-            free.idle.push(slot);
+        if self.config.max_idle == 0 || self.scarce_until.load(Ordering::Relaxed) != 0 {
+            return self.release(slot);
+        }
+        // Rule 3: into the cell; the slot it held (given back earlier, by a
+        // request that ran beside this one) goes on top of the others.
+        let Some(earlier) = self.hot.swap(Some(slot)) else {
+            return;
+        };
+        let mut free = self.lock();
+        // The hot slot is one of the `max_idle`.
+        if free.idle.len() + 1 < self.config.max_idle {
+            free.idle.push(earlier);
             return;
         }
         drop(free);
+        self.release(earlier);
+    }
+
+    /// Drops `slot` (which removes its worker's file), then frees its number
+    /// (rule 4).
+    fn release(&self, slot: Box<Slot>) {
         let number = slot.number;
         drop(slot);
         let mut free = self.lock();
@@ -408,6 +443,11 @@ mod tests {
             client: |_| None,
         };
         Arc::new(Pool::new(Arc::clone(board), config))
+    }
+
+    #[test]
+    fn the_hot_slot_is_swapped_without_a_lock() {
+        assert!(AtomicCell::<Option<Box<Slot>>>::is_lock_free());
     }
 
     #[test]

@@ -158,30 +158,17 @@ fn millis(buf: &mut Vec<u8>, d: Duration) {
     ]);
 }
 
-/// `n` in decimal (`write!` costs more than the rest of a status), with no
-/// copy of a length known only at run time (that is a call to `memcpy`):
-/// up to four digits (status codes, milliseconds, most counts) as one copy
-/// of known length, longer numbers written in place over 20 bytes appended
-/// at once, then cut to length.
-fn uint(buf: &mut Vec<u8>, mut n: u64) {
+/// `n` in decimal (`write!` costs more than the rest of a status): up to
+/// three digits (octets, status codes, seconds) in place, as one copy of a
+/// known length; longer numbers by `itoa`, two digits a step.
+#[inline]
+fn uint(buf: &mut Vec<u8>, n: u64) {
     let digit = |n: u64| b'0' + (n % 10) as u8;
     match n {
         0..10 => buf.push(digit(n)),
         10..100 => buf.extend_from_slice(&[digit(n / 10), digit(n)]),
         100..1000 => buf.extend_from_slice(&[digit(n / 100), digit(n / 10), digit(n)]),
-        1000..10000 => {
-            buf.extend_from_slice(&[digit(n / 1000), digit(n / 100), digit(n / 10), digit(n)]);
-        }
-        _ => {
-            let len = n.ilog10() as usize + 1;
-            let start = buf.len();
-            buf.extend_from_slice(&[b'0'; 20]);
-            for d in buf[start..start + len].iter_mut().rev() {
-                *d = digit(n);
-                n /= 10;
-            }
-            buf.truncate(start + len);
-        }
+        _ => buf.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
     }
 }
 
