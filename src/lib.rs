@@ -20,6 +20,7 @@
 
 mod board;
 mod cleanup;
+mod clock;
 mod dir;
 mod error;
 mod fault;
@@ -50,6 +51,7 @@ mod worker;
 
 pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
 pub use cleanup::Cleanup;
+pub use clock::Stamp;
 pub use error::{Error, ErrorKind, Reason, Result};
 #[cfg(feature = "serde")]
 pub use typed::{Format, Json};

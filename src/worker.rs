@@ -6,6 +6,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::clock::Stamp;
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
@@ -153,16 +154,19 @@ impl Worker {
         self.write_stamped(status, sys::mono_ns())
     }
 
-    /// [`update`](Self::update) stamped `mono_ns`, a time of the monotonic
-    /// clock the caller has read anyway (the tower layer times its requests
-    /// on it).
-    #[cfg(feature = "tower")]
+    /// [`update`](Self::update), stamped `at` instead of the time the clock
+    /// reads now: for a caller that has read the clock anyway (a server
+    /// timing its requests), so that the update's time is its own and the
+    /// clock is read once.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update).
     #[inline]
-    pub(crate) fn update_stamped(&mut self, status: &[u8], mono_ns: u64) -> Result<()> {
+    pub fn update_stamped(&mut self, status: &[u8], at: Stamp) -> Result<()> {
         if fork::generation() != self.generation {
             return Err(self.forked());
         }
-        self.write_stamped(status, mono_ns)
+        self.write_stamped(status, at.as_ns())
     }
 
     #[allow(clippy::inline_always)]

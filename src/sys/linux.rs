@@ -319,7 +319,6 @@ pub(crate) fn mono_ns() -> u64 {
 /// Now on the monotonic clock, to the nanosecond (`CLOCK_MONOTONIC`, a vDSO
 /// read): for durations finer than a tick, on the clock [`mono_ns`] reads
 /// to a tick.
-#[cfg(feature = "tower")]
 #[inline]
 pub(crate) fn mono_precise_ns() -> u64 {
     coarse_ns(libc::CLOCK_MONOTONIC).unwrap_or(0)

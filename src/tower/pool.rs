@@ -39,7 +39,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use crossbeam_utils::atomic::AtomicCell;
 
@@ -47,6 +46,7 @@ use http::{Extensions, Method, Request};
 
 use super::status::{self, Busy, Ended, Outcome};
 use crate::board::Scoreboard;
+use crate::clock::Stamp;
 use crate::error::ErrorKind;
 use crate::sys;
 use crate::worker::Worker;
@@ -158,11 +158,11 @@ impl Pool {
     /// a few ns), or to the nanosecond if the layer was asked to (about four
     /// times as long).
     #[inline]
-    fn now(&self) -> u64 {
+    fn now(&self) -> Stamp {
         if self.config.precise {
-            sys::mono_precise_ns()
+            Stamp::precise_now()
         } else {
-            sys::mono_ns()
+            Stamp::now()
         }
     }
 
@@ -335,8 +335,8 @@ impl Pool {
 pub(crate) struct InFlight {
     pool: Arc<Pool>,
     slot: Option<Box<Slot>>,
-    /// When the request started, on the monotonic clock (ns).
-    started: u64,
+    /// When the request started.
+    started: Stamp,
     code: Option<u16>,
     grpc: Option<u32>,
     head: bool,
@@ -419,7 +419,7 @@ impl Drop for InFlight {
                 requests: slot.requests,
                 code: self.code,
                 grpc: self.grpc,
-                took: Duration::from_nanos(ended.saturating_sub(self.started)),
+                took: ended.saturating_duration_since(self.started),
                 outcome: self.outcome,
                 unrecorded: self.pool.unrecorded(),
             },
