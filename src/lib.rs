@@ -35,16 +35,10 @@ mod reader;
 #[cfg(not(loom))]
 #[doc(hidden)]
 pub mod reference;
-#[cfg(feature = "render")]
-#[cfg_attr(docsrs, doc(cfg(feature = "render")))]
-pub mod render;
 mod shm;
 mod slots;
 mod sync;
 mod sys;
-#[cfg(feature = "tower")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
-pub mod tower;
 #[cfg(feature = "serde")]
 mod typed;
 mod worker;

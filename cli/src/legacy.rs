@@ -14,7 +14,7 @@ use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
 use md5::{Digest as _, Md5};
-use parallel_scoreboard::render::Record;
+use parallel_scoreboard_http::Record;
 
 /// How many times a status whose digest does not match is read again (the
 /// worker may be rewriting it), as the Perl module does.

@@ -201,7 +201,7 @@ fn run() -> Result<ExitCode> {
             }
             let mut out = io::stdout().lock();
             if json {
-                writeln!(out, "{}", parallel_scoreboard::render::json_list(&records))?;
+                writeln!(out, "{}", parallel_scoreboard_http::json_list(&records))?;
             } else {
                 out.write_all(text::table(&records, width).as_bytes())?;
             }

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
-use parallel_scoreboard::render::Record;
 use parallel_scoreboard::{Cleanup, Error, ErrorKind, Reason, Scoreboard, Snapshot};
+use parallel_scoreboard_http::Record;
 
 use crate::legacy::LegacyBoard;
 use crate::text;

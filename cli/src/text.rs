@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use parallel_scoreboard::render::{Record, seconds_since};
+use parallel_scoreboard_http::{Record, seconds_since};
 use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
 /// `status` as one line of text: invalid UTF-8 replaced, control

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use parallel_scoreboard::render::{Record, count_states, seconds_since, state};
+use parallel_scoreboard_http::{Record, count_states, seconds_since, state};
 
 use crate::text::{self, group, left, maybe, printable, right};
 use crate::watch::WatchOptions;
@@ -295,7 +295,7 @@ impl View {
     /// total rate; sort and filter; what was skipped, if anything; a blank
     /// line.
     fn summary(&self, now: SystemTime, shown: usize) -> Vec<String> {
-        let clock = parallel_scoreboard::render::rfc3339(now);
+        let clock = parallel_scoreboard_http::rfc3339(now);
         let title = format!(
             "{}   {}   every {:.1} s",
             self.title,

@@ -290,19 +290,6 @@ pub(crate) fn mapping_count() -> io::Result<usize> {
     }
 }
 
-/// This process's soft limit on open descriptors (`RLIMIT_NOFILE`), and how
-/// many it has open: the entries of `/proc/self/fd`, less the one the
-/// listing itself holds. One `getrlimit` and a directory listing: for rare
-/// decisions, not for a hot path.
-#[cfg(feature = "tower")]
-pub(crate) fn descriptors() -> io::Result<(u64, usize)> {
-    let (soft, _) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
-    let open = std::fs::read_dir("/proc/self/fd")?
-        .count()
-        .saturating_sub(1);
-    Ok((soft, open))
-}
-
 /// Now on the coarse monotonic clock, in ns (since boot, in practice): read
 /// from the vDSO without a system call in a few ns, with the resolution of
 /// one kernel tick (1 to 4 ms), plenty for "seconds since the last update".

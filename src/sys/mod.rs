@@ -44,8 +44,7 @@
 //! - `map_unforked(file, len)`: a shared read-write mapping that fork
 //!   children do not inherit; `remap_unforked(map, len)` grows it in place or
 //!   by moving it, keeping that property;
-//! - `max_map_count()`, `mapping_count()`: the process's mapping limit and use;
-//!   `descriptors()`: its descriptor limit and use.
+//! - `max_map_count()`, `mapping_count()`: the process's mapping limit and use.
 //!
 //! Processes and fork:
 //! - `getpid()` and `replace_fd(placeholder, fd)` (both async-signal-safe: the

@@ -223,7 +223,7 @@ async fn serve(
     let title = source.describe();
     let source = Arc::new(source);
     let board = title.clone();
-    let app = parallel_scoreboard::render::router_with(title.clone(), move || {
+    let app = parallel_scoreboard_http::RouterBuilder::from_reads(move || {
         source.read().map_err(|e| {
             let reason = format!("{e:#}").replace(['\r', '\n'], " ");
             log!("scoreboard: failed read of {board}: {reason}");
@@ -237,6 +237,8 @@ async fn serve(
             io::Error::new(kind, format!("{e:#}")).into()
         })
     })
+    .title(title.clone())
+    .build()
     .layer(TimeoutLayer::with_status_code(
         StatusCode::SERVICE_UNAVAILABLE,
         limits.request_timeout,

@@ -12,7 +12,6 @@ pub fn run(role: &str) {
     match role {
         "workers" => workers(&dir),
         "legacy" => legacy(&dir),
-        "layered" => crate::tower::layered(&dir),
         other => panic!("unknown helper role {other}"),
     }
 }

@@ -63,7 +63,7 @@ fn list_show_watch_and_serve_read_the_perl_format() {
         .unwrap()
         .modified()
         .unwrap();
-    let shown = parallel_scoreboard::render::rfc3339(mtime);
+    let shown = parallel_scoreboard_http::rfc3339(mtime);
     assert_eq!(w["updated_at"], shown);
     assert!(w["started_at"].as_str().unwrap() <= shown.as_str());
     assert_eq!(list[1]["id"], "worker-b");

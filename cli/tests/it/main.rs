@@ -17,7 +17,6 @@ mod clock;
 mod collectors;
 mod demo;
 mod errors;
-mod grpc;
 mod hint;
 mod hold;
 mod http;
@@ -30,7 +29,6 @@ mod recovery;
 mod shared;
 mod skipped;
 mod tools;
-mod tower;
 mod watch;
 mod width;
 

@@ -8,9 +8,9 @@
 //!
 //! A new page is a handler that calls [`respond`] with a new
 //! [`Rendering`] variant and a function of the `Current`: its `reading` has
-//! `records`, `at` (wall clock), `number`, and
+//! `records`, `at` (wall clock) and
 //! `tally`, the board-wide totals that keep departed workers' counts
-//! ([`Totals`](super::Totals)).
+//! ([`Totals`](crate::Totals)).
 
 mod body;
 mod reads;
@@ -26,15 +26,14 @@ use axum::routing::get;
 
 use self::body::SharedBody;
 use self::reads::{Current, ReadError, Reads, Rendering};
-use super::{
-    HtmlOptions, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Record, Summary, auto,
-    html_with_summary, json_map, openmetrics_with_totals, prometheus_with_totals,
-    wants_openmetrics,
+use crate::{
+    HtmlOptions, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Record, Summary, auto, html,
+    json_map, openmetrics_with_totals, prometheus_with_totals, wants_openmetrics,
 };
-use crate::board::Scoreboard;
+use parallel_scoreboard::Scoreboard;
 
-/// What [`router_with`] calls (on a blocking thread) to read the workers.
-pub type ReadFn =
+/// What the router calls (on a blocking thread) to read the workers.
+pub(crate) type ReadFn =
     dyn Fn() -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>> + Send + Sync;
 
 /// The router's state: the shared reads and the page's title.
@@ -44,18 +43,22 @@ struct Source {
     title: Arc<str>,
 }
 
-/// A router serving `board`: `GET /` and `GET /server-status` the HTML page
-/// in the manner of `mod_status` (`?refresh=N` reloads it every N seconds;
-/// statuses are cut to 1 KiB there), and
-/// with `?auto` `mod_status`'s machine-readable text ([`auto`]); `GET /json`
-/// id → status; `GET /metrics` the Prometheus text format, or `OpenMetrics`
-/// for a client whose `Accept` prefers it ([`wants_openmetrics`]);
-/// `GET /worker/{id}` one worker's raw status (a 404 for an id with no live
-/// worker); any other path is a 404.
+/// The settings of the axum [`Router`] serving the renderers (feature
+/// `axum`): [`RouterBuilder::new`] over a board, or
+/// [`RouterBuilder::from_reads`] over any source of [`Record`]s, then
+/// [`build`](Self::build).
+///
+/// The router serves `GET /` and `GET /server-status` the HTML page in the
+/// manner of `mod_status` (`?refresh=N` reloads it every N seconds; statuses
+/// are cut to 1 KiB there), and with `?auto` `mod_status`'s machine-readable
+/// text ([`auto`]); `GET /json` id → status; `GET /metrics` the Prometheus
+/// text format, or `OpenMetrics` for a client whose `Accept` prefers it
+/// ([`wants_openmetrics`]); `GET /worker/{id}` one worker's raw status (a
+/// 404 for an id with no live worker); any other path is a 404.
 ///
 /// Request and update totals never go down while the router runs: the
 /// router keeps, across its reads, the counts of workers that left or were
-/// replaced ([`Totals`](super::Totals)); they are the page's and `?auto`'s
+/// replaced ([`Totals`](crate::Totals)); they are the page's and `?auto`'s
 /// totals and `/metrics`' `scoreboard_requests_total` and
 /// `scoreboard_updates_total`. Rates are `mod_status`'s: the totals over
 /// the uptime (since the earliest-started worker counted), the same for
@@ -72,46 +75,84 @@ struct Source {
 /// ```no_run
 /// # async fn serve() -> std::io::Result<()> {
 /// use std::sync::Arc;
+/// use parallel_scoreboard_http::RouterBuilder;
 /// let board = Arc::new(parallel_scoreboard::Scoreboard::open("/dev/shm/my_board")?);
-/// let app = axum::Router::new().nest("/status", parallel_scoreboard::render::router(board));
+/// let status = RouterBuilder::new(board).title("my server").build();
+/// let app = axum::Router::new().nest("/status", status);
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 /// axum::serve(listener, app).await
 /// # }
 /// ```
-pub fn router(board: Arc<Scoreboard>) -> Router {
-    let title = format!("scoreboard {}", board.base_dir().display());
-    router_with(title, move || {
-        let mut snap = crate::Snapshot::default();
-        board.read_into(&mut snap)?;
-        Ok(snap.workers.into_iter().map(Record::from).collect())
-    })
+#[must_use = "a builder does nothing until `build` makes the router"]
+pub struct RouterBuilder {
+    title: String,
+    read: Arc<ReadFn>,
 }
 
-/// A router like [`router`] over any source of records: `read` is called on
-/// a blocking thread, once for all the requests that wait for it. An error is
-/// a 503 with its message when an error of its chain is an
-/// [`ErrorKind::Missing`](crate::ErrorKind::Missing) or an
-/// [`std::io::ErrorKind::NotFound`] (the source is not there now), and a 500
-/// otherwise. `read` should return the records sorted by id.
-pub fn router_with<F>(title: impl Into<String>, read: F) -> Router
-where
-    F: Fn() -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>>
-        + Send
-        + Sync
-        + 'static,
-{
-    let source = Source {
-        reads: Arc::new(Reads::new(Arc::new(read))),
-        title: title.into().into(),
-    };
-    Router::new()
-        .route("/", get(page))
-        .route("/server-status", get(page))
-        .route("/json", get(json))
-        .route("/metrics", get(metrics))
-        .route("/worker/{id}", get(worker))
-        .fallback(not_found)
-        .with_state(source)
+impl std::fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("title", &self.title)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterBuilder {
+    /// A router reading `board` (with [`Scoreboard::read_into`]), titled
+    /// `scoreboard <base_dir>` unless [`title`](Self::title) says otherwise.
+    pub fn new(board: Arc<Scoreboard>) -> Self {
+        let title = format!("scoreboard {}", board.base_dir().display());
+        Self::from_reads(move || {
+            let mut snap = parallel_scoreboard::Snapshot::default();
+            board.read_into(&mut snap)?;
+            Ok(snap.workers.into_iter().map(Record::from).collect())
+        })
+        .title(title)
+    }
+
+    /// A router over any source of records (a board written by the original
+    /// Perl module, say), titled `scoreboard` unless [`title`](Self::title)
+    /// says otherwise: `read` is called on a blocking thread, once for all
+    /// the requests that wait for it, and should return the records sorted
+    /// by id. An error is a 503 with its message when an error of its chain
+    /// is an [`ErrorKind::Missing`](parallel_scoreboard::ErrorKind::Missing)
+    /// or an [`std::io::ErrorKind::NotFound`] (the source is not there now),
+    /// and a 500 otherwise.
+    pub fn from_reads<F>(read: F) -> Self
+    where
+        F: Fn() -> Result<Vec<Record>, Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        Self {
+            title: "scoreboard".to_owned(),
+            read: Arc::new(read),
+        }
+    }
+
+    /// The HTML page's title and heading.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// The router.
+    #[must_use]
+    pub fn build(self) -> Router {
+        let source = Source {
+            reads: Arc::new(Reads::new(self.read)),
+            title: self.title.into(),
+        };
+        Router::new()
+            .route("/", get(page))
+            .route("/server-status", get(page))
+            .route("/json", get(json))
+            .route("/metrics", get(metrics))
+            .route("/worker/{id}", get(worker))
+            .fallback(not_found)
+            .with_state(source)
+    }
 }
 
 async fn page(
@@ -138,11 +179,12 @@ async fn page(
         BuildHasherDefault::<DefaultHasher>::default().hash_one(&link)
     });
     respond(&source, which, "text/html; charset=utf-8", move |c| {
-        let options = HtmlOptions::default()
+        let options = HtmlOptions::builder()
             .title(&*title)
             .refresh(refresh)
-            .worker_link(link);
-        html_with_summary(&c.reading.records, &summary(c), &options)
+            .worker_link(link)
+            .build();
+        html(&c.reading.records, &summary(c), &options)
     })
     .await
 }

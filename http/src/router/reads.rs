@@ -26,7 +26,7 @@ use axum::body::Bytes;
 use tokio::sync::{OnceCell, OwnedSemaphorePermit, Semaphore};
 
 use super::ReadFn;
-use crate::render::{Record, Tally, Totals};
+use crate::{Record, Tally, Totals};
 
 /// How many readings may be alive at once: the latest, one being made and
 /// two more still being sent to clients.
@@ -43,9 +43,6 @@ pub(crate) struct Reading {
     pub(crate) records: Vec<Record>,
     /// When the read ended (the renderers' "now").
     pub(crate) at: SystemTime,
-    /// 1 for the first read, then one more for each.
-    #[allow(dead_code)] // Read by the tests.
-    pub(crate) number: u64,
     /// The board-wide totals at this read.
     pub(crate) tally: Tally,
     _place: OwnedSemaphorePermit,
@@ -164,7 +161,6 @@ impl Reads {
                 let reading = Arc::new(Reading {
                     records,
                     at,
-                    number: published.count,
                     tally,
                     _place: place,
                 });
@@ -224,7 +220,7 @@ impl ReadError {
     }
 
     /// The error and its sources on one line; unavailable when one of them
-    /// is an [`ErrorKind::Missing`](crate::ErrorKind::Missing) or an
+    /// is an [`ErrorKind::Missing`](parallel_scoreboard::ErrorKind::Missing) or an
     /// [`std::io::ErrorKind::NotFound`].
     pub(crate) fn from_chain(e: &(dyn std::error::Error + 'static)) -> Self {
         let mut reason = e.to_string();
@@ -232,8 +228,8 @@ impl ReadError {
         let mut next = Some(e);
         while let Some(e) = next {
             let missing = e
-                .downcast_ref::<crate::Error>()
-                .is_some_and(|e| e.kind() == crate::ErrorKind::Missing)
+                .downcast_ref::<parallel_scoreboard::Error>()
+                .is_some_and(|e| e.kind() == parallel_scoreboard::ErrorKind::Missing)
                 || e.downcast_ref::<std::io::Error>()
                     .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound);
             unavailable |= missing;
@@ -271,11 +267,18 @@ mod tests {
         let counted = Arc::clone(&calls);
         let read: Arc<ReadFn> = Arc::new(move || {
             // Relaxed: a plain counter, read after every task has joined.
-            counted.fetch_add(1, Ordering::Relaxed);
+            let number = counted.fetch_add(1, Ordering::Relaxed) + 1;
             std::thread::sleep(Duration::from_millis(200));
-            Ok(vec![crate::render::tests::record("a", b"idle")])
+            // The read's number, 1 for the first, as the status.
+            let status = number.to_string();
+            Ok(vec![crate::record::tests::record("a", status.as_bytes())])
         });
         let reads = Arc::new(Reads::new(read));
+        let number = |c: &Current| -> u64 {
+            String::from_utf8_lossy(&c.reading.records[0].status)
+                .parse()
+                .unwrap()
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
@@ -283,7 +286,7 @@ mod tests {
             let tasks: Vec<_> = (0..10)
                 .map(|_| {
                     let reads = Arc::clone(&reads);
-                    tokio::spawn(async move { reads.fresh().await.unwrap().reading.number })
+                    tokio::spawn(async move { number(&reads.fresh().await.unwrap()) })
                 })
                 .collect();
             let mut numbers = Vec::new();
@@ -298,7 +301,7 @@ mod tests {
         assert!((1..=2).contains(&reads_made), "{reads_made} reads");
         assert!(numbers.iter().all(|&n| n <= 2), "{numbers:?}");
         let again = runtime.block_on(async { reads.fresh().await.unwrap() });
-        assert_eq!(again.reading.number, reads_made as u64 + 1, "a new read");
+        assert_eq!(number(&again), reads_made as u64 + 1, "a new read");
     }
 
     #[test]

@@ -33,7 +33,7 @@ type Identity = (String, Option<u32>, SystemTime);
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// use parallel_scoreboard::render::{Record, Totals};
+/// use parallel_scoreboard_http::{Record, Totals};
 /// let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let worker = |pid: u32, requests: u64| Record {
 ///     id: "w1".into(),
@@ -188,7 +188,7 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::record;
+    use crate::record::tests::record;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn worker(id: &str, pid: u32, requests: u64) -> Record {

@@ -1,4 +1,4 @@
-//! `parallel_scoreboard::tower::ScoreboardLayer` in a real axum server on
+//! `parallel_scoreboard_http::ScoreboardLayer` in a real axum server on
 //! 127.0.0.1, driven by real HTTP clients; the board is read by the test.
 //!
 //! Handlers wait on gates the test opens, so nothing depends on timing: the
@@ -23,13 +23,23 @@ use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use parallel_scoreboard::Scoreboard;
-use parallel_scoreboard::tower::ScoreboardLayer;
+use parallel_scoreboard_http::ScoreboardLayer;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
-use crate::common::{agent, tempdir};
+use testkit::{Helper, tempdir};
+
+/// A real HTTP client: no proxy, any status an answer, 20 s at most.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .proxy(None)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
 
 /// What the handlers share with the test.
 #[derive(Clone)]
@@ -138,7 +148,7 @@ impl App {
     /// connection's peer address is put in the request as a `SocketAddr`.
     fn start_hyper() -> Self {
         Self::with(|runtime, listener, board, shared| {
-            let layer = ScoreboardLayer::new(board).prefix("hyper-");
+            let layer = ScoreboardLayer::builder(board).prefix("hyper-").build();
             runtime.spawn(async move {
                 loop {
                     let Ok((conn, peer)) = listener.accept().await else {
@@ -402,7 +412,12 @@ fn sequential_requests_reuse_the_first_slot() {
 #[test]
 fn idle_slots_beyond_the_cap_are_released() {
     let app = App::start(
-        |b| ScoreboardLayer::new(b).prefix("api-").max_idle(1),
+        |b| {
+            ScoreboardLayer::builder(b)
+                .prefix("api-")
+                .max_idle(1)
+                .build()
+        },
         false,
     );
     let requests = || -> Vec<_> {
@@ -472,7 +487,7 @@ fn a_hyper_server_shows_its_requests_through_hyper_util() {
 #[test]
 fn many_concurrent_clients_keep_the_pool_compact() {
     const CLIENTS: usize = 8;
-    let app = App::start(|b| ScoreboardLayer::new(b).max_idle(2), false);
+    let app = App::start(|b| ScoreboardLayer::builder(b).max_idle(2).build(), false);
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
             let url = app.url("/");
@@ -593,7 +608,7 @@ pub fn layered(dir: &str) {
 )]
 fn a_low_descriptor_limit_is_left_to_the_application() {
     let dir = tempdir();
-    let mut server = crate::common::Helper::spawn("layered", dir.path());
+    let mut server = Helper::spawn("layered", dir.path());
     let port = server.ok("serve");
     let url = format!("http://127.0.0.1:{port}/");
     // 400 requests, 200 at a time: with the server's 256 descriptors, the

@@ -1,4 +1,4 @@
-//! `parallel_scoreboard::tower::ScoreboardLayer` in a real tonic (gRPC)
+//! `parallel_scoreboard_http::ScoreboardLayer` in a real tonic (gRPC)
 //! server on 127.0.0.1, called by a real tonic client: the health service of
 //! `tonic-health`, whose generated code needs no protoc.
 //!
@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use parallel_scoreboard::tower::ScoreboardLayer;
+use parallel_scoreboard_http::ScoreboardLayer;
 use serde_json::Value;
 use tonic::transport::server::{TcpConnectInfo, TcpIncoming};
 use tonic::transport::{Channel, Server};
@@ -24,9 +24,10 @@ const WATCH: &str = "/grpc.health.v1.Health/Watch";
 /// from tonic's `TcpConnectInfo`), served by tonic's own server.
 fn start() -> App {
     App::with(|runtime, listener, board, _| {
-        let layer = ScoreboardLayer::new(board)
+        let layer = ScoreboardLayer::builder(board)
             .prefix("grpc-")
-            .client_addr(|e| e.get::<TcpConnectInfo>()?.remote_addr());
+            .client_addr(|e| e.get::<TcpConnectInfo>()?.remote_addr())
+            .build();
         let (_reporter, health) = tonic_health::server::health_reporter();
         let server = Server::builder()
             .layer(layer)

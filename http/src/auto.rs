@@ -23,7 +23,7 @@ use super::Summary;
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// use parallel_scoreboard::render::{Record, Summary, auto};
+/// use parallel_scoreboard_http::{Record, Summary, auto};
 /// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let record = |id: &str, status: &str| Record {
 ///     id: id.into(),
@@ -71,7 +71,7 @@ fn decimal(x: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::record;
+    use crate::record::tests::record;
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
 /// let t = UNIX_EPOCH + Duration::from_micros(1_795_920_204_123_456);
-/// assert_eq!(parallel_scoreboard::render::rfc3339(t), "2026-11-29T02:43:24.123456Z");
+/// assert_eq!(parallel_scoreboard_http::rfc3339(t), "2026-11-29T02:43:24.123456Z");
 /// ```
 #[must_use]
 pub fn rfc3339(t: SystemTime) -> String {
@@ -36,7 +36,7 @@ pub fn rfc3339(t: SystemTime) -> String {
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use parallel_scoreboard::render::parse_rfc3339;
+/// use parallel_scoreboard_http::parse_rfc3339;
 /// let t = UNIX_EPOCH + Duration::from_micros(1_795_920_204_123_456);
 /// assert_eq!(parse_rfc3339("2026-11-29T02:43:24.123456Z"), Some(t));
 /// assert_eq!(parse_rfc3339("2026-11-29T04:43:24.123456+02:00"), Some(t));

@@ -1,70 +1,32 @@
-//! Renderers of a snapshot for monitoring pages: an HTML status page in the
-//! manner of `mod_status`, JSON, the Prometheus text exposition format (and
-//! `OpenMetrics`), and `mod_status`'s machine-readable `?auto` text (feature
-//! `render`).
-//!
-//! Each renderer is a pure function of a list of [`Record`]s (one per live
-//! worker, as [`records`] makes from a [`Snapshot`]) and the current time, so
-//! it can serve any HTTP stack. A [`Summary`] of the records is what the
-//! page and `?auto` show of the board as a whole: counts by state (from
-//! [`count_states`], the one count every view uses), request totals, the
-//! grid of one character per worker and rates: given the previous read, or
-//! with [`Totals`] kept across reads (departed workers' counts kept),
-//! `mod_status`'s totals over the uptime.
-//! With the `axum` feature, [`router`] serves them all.
-//!
-//! ```
-//! use parallel_scoreboard::{render, Scoreboard};
-//! # let tmp = tempfile::tempdir()?;
-//! let board = Scoreboard::open(tmp.path())?;
-//! let mut w = board.worker_with_id("w1")?;
-//! w.update(br#"{"state":"busy","requests":12}"#)?;
-//!
-//! let mut snap = parallel_scoreboard::Snapshot::default();
-//! board.read_into(&mut snap)?;
-//! let records = render::records(&snap);
-//! let now = std::time::SystemTime::now();
-//! assert!(render::html(&records, now, &render::HtmlOptions::default()).contains("<td class=\"id\">w1</td>"));
-//! assert_eq!(render::json_map(&records), r#"{"w1":{"requests":12,"state":"busy"}}"#);
-//! assert!(render::prometheus(&records, now).contains("scoreboard_worker_status_field{id=\"w1\",field=\"requests\"} 12\n"));
-//! let summary = render::Summary::new(&records, now);
-//! assert!(render::auto(&summary).ends_with("BusyWorkers: 1\nIdleWorkers: 0\nScoreboard: W\n"));
-//! # Ok::<(), parallel_scoreboard::Error>(())
-//! ```
-
-mod auto;
-mod html;
-mod json;
-mod prometheus;
-mod summary;
-mod time;
-mod totals;
-
-#[cfg(feature = "axum")]
-mod router;
+//! [`Record`], one live worker as the renderers show it, and the state a
+//! status carries ([`state`], [`count_states`]).
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use crate::board::{Snapshot, WorkerStatus};
-
-pub use auto::auto;
-pub use html::{HtmlOptions, html, html_with_summary};
-pub use json::{json_list, json_map};
-pub use prometheus::{
-    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, openmetrics, openmetrics_with_totals,
-    prometheus, prometheus_with_totals, wants_openmetrics,
-};
-#[cfg(feature = "axum")]
-pub use router::{ReadFn, router, router_with};
-pub use summary::{GRID_KEY, Rates, RatesOver, Summary, grid_char};
-pub use time::{parse_rfc3339, rfc3339};
-pub use totals::{Tally, Totals};
+use parallel_scoreboard::WorkerStatus;
 
 /// One live worker as the renderers show it.
 ///
-/// Made from a [`WorkerStatus`] by [`records`] or `From`; other sources (a
-/// board written by the original Perl module, say) fill in what they know.
+/// The core's [`WorkerStatus`] always knows a worker's pid and update count;
+/// other sources do not (a board written by the original Perl module keeps
+/// neither), so the renderers take this record, in which both are optional.
+/// A `WorkerStatus` becomes one by `From` (moving its id and status, no
+/// copy):
+///
+/// ```
+/// use parallel_scoreboard::Scoreboard;
+/// use parallel_scoreboard_http::Record;
+/// # let tmp = tempfile::tempdir()?;
+/// let board = Scoreboard::open(tmp.path())?;
+/// # let mut w = board.worker_with_id("w1")?;
+/// # w.update(b"idle")?;
+/// let mut snap = parallel_scoreboard::Snapshot::default();
+/// board.read_into(&mut snap)?;
+/// let records: Vec<Record> = snap.workers.into_iter().map(Record::from).collect();
+/// # assert_eq!(records[0].pid, Some(std::process::id()));
+/// # Ok::<(), parallel_scoreboard::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// The worker's id.
@@ -81,19 +43,6 @@ pub struct Record {
     pub started_at: SystemTime,
 }
 
-impl From<&WorkerStatus> for Record {
-    fn from(w: &WorkerStatus) -> Self {
-        Self {
-            id: w.id.clone(),
-            status: w.status.clone(),
-            pid: Some(w.pid),
-            updates: Some(w.updates),
-            updated_at: w.updated_at,
-            started_at: w.started_at,
-        }
-    }
-}
-
 impl From<WorkerStatus> for Record {
     fn from(w: WorkerStatus) -> Self {
         Self {
@@ -107,17 +56,11 @@ impl From<WorkerStatus> for Record {
     }
 }
 
-/// The records of every worker in `snapshot`, sorted by id as it is.
-#[must_use]
-pub fn records(snapshot: &Snapshot) -> Vec<Record> {
-    snapshot.workers.iter().map(Record::from).collect()
-}
-
 /// The state a status carries, if any: the string field `state` of a JSON
 /// object, or a first word `busy` or `idle` (any case) of a text status.
 ///
 /// ```
-/// use parallel_scoreboard::render::state;
+/// use parallel_scoreboard_http::state;
 /// assert_eq!(state(b"busy GET /index.html").as_deref(), Some("busy"));
 /// assert_eq!(state(br#"{"state":"idle"}"#).as_deref(), Some("idle"));
 /// assert_eq!(state(b"working hard"), None);
@@ -126,11 +69,11 @@ pub fn records(snapshot: &Snapshot) -> Vec<Record> {
 pub fn state(status: &[u8]) -> Option<String> {
     // JSON statuses: only the fields the summaries use are kept; the rest
     // is checked, not built.
-    summary::Fields::of(status).state
+    crate::summary::Fields::of(status).state
 }
 
 /// The state of a text status: a first word `busy` or `idle` (any case).
-fn text_state(status: &[u8]) -> Option<String> {
+pub(crate) fn text_state(status: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(status).ok()?;
     let word = text.split_whitespace().next()?;
     ["busy", "idle"]
@@ -146,7 +89,7 @@ fn text_state(status: &[u8]) -> Option<String> {
 ///
 /// ```
 /// # use std::time::UNIX_EPOCH;
-/// use parallel_scoreboard::render::{Record, count_states};
+/// use parallel_scoreboard_http::{Record, count_states};
 /// let record = |status: &str| Record {
 ///     id: status.into(),
 ///     status: status.as_bytes().to_vec(),
@@ -172,11 +115,9 @@ pub fn count_states<'a>(records: impl IntoIterator<Item = &'a Record>) -> BTreeM
     states
 }
 
-/// The string field `state` of a JSON object (the last one, as a map keeps),
-/// if it has one; any other JSON is an error.
 /// `text` with each character `escape` has a replacement for replaced: the
 /// one loop of the renderers' escapes (HTML's, Prometheus labels').
-fn escaped(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> String {
+pub(crate) fn escaped(text: &str, escape: impl Fn(char) -> Option<&'static str>) -> String {
     let mut s = String::with_capacity(text.len());
     for c in text.chars() {
         match escape(c) {

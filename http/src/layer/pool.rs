@@ -39,17 +39,14 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use crossbeam_utils::atomic::AtomicCell;
-
 use http::{Extensions, Method, Request};
+use parallel_scoreboard::{ErrorKind, Scoreboard, Stamp, Worker};
 
 use super::status::{self, Busy, Ended, Outcome};
-use crate::board::Scoreboard;
-use crate::clock::Stamp;
-use crate::error::ErrorKind;
 use crate::sys;
-use crate::worker::Worker;
 
 /// How many numbers held by other processes a new slot skips before the
 /// request goes without a slot.
@@ -77,8 +74,8 @@ const SLOT_SHARE: u64 = 8;
 /// is made that would leave fewer than one in `RESERVE_SHARE` free.
 const RESERVE_SHARE: u64 = 4;
 /// How long descriptors count as scarce after a slot was refused for want of
-/// them (rule 2), in ns of the monotonic clock.
-const SCARCE_NS: u64 = 100_000_000;
+/// them (rule 2).
+const SCARCE: Duration = Duration::from_millis(100);
 
 /// Whether a new slot may be made (rule 2).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -117,15 +114,17 @@ struct Free {
 /// The slots of one layer (shared by every service it made).
 pub(crate) struct Pool {
     board: Arc<Scoreboard>,
-    pub(crate) config: Config,
+    config: Config,
     /// The idle slot given back last (rule 3); counted with the idle ones.
     hot: AtomicCell<Option<Box<Slot>>>,
     free: Mutex<Free>,
     /// Requests served without a slot (rule 2).
     unrecorded: AtomicU64,
-    /// Until when (monotonic ns) descriptors count as scarce (rule 2); 0
-    /// while they are not.
+    /// Until when descriptors count as scarce (rule 2), in ns since
+    /// `epoch`; 0 while they are not.
     scarce_until: AtomicU64,
+    /// The origin of `scarce_until`: when the pool was made.
+    epoch: Instant,
 }
 
 impl fmt::Debug for Pool {
@@ -151,6 +150,7 @@ impl Pool {
             free: Mutex::new(Free::default()),
             unrecorded: AtomicU64::new(0),
             scarce_until: AtomicU64::new(0),
+            epoch: Instant::now(),
         }
     }
 
@@ -176,10 +176,6 @@ impl Pool {
     pub(crate) fn slots(&self) -> (usize, usize) {
         let free = self.lock_all();
         (free.live, free.idle.len())
-    }
-
-    pub(crate) fn board(&self) -> &Arc<Scoreboard> {
-        &self.board
     }
 
     fn lock(&self) -> MutexGuard<'_, Free> {
@@ -288,13 +284,23 @@ impl Pool {
     /// Whether descriptors are scarce now (rule 2).
     fn scarce(&self) -> bool {
         let until = self.scarce_until.load(Ordering::Relaxed);
-        until != 0 && sys::mono_ns() < until
+        until != 0 && self.since_epoch_ns() < until
     }
 
     /// Descriptors are scarce from now on, for a while (rule 2).
     fn set_scarce(&self) {
-        let until = sys::mono_ns().saturating_add(SCARCE_NS).max(1);
+        let until = self
+            .since_epoch_ns()
+            .saturating_add(SCARCE.as_nanos() as u64)
+            .max(1);
         self.scarce_until.store(until, Ordering::Relaxed);
+    }
+
+    /// Now, in ns since the pool was made (monotonic: `Instant`). Read only
+    /// when a slot is to be made or descriptors are scarce, never on a
+    /// request that reuses a slot.
+    fn since_epoch_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Rule 4: keeps `slot` idle on the board, or releases it (also while

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use http::{Request, Response};
 use http_body::Body;
 use parallel_scoreboard::Scoreboard;
-use parallel_scoreboard::tower::ScoreboardLayer;
+use parallel_scoreboard_http::ScoreboardLayer;
 use testkit::alloc::{Counting, count};
 use testkit::tower::Hello;
 use tower::{Layer, Service};

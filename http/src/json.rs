@@ -11,7 +11,7 @@ use super::{Record, rfc3339};
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// # use parallel_scoreboard::render::Record;
+/// # use parallel_scoreboard_http::Record;
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let records = [Record {
 ///     id: "w1".into(),
@@ -22,7 +22,7 @@ use super::{Record, rfc3339};
 ///     started_at: at - Duration::from_secs(60),
 /// }];
 /// assert_eq!(
-///     parallel_scoreboard::render::json_map(&records),
+///     parallel_scoreboard_http::json_map(&records),
 ///     r#"{"w1":{"queue":3,"state":"busy"}}"#
 /// );
 /// ```
@@ -74,7 +74,7 @@ fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// # use parallel_scoreboard::render::Record;
+/// # use parallel_scoreboard_http::Record;
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let records = [Record {
 ///     id: "w1".into(),
@@ -84,7 +84,7 @@ fn write_json(out: &mut Vec<u8>, value: &(impl serde::Serialize + ?Sized)) {
 ///     updated_at: at,
 ///     started_at: at - Duration::from_secs(60),
 /// }];
-/// let json = parallel_scoreboard::render::json_list(&records);
+/// let json = parallel_scoreboard_http::json_list(&records);
 /// assert!(json.starts_with(r#"[{"bytes":26,"id":"w1","pid":42,"started_at":"2027-01-15T07:59:00.000000Z""#));
 /// ```
 #[must_use]
@@ -114,7 +114,7 @@ fn list_entry(r: &Record) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::record;
+    use crate::record::tests::record;
 
     #[test]
     fn map_embeds_json_statuses() {

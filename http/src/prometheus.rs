@@ -34,7 +34,7 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// # use parallel_scoreboard::render::Record;
+/// # use parallel_scoreboard_http::Record;
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let records = [Record {
 ///     id: "w1".into(),
@@ -44,7 +44,7 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 ///     updated_at: at,
 ///     started_at: at - Duration::from_secs(60),
 /// }];
-/// let text = parallel_scoreboard::render::prometheus(&records, at + Duration::from_millis(1500));
+/// let text = parallel_scoreboard_http::prometheus(&records, at + Duration::from_millis(1500));
 /// assert!(text.contains("\nscoreboard_workers 1\n"));
 /// assert!(text.contains("\nscoreboard_worker_seconds_since_update{id=\"w1\"} 1.500000\n"));
 /// assert!(text.contains("\nscoreboard_worker_busy_seconds{id=\"w1\"} 1.500000\n"));
@@ -67,7 +67,7 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// use parallel_scoreboard::render::{Record, Totals, prometheus_with_totals};
+/// use parallel_scoreboard_http::{Record, Totals, prometheus_with_totals};
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let worker = |pid: u32, requests: u64| Record {
 ///     id: "w1".into(),
@@ -103,7 +103,7 @@ pub fn openmetrics_with_totals(records: &[Record], now: SystemTime, tally: &Tall
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// # use parallel_scoreboard::render::Record;
+/// # use parallel_scoreboard_http::Record;
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let records = [Record {
 ///     id: "w1".into(),
@@ -113,7 +113,7 @@ pub fn openmetrics_with_totals(records: &[Record], now: SystemTime, tally: &Tall
 ///     updated_at: at,
 ///     started_at: at,
 /// }];
-/// let text = parallel_scoreboard::render::openmetrics(&records, at);
+/// let text = parallel_scoreboard_http::openmetrics(&records, at);
 /// assert!(text.contains("\n# TYPE scoreboard_worker_updates counter\n"));
 /// assert!(text.contains("\nscoreboard_worker_updates_total{id=\"w1\"} 7\n"));
 /// assert!(text.ends_with("\n# EOF\n"));
@@ -129,7 +129,7 @@ pub fn openmetrics(records: &[Record], now: SystemTime) -> String {
 /// with a higher one.
 ///
 /// ```
-/// use parallel_scoreboard::render::wants_openmetrics;
+/// use parallel_scoreboard_http::wants_openmetrics;
 /// // What Prometheus sends.
 /// assert!(wants_openmetrics(
 ///     "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,\
@@ -366,7 +366,7 @@ fn label(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::record;
+    use crate::record::tests::record;
     use std::time::Duration;
 
     #[test]

@@ -1,12 +1,12 @@
 //! An async HTTP server (axum on tokio) whose requests in flight are shown on
-//! a scoreboard by `parallel_scoreboard::tower::ScoreboardLayer`, and which
+//! a scoreboard by `parallel_scoreboard_http::ScoreboardLayer`, and which
 //! serves the scoreboard itself with the library's router.
 //!
 //! ```text
-//! cargo run -p scoreboard-cli --example async_server -- --listen 127.0.0.1:8080
+//! cargo run -p parallel-scoreboard-http --example async_server -- --listen 127.0.0.1:8080
 //! curl http://127.0.0.1:8080/sleep/3000 &
 //! curl http://127.0.0.1:8080/scoreboard/json      # or open /scoreboard in a browser
-//! cargo run -p scoreboard-cli --example async_server -- --self-test
+//! cargo run -p parallel-scoreboard-http --example async_server -- --self-test
 //! ```
 //!
 //! Each request in flight holds a slot (`http-1`, `http-2`, ...) that shows
@@ -25,7 +25,7 @@ use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
 use parallel_scoreboard::Scoreboard;
-use parallel_scoreboard::tower::ScoreboardLayer;
+use parallel_scoreboard_http::{RouterBuilder, ScoreboardLayer};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
@@ -42,7 +42,7 @@ fn app(board: Arc<Scoreboard>) -> Router {
         .route("/sleep/{ms}", get(sleep))
         .nest(
             "/scoreboard",
-            parallel_scoreboard::render::router(Arc::clone(&board)),
+            RouterBuilder::new(Arc::clone(&board)).build(),
         )
         .layer(ScoreboardLayer::new(board))
 }

@@ -33,7 +33,7 @@ use http::{Request, Response, Uri};
 use http_body::Body;
 use nix::time::{ClockId, clock_gettime};
 use parallel_scoreboard::Scoreboard;
-use parallel_scoreboard::tower::ScoreboardLayer;
+use parallel_scoreboard_http::ScoreboardLayer;
 use testkit::tempdir;
 use testkit::tower::Hello;
 use tower::{Layer, Service};
@@ -87,7 +87,9 @@ fn main() {
         });
         for (name, precise) in [("with_layer", false), ("with_layer_precise", true)] {
             group.bench_function(name, |b| {
-                let layer = ScoreboardLayer::new(Arc::clone(&board)).precise_times(precise);
+                let layer = ScoreboardLayer::builder(Arc::clone(&board))
+                    .precise_times(precise)
+                    .build();
                 let mut service = layer.layer(Hello);
                 // The pool's slot is made here, not measured.
                 request(&mut service, &mut cx);

@@ -18,7 +18,7 @@ pub const GRID_KEY: [(char, &str); 3] = [('W', "busy"), ('_', "idle"), ('?', "st
 /// `_` idle, `?` for any other state or none.
 ///
 /// ```
-/// use parallel_scoreboard::render::grid_char;
+/// use parallel_scoreboard_http::grid_char;
 /// assert_eq!(grid_char(Some("busy")), 'W');
 /// assert_eq!(grid_char(Some("idle")), '_');
 /// assert_eq!(grid_char(Some("reading")), '?');
@@ -179,7 +179,7 @@ impl Summary {
     /// # Examples
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// use parallel_scoreboard::render::{Record, Summary};
+    /// use parallel_scoreboard_http::{Record, Summary};
     /// let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     /// let record = |id: &str, status: &str| Record {
     ///     id: id.into(),
@@ -243,7 +243,7 @@ impl Summary {
     /// # Examples
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// use parallel_scoreboard::render::{Record, Summary};
+    /// use parallel_scoreboard_http::{Record, Summary};
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     /// let record = |requests: u64, updates: u64| Record {
     ///     id: "w1".into(),
@@ -284,7 +284,7 @@ impl Summary {
     /// # Examples
     /// ```
     /// # use std::time::{Duration, UNIX_EPOCH};
-    /// use parallel_scoreboard::render::{Record, Summary, Totals};
+    /// use parallel_scoreboard_http::{Record, Summary, Totals};
     /// let t0 = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     /// let records = [Record {
     ///     id: "w1".into(),
@@ -386,7 +386,7 @@ fn per_second(n: u64, interval: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::record;
+    use crate::record::tests::record;
 
     fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)

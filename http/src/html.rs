@@ -1,72 +1,61 @@
 //! The HTML status page: a table of workers, like the original's PSGI app.
 
 use std::fmt::Write as _;
-use std::time::SystemTime;
 
 use super::{GRID_KEY, RatesOver, Record, Summary, escaped, rfc3339, seconds_since, state};
 
-/// Options of [`html`].
+/// Options of [`html`], from [`HtmlOptions::builder`]; the default has no
+/// title of its own (`scoreboard`), no refresh, and links cut statuses to
+/// `worker/ID`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct HtmlOptions {
-    /// The page's title and heading (default `scoreboard`).
-    pub title: Option<String>,
-    /// Reload the page every this many seconds (a `<meta http-equiv="refresh">`).
-    pub refresh: Option<u32>,
-    /// Where a status cut on the page links to: this followed by the
-    /// worker's id, percent-encoded (default `worker/`, relative to the page;
-    /// the router gives the absolute path of its own `/worker/`).
-    pub worker_link: Option<String>,
+    title: Option<String>,
+    refresh: Option<u32>,
+    worker_link: Option<String>,
+}
+
+/// The settings of an [`HtmlOptions`], from [`HtmlOptions::builder`];
+/// [`build`](Self::build) makes it.
+#[derive(Clone, Debug, Default)]
+#[must_use = "a builder does nothing until `build` makes the options"]
+pub struct HtmlOptionsBuilder {
+    options: HtmlOptions,
 }
 
 impl HtmlOptions {
-    /// Sets the title.
-    #[must_use]
-    pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.title = Some(title.into());
-        self
-    }
-
-    /// Sets the refresh interval in seconds.
-    #[must_use]
-    pub fn refresh(mut self, seconds: Option<u32>) -> Self {
-        self.refresh = seconds;
-        self
-    }
-
-    /// Sets where cut statuses link to (see [`HtmlOptions::worker_link`]).
-    #[must_use]
-    pub fn worker_link(mut self, prefix: impl Into<String>) -> Self {
-        self.worker_link = Some(prefix.into());
-        self
+    /// The settings of options for [`html`], each at its default.
+    pub fn builder() -> HtmlOptionsBuilder {
+        HtmlOptionsBuilder::default()
     }
 }
 
-/// A complete HTML page with the summary of [`Summary::new`] (no rates)
-/// and one table row per record; see [`html_with_summary`].
-///
-/// # Examples
-/// ```
-/// # use std::time::{Duration, UNIX_EPOCH};
-/// # use parallel_scoreboard::render::Record;
-/// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-/// let records = [Record {
-///     id: "w1".into(),
-///     status: br#"<b>busy</b>"#.to_vec(),
-///     pid: Some(42),
-///     updates: Some(7),
-///     updated_at: at,
-///     started_at: at - Duration::from_secs(60),
-/// }];
-/// use parallel_scoreboard::render::{HtmlOptions, html};
-/// let page = html(&records, at, &HtmlOptions::default().title("my server").refresh(Some(5)));
-/// assert!(page.contains("<td class=\"status\">&lt;b&gt;busy&lt;/b&gt;</td>"));
-/// assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
-/// assert!(page.contains("<pre id=\"scoreboard\">?</pre>"));
-/// ```
-#[must_use]
-pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> String {
-    html_with_summary(records, &Summary::new(records, now), options)
+impl HtmlOptionsBuilder {
+    /// The page's title and heading (default `scoreboard`).
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.options.title = Some(title.into());
+        self
+    }
+
+    /// Reloads the page every this many seconds (a
+    /// `<meta http-equiv="refresh">`); `None` (the default) never.
+    pub fn refresh(mut self, seconds: Option<u32>) -> Self {
+        self.options.refresh = seconds;
+        self
+    }
+
+    /// Where a status cut on the page links to: this followed by the
+    /// worker's id, percent-encoded (default `worker/`, relative to the page;
+    /// the router gives the absolute path of its own `/worker/`).
+    pub fn worker_link(mut self, prefix: impl Into<String>) -> Self {
+        self.options.worker_link = Some(prefix.into());
+        self
+    }
+
+    /// The options.
+    #[must_use]
+    pub fn build(self) -> HtmlOptions {
+        self.options
+    }
 }
 
 /// A complete HTML page in the manner of `mod_status`'s: the counts by state
@@ -77,7 +66,9 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
 /// with its key (`<p id="key">`); then a table with one row per record: id,
 /// pid, state, updates, seconds since the last update, status bytes and the
 /// status (cut after 1 KiB, with a link to the whole at `worker/ID`).
-/// `summary` is of `records`, read at `summary.at`.
+/// `summary` is of `records`, read at `summary.at`: [`Summary::new`] for one
+/// read (no rates), [`Summary::with_previous`] or [`Summary::with_totals`]
+/// for rates.
 ///
 /// Everything from the records is HTML-escaped; statuses that are not UTF-8
 /// are shown lossily. Rows are `<tr class="worker" data-id="ID">` with cells
@@ -86,7 +77,7 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
 /// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// use parallel_scoreboard::render::{HtmlOptions, Record, Summary, html_with_summary};
+/// use parallel_scoreboard_http::{HtmlOptions, Record, Summary, html};
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let record = |requests: u64| Record {
 ///     id: "w1".into(),
@@ -99,14 +90,19 @@ pub fn html(records: &[Record], now: SystemTime, options: &HtmlOptions) -> Strin
 /// let (before, after) = ([record(10)], [record(15)]);
 /// let later = at + Duration::from_secs(2);
 /// let summary = Summary::with_previous(&after, later, &before, at);
-/// let page = html_with_summary(&after, &summary, &HtmlOptions::default());
+/// let page = html(&after, &summary, &HtmlOptions::default());
 /// assert!(page.contains("<dd id=\"requests\">15</dd>"));
 /// assert!(page.contains("<dd id=\"requests-per-second\">2.50</dd>"));
 /// assert!(page.contains("<dd id=\"updates-per-second\">5.00</dd>"));
 /// assert!(page.contains("<pre id=\"scoreboard\">_</pre>"));
+///
+/// let options = HtmlOptions::builder().title("my server").refresh(Some(5)).build();
+/// let page = html(&after, &Summary::new(&after, later), &options);
+/// assert!(page.contains("<title>my server</title>"));
+/// assert!(page.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
 /// ```
 #[must_use]
-pub fn html_with_summary(records: &[Record], summary: &Summary, options: &HtmlOptions) -> String {
+pub fn html(records: &[Record], summary: &Summary, options: &HtmlOptions) -> String {
     let now = summary.at;
     let title = escape(options.title.as_deref().unwrap_or("scoreboard"));
     let mut s = String::with_capacity(2048 + records.len() * 256);
@@ -326,14 +322,19 @@ fn bidi(c: char) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::tests::record;
-    use std::time::Duration;
+
+    /// The page of `records` read at `now`, with the summary of that one read.
+    fn page_at(records: &[Record], now: SystemTime, options: &HtmlOptions) -> String {
+        html(records, &Summary::new(records, now), options)
+    }
+    use crate::record::tests::record;
+    use std::time::{Duration, SystemTime};
 
     #[test]
     fn everything_is_escaped() {
         let r = [record("<b>\"id\"&'", b"<script>alert('x')</script>")];
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(2500);
-        let page = html(&r, now, &HtmlOptions::default().title("<t>"));
+        let page = page_at(&r, now, &HtmlOptions::builder().title("<t>").build());
         assert!(!page.contains("<script>"));
         assert!(!page.contains("<b>"));
         assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
@@ -351,7 +352,7 @@ mod tests {
             "w\u{202E}txt.exe",
             format!("busy {controls} GET /").as_bytes(),
         )];
-        let page = html(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        let page = page_at(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
         for c in controls.chars() {
             assert!(!page.contains(c), "U+{:04X} left on the page", u32::from(c));
         }
@@ -377,7 +378,7 @@ mod tests {
             record("c", b"busy"),
         ];
         let now = SystemTime::UNIX_EPOCH;
-        let page = html(&r, now, &HtmlOptions::default().refresh(Some(2)));
+        let page = page_at(&r, now, &HtmlOptions::builder().refresh(Some(2)).build());
         assert!(page.contains("<meta http-equiv=\"refresh\" content=\"2\">"));
         assert!(page.contains("auto-refresh: every 2 s"));
         assert!(page.contains("<a href=\"?refresh=5\">5 s</a>"));
@@ -393,7 +394,7 @@ mod tests {
         r[0].status = br#"{"state":"busy","requests":5,"since":0.5}"#.to_vec();
         r[69].status = b"<starting>".to_vec();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(3);
-        let page = html(&r, now, &HtmlOptions::default());
+        let page = page_at(&r, now, &HtmlOptions::default());
         let grid = format!("W{}\n{}?", "_".repeat(63), "_".repeat(5));
         assert!(
             page.contains(&format!("<pre id=\"scoreboard\">{grid}</pre>")),
@@ -409,7 +410,7 @@ mod tests {
 
         let later = now + Duration::from_millis(500);
         let summary = Summary::with_previous(&r, later, &r, now);
-        let page = html_with_summary(&r, &summary, &HtmlOptions::default());
+        let page = html(&r, &summary, &HtmlOptions::default());
         assert!(page.contains("<dd id=\"requests-per-second\">0.00</dd>"));
         assert!(page.contains("rates: over the 0.5 s since the previous read"));
         assert!(page.contains("<dd id=\"oldest-busy\">3.000</dd>"));
@@ -420,7 +421,7 @@ mod tests {
         let mut long = "é".repeat(DISPLAY_BYTES); // 2 bytes each: cut mid-way
         long.push_str("<end>");
         let r = [record("a b/é", long.as_bytes()), record("short", b"idle")];
-        let page = html(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
+        let page = page_at(&r, SystemTime::UNIX_EPOCH, &HtmlOptions::default());
         let shown = "é".repeat(DISPLAY_BYTES / 2);
         let cell = format!(
             "<td class=\"status\">{shown}<span class=\"cut\">\u{2026} \
@@ -431,15 +432,17 @@ mod tests {
         assert!(!page.contains("&lt;end&gt;"));
         assert!(page.contains(&format!("<td class=\"bytes\">{}</td>", long.len())));
         assert!(page.contains("<td class=\"status\">idle</td>"));
-        let options = HtmlOptions::default().worker_link("/status/worker/");
-        let page = html(&r, SystemTime::UNIX_EPOCH, &options);
+        let options = HtmlOptions::builder()
+            .worker_link("/status/worker/")
+            .build();
+        let page = page_at(&r, SystemTime::UNIX_EPOCH, &options);
         assert!(
             page.contains("<a href=\"/status/worker/a%20b%2F%C3%A9\">"),
             "{page}"
         );
         // Cut in the middle of a character: the half is dropped.
         let odd = format!("x{}", "é".repeat(DISPLAY_BYTES));
-        let page = html(
+        let page = page_at(
             &[record("o", odd.as_bytes())],
             SystemTime::UNIX_EPOCH,
             &HtmlOptions::default(),

@@ -1,0 +1,21 @@
+//! Looks for the external programs some tests drive (ab) and sets
+//! `has_<name>` for each one on `PATH`: a test needing a missing one is
+//! marked `#[ignore = "..."]`, so `cargo test` reports it ignored with the
+//! reason rather than passed (the CLI's `tools::ci_has_every_tool_the_tests_use`
+//! fails CI instead). The library itself uses none of these cfgs.
+
+// The programs and how to find them, shared with the tests (std only).
+#[allow(dead_code, unreachable_pub)]
+#[path = "../testkit/src/tools.rs"]
+mod tools;
+
+fn main() {
+    println!("cargo::rerun-if-env-changed=PATH");
+    println!("cargo::rerun-if-changed=../testkit/src/tools.rs");
+    for tool in tools::ALL {
+        println!("cargo::rustc-check-cfg=cfg(has_{})", tool.cfg);
+        if tool.find().is_some() {
+            println!("cargo::rustc-cfg=has_{}", tool.cfg);
+        }
+    }
+}
