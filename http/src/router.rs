@@ -138,7 +138,6 @@ impl RouterBuilder {
     }
 
     /// The router.
-    #[must_use]
     pub fn build(self) -> Router {
         let source = Source {
             reads: Arc::new(Reads::new(self.read)),
