@@ -9,7 +9,7 @@
 //! publishes the idle one once the body has ended.
 //!
 //! ```text
-//! cargo bench -p parallel-scoreboard --features tower --bench tower
+//! cargo bench -p parallel-scoreboard-http --bench tower
 //! ```
 //!
 //! The layer is measured as it is by default (requests timed to a clock

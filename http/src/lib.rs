@@ -24,14 +24,14 @@
 //! assert!(page.contains("<td class=\"id\">w1</td>"));
 //! assert!(auto(&summary).ends_with("BusyWorkers: 1\nIdleWorkers: 0\nScoreboard: W\n"));
 //! assert_eq!(json_map(&records), r#"{"w1":{"requests":12,"state":"busy"}}"#);
-//! assert!(prometheus(&records, now)
+//! assert!(prometheus(&records, now, None)
 //!     .contains("scoreboard_worker_status_field{id=\"w1\",field=\"requests\"} 12\n"));
 //! # Ok::<(), parallel_scoreboard::Error>(())
 //! ```
 //!
 //! Across reads, [`Totals`] keeps the counts of workers that left, so that
-//! request totals never go down ([`Summary::with_totals`],
-//! [`prometheus_with_totals`]); the router does this for you.
+//! request totals never go down ([`Summary::with_totals`], and the
+//! `totals` of [`prometheus`]); the router does this for you.
 //!
 //! ## The tower layer
 //!
@@ -155,8 +155,8 @@
 //!   [`GRID_KEY`]); totals across reads: [`Totals`] and its [`Tally`].
 //! - `mod_status`'s `?auto`: [`auto`].
 //! - JSON: [`json_map`] (id → status), [`json_list`] (everything known).
-//! - Prometheus: [`prometheus`] and [`openmetrics`], with the board-wide
-//!   totals [`prometheus_with_totals`] and [`openmetrics_with_totals`];
+//! - Prometheus: [`prometheus`] and [`openmetrics`], each with the
+//!   board-wide totals of a [`Tally`] or without;
 //!   [`wants_openmetrics`] reads an `Accept` header; the content types
 //!   [`PROMETHEUS_CONTENT_TYPE`] and [`OPENMETRICS_CONTENT_TYPE`].
 //! - Time: [`rfc3339`], [`parse_rfc3339`].
@@ -193,8 +193,7 @@ pub use layer::{
     ScoreboardLayerBuilder, ScoreboardService,
 };
 pub use prometheus::{
-    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, openmetrics, openmetrics_with_totals,
-    prometheus, prometheus_with_totals, wants_openmetrics,
+    OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, openmetrics, prometheus, wants_openmetrics,
 };
 pub use record::{Record, count_states, seconds_since, state};
 use record::{escaped, text_state};

@@ -44,30 +44,25 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 ///     updated_at: at,
 ///     started_at: at - Duration::from_secs(60),
 /// }];
-/// let text = parallel_scoreboard_http::prometheus(&records, at + Duration::from_millis(1500));
+/// let text = parallel_scoreboard_http::prometheus(&records, at + Duration::from_millis(1500), None);
 /// assert!(text.contains("\nscoreboard_workers 1\n"));
 /// assert!(text.contains("\nscoreboard_worker_seconds_since_update{id=\"w1\"} 1.500000\n"));
 /// assert!(text.contains("\nscoreboard_worker_busy_seconds{id=\"w1\"} 1.500000\n"));
 /// assert!(text.contains("\nscoreboard_worker_status_field{id=\"w1\",field=\"queue\"} 3\n"));
 /// ```
-#[must_use]
-pub fn prometheus(records: &[Record], now: SystemTime) -> String {
-    metrics(records, now, None, false)
-}
-
-/// The metrics of [`prometheus`] and the board-wide totals kept across
-/// reads by a [`Totals`](super::Totals), which never go down while it
-/// keeps reading (departed workers' counts stay in them):
+///
+/// With `totals`, the board-wide totals kept across reads by a
+/// [`Totals`](super::Totals), which never go down while it keeps reading
+/// (departed workers' counts stay in them), are added:
 ///
 /// | metric | type | |
 /// |---|---|---|
 /// | `scoreboard_requests_total` | counter | when a status ever carried a request counter |
 /// | `scoreboard_updates_total` | counter | when an update count was ever known |
 ///
-/// # Examples
 /// ```
 /// # use std::time::{Duration, UNIX_EPOCH};
-/// use parallel_scoreboard_http::{Record, Totals, prometheus_with_totals};
+/// use parallel_scoreboard_http::{Record, Totals, prometheus};
 /// let at = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
 /// let worker = |pid: u32, requests: u64| Record {
 ///     id: "w1".into(),
@@ -80,23 +75,17 @@ pub fn prometheus(records: &[Record], now: SystemTime) -> String {
 /// let mut totals = Totals::new();
 /// totals.observe(&[worker(1, 1000)]);
 /// let now = [worker(2, 3)];
-/// let text = prometheus_with_totals(&now, at, &totals.observe(&now));
+/// let text = prometheus(&now, at, Some(&totals.observe(&now)));
 /// assert!(text.contains("\nscoreboard_requests_total 1003\n"));
 /// assert!(text.contains("\nscoreboard_worker_requests_total{id=\"w1\"} 3\n"));
 /// ```
 #[must_use]
-pub fn prometheus_with_totals(records: &[Record], now: SystemTime, tally: &Tally) -> String {
-    metrics(records, now, Some(tally), false)
+pub fn prometheus(records: &[Record], now: SystemTime, totals: Option<&Tally>) -> String {
+    metrics(records, now, totals, false)
 }
 
-/// [`prometheus_with_totals`] in the `OpenMetrics` format (see
-/// [`openmetrics`]).
-#[must_use]
-pub fn openmetrics_with_totals(records: &[Record], now: SystemTime, tally: &Tally) -> String {
-    metrics(records, now, Some(tally), true)
-}
-
-/// The metrics of [`prometheus`] in the `OpenMetrics` 1.0 text format: the
+/// The metrics of [`prometheus`] (with `totals` as there) in the
+/// `OpenMetrics` 1.0 text format: the
 /// same samples, counters' families named without `_total`, and `# EOF` at
 /// the end. Served with the content type [`OPENMETRICS_CONTENT_TYPE`].
 ///
@@ -113,14 +102,14 @@ pub fn openmetrics_with_totals(records: &[Record], now: SystemTime, tally: &Tall
 ///     updated_at: at,
 ///     started_at: at,
 /// }];
-/// let text = parallel_scoreboard_http::openmetrics(&records, at);
+/// let text = parallel_scoreboard_http::openmetrics(&records, at, None);
 /// assert!(text.contains("\n# TYPE scoreboard_worker_updates counter\n"));
 /// assert!(text.contains("\nscoreboard_worker_updates_total{id=\"w1\"} 7\n"));
 /// assert!(text.ends_with("\n# EOF\n"));
 /// ```
 #[must_use]
-pub fn openmetrics(records: &[Record], now: SystemTime) -> String {
-    metrics(records, now, None, true)
+pub fn openmetrics(records: &[Record], now: SystemTime, totals: Option<&Tally>) -> String {
+    metrics(records, now, totals, true)
 }
 
 /// Whether an HTTP `Accept` header prefers `OpenMetrics`
@@ -372,7 +361,7 @@ mod tests {
     #[test]
     fn a_key_path_given_twice_is_one_series() {
         let r = [record("j", br#"{"a.b":1,"a":{"b":2},"c":3}"#)];
-        let text = prometheus(&r, SystemTime::UNIX_EPOCH);
+        let text = prometheus(&r, SystemTime::UNIX_EPOCH, None);
         let series: Vec<&str> = text
             .lines()
             .filter(|l| l.starts_with("scoreboard_worker_status_field{"))
@@ -396,7 +385,11 @@ mod tests {
                 br#"{"state":"busy","n":5,"lat":{"p99":0.25},"s":"x","l":[1]}"#,
             ),
         ];
-        let text = prometheus(&r, SystemTime::UNIX_EPOCH + Duration::from_millis(3500));
+        let text = prometheus(
+            &r,
+            SystemTime::UNIX_EPOCH + Duration::from_millis(3500),
+            None,
+        );
         let expected = [
             "scoreboard_workers 2",
             "scoreboard_workers_by_state{state=\"busy\"} 1",
@@ -423,7 +416,7 @@ mod tests {
         assert_eq!(text.matches("scoreboard_worker_busy_seconds{").count(), 1);
         assert!(text.contains("\nscoreboard_worker_busy_seconds{id=\"j\"} 2.500000\n"));
         let counted = [record("c", br#"{"state":"idle","requests":12}"#)];
-        let text = prometheus(&counted, SystemTime::UNIX_EPOCH);
+        let text = prometheus(&counted, SystemTime::UNIX_EPOCH, None);
         assert!(text.contains("\nscoreboard_worker_requests_total{id=\"c\"} 12\n"));
         assert!(!text.contains("field=\"l\""));
         // Every sample line is `name{labels} value` or `name value`.
@@ -445,7 +438,7 @@ mod tests {
             record("b", b"idle"),
         ];
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(5);
-        let text = openmetrics(&r, now);
+        let text = openmetrics(&r, now, None);
         let body = text.strip_suffix("# EOF\n").expect("ends with # EOF");
         assert!(!body.contains("# EOF"));
         let mut families: Vec<(String, String)> = Vec::new();
@@ -492,7 +485,7 @@ mod tests {
                 .map(str::to_owned)
                 .collect()
         };
-        assert_eq!(samples(&text), samples(&prometheus(&r, now)));
+        assert_eq!(samples(&text), samples(&prometheus(&r, now, None)));
         assert!(text.contains("\nscoreboard_worker_requests_total{id=\"a\"} 3\n"));
     }
 }

@@ -28,7 +28,7 @@ use self::body::SharedBody;
 use self::reads::{Current, ReadError, Reads, Rendering};
 use crate::{
     HtmlOptions, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, Record, Summary, auto, html,
-    json_map, openmetrics_with_totals, prometheus_with_totals, wants_openmetrics,
+    json_map, openmetrics, prometheus, wants_openmetrics,
 };
 use parallel_scoreboard::Scoreboard;
 
@@ -219,12 +219,12 @@ async fn metrics(State(source): State<Source>, headers: HeaderMap) -> Response {
             &source,
             Rendering::OpenMetrics,
             OPENMETRICS_CONTENT_TYPE,
-            |c| openmetrics_with_totals(&c.reading.records, c.reading.at, &c.reading.tally),
+            |c| openmetrics(&c.reading.records, c.reading.at, Some(&c.reading.tally)),
         )
         .await
     } else {
         respond(&source, Rendering::Metrics, PROMETHEUS_CONTENT_TYPE, |c| {
-            prometheus_with_totals(&c.reading.records, c.reading.at, &c.reading.tally)
+            prometheus(&c.reading.records, c.reading.at, Some(&c.reading.tally))
         })
         .await
     };

@@ -1,5 +1,5 @@
 //! A body and a service to put under `ScoreboardLayer` (feature `tower`),
-//! shared by `tests/tower_alloc.rs` and `benches/tower.rs`.
+//! shared by `http/tests/tower_alloc.rs` and `http/benches/tower.rs`.
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};

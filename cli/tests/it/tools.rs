@@ -3,12 +3,13 @@
 //! set) this test, never ignored, fails instead.
 
 use testkit::tools::{
-    AB, CHROMIUM, CURL, FAKETIME, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, SYSTEMD_ANALYZE,
-    TMUX, Tool,
+    CHROMIUM, CURL, FAKETIME, HTPASSWD, OPENSSL, PERL, PROMETHEUS, PROMTOOL, SYSTEMD_ANALYZE, TMUX,
+    Tool,
 };
 
 /// Each program, with whether the build found it (and so runs its tests).
-const BUILT_WITH: [(&Tool, bool); 11] = [
+/// (`ab` is the HTTP crate's: `http/tests/it/tools.rs`.)
+const BUILT_WITH: [(&Tool, bool); 10] = [
     (&CHROMIUM, cfg!(has_chromium)),
     (&TMUX, cfg!(has_tmux)),
     (&PERL, cfg!(has_perl)),
@@ -19,7 +20,6 @@ const BUILT_WITH: [(&Tool, bool); 11] = [
     (&HTPASSWD, cfg!(has_htpasswd)),
     (&SYSTEMD_ANALYZE, cfg!(has_systemd_analyze)),
     (&FAKETIME, cfg!(has_faketime)),
-    (&AB, cfg!(has_ab)),
 ];
 
 #[test]

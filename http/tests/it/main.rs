@@ -10,6 +10,7 @@
 
 mod grpc;
 mod helper;
+mod tools;
 mod tower;
 
 testkit::helper_entry!(helper::run);
