@@ -22,7 +22,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::hint::black_box;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
@@ -155,8 +155,13 @@ fn report(started: SystemTime) {
 fn median(started: SystemTime, group: &str, function: &str) -> Option<f64> {
     let root = std::env::var_os("CRITERION_HOME").map_or_else(
         || {
+            // Criterion writes into the workspace's target directory (this
+            // package's parent's), not into one of the package's own.
             std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+                .map_or_else(
+                    || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
+                    PathBuf::from,
+                )
                 .join("criterion")
         },
         PathBuf::from,

@@ -1,6 +1,6 @@
 //! An async HTTP server (axum on tokio) whose requests in flight are shown on
 //! a scoreboard by `parallel_scoreboard_http::ScoreboardLayer`, and which
-//! serves the scoreboard itself with the library's router.
+//! serves the scoreboard itself with the crate's router.
 //!
 //! ```text
 //! cargo run -p parallel-scoreboard-http --example async_server -- --listen 127.0.0.1:8080

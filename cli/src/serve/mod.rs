@@ -1,4 +1,4 @@
-//! `scoreboard serve`: the library's axum router over a board, on tokio,
+//! `scoreboard serve`: the axum router of `parallel-scoreboard-http` over a board, on tokio,
 //! behind an accept loop of its own that clients cannot hold:
 //!
 //! - a connection must send a whole request head within `--header-timeout`
