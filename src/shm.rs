@@ -20,9 +20,10 @@ use crate::fork;
 use crate::layout::HEADER_LEN;
 use crate::sys;
 
-use crate::protocol::{Words, WordsMut};
-
 mod atomic_copy;
+mod words;
+
+pub(crate) use words::{Words, WordsMut, for_each_word};
 // Always std's atomics: loom cannot place its own in a mapped file. The protocol
 // is generic over `Words`, so loom checks it on its own atomics instead.
 use std::sync::atomic::{AtomicU64, Ordering};

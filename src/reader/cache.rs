@@ -23,14 +23,14 @@ use std::io;
 
 use super::Skip;
 use super::budget;
-use super::copy::{self, Reread};
 use super::corrupt;
+use super::header::check_header;
 use super::pread::{self, Pread};
+use super::reopen::{Reread, reopen};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
-use crate::layout::{self, HEADER_LEN, check_header};
-use crate::protocol::Words;
-use crate::shm::{self, ReadMap};
+use crate::layout::{self, HEADER_LEN};
+use crate::shm::{self, ReadMap, Words};
 use crate::sys::FileId;
 
 /// A live worker's status file mapped by this reader, with its static header.
@@ -330,7 +330,7 @@ impl Cache {
                 }
                 Kept::Foreign(u) => {
                     let text = &*name.to_string_lossy();
-                    match copy::reopen(dir, text, u.file_id)
+                    match reopen(dir, text, u.file_id)
                         .and_then(|(file, meta)| Pread::new(dir, text, file, &meta))
                     {
                         Ok(src) => f(
@@ -434,7 +434,7 @@ fn first_look_foreign(
 /// back by the caller).
 fn lend(dir: &BaseDir, name: &OsStr, u: &mut Unmapped) -> Result<Mapped, Reread> {
     let text = &*name.to_string_lossy();
-    let (file, meta) = copy::reopen(dir, text, u.file_id)?;
+    let (file, meta) = reopen(dir, text, u.file_id)?;
     let map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
     Ok(Mapped {
         file_id: u.file_id,

@@ -2,7 +2,6 @@
 //! remapping when the worker grew its file.
 
 use std::ffi::OsStr;
-use std::fs::{File, Metadata};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -11,11 +10,11 @@ use crossbeam_utils::Backoff;
 use super::cache::Mapped;
 use super::corrupt;
 use super::pread::Pread;
+use super::reopen::{Reread, reopen};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
 use crate::protocol::{self, Attempt};
 use crate::shm::ReadMap;
-use crate::sys::{self, FileId};
 
 /// How long one read waits, all statuses together, for statuses that keep
 /// changing under it, unless the builder says otherwise.
@@ -54,20 +53,6 @@ impl Patience {
     /// Whether the read's time is spent.
     fn spent(&self) -> bool {
         self.until.is_some_and(|until| Instant::now() >= until)
-    }
-}
-
-/// Why a mapped status could not be copied.
-pub(super) enum Reread {
-    /// The name now points to another file (its worker died and the id was
-    /// taken over during this read).
-    Replaced,
-    Failed(Error),
-}
-
-impl From<Error> for Reread {
-    fn from(e: Error) -> Self {
-        Reread::Failed(e)
     }
 }
 
@@ -192,26 +177,6 @@ fn settle(
     }
 }
 
-/// Opens the entry `text` again, and its metadata, if it is still the file
-/// `file_id` kept; [`Reread::Replaced`] if the name now leads elsewhere (or
-/// nowhere: its worker died and another took the id during this read).
-pub(super) fn reopen(
-    dir: &BaseDir,
-    text: &str,
-    file_id: FileId,
-) -> Result<(File, Metadata), Reread> {
-    let file = match sys::open_entry(dir.fd(), text, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
-        Err(e) => return Err(dir.err(text, e).into()),
-    };
-    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
-    if FileId::of(&meta) != file_id {
-        return Err(Reread::Replaced);
-    }
-    Ok((file, meta))
-}
-
 /// Maps `m`'s file again, now that its published copy needs `need` bytes: the
 /// worker grew its file since it was mapped.
 fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Reread> {
@@ -229,7 +194,8 @@ fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Rer
 mod tests {
     use super::*;
     use crate::layout::{CAP, HEADER_LEN, INITIAL_FILE_LEN, OFF, desc};
-    use crate::protocol::{LocalWords, Words as _, WriterState};
+    use crate::protocol::{LocalWords, WriterState};
+    use crate::shm::Words as _;
 
     /// What the reader makes of a file whose published descriptor has its
     /// word `field` set to `value`.

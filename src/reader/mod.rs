@@ -25,7 +25,9 @@
 //! - [`track`]: what changed since the last read (the watch, dirty names,
 //!   suspects, lasting skips, listings);
 //! - [`classify`]: what an entry is, and removing dead workers' files;
-//! - [`cache`]: the mappings kept between reads, and their header checks;
+//! - [`cache`]: the files kept between reads (mapped, or not);
+//! - [`header`]: the check of a file's static header;
+//! - [`reopen`]: finding a kept file again by its name;
 //! - [`copy`]: copying a status out, with retry and remapping;
 //! - [`pread`]: the words of another user's file, read with `pread` (a
 //!   reader that is not the board's owner never maps a file);
@@ -37,8 +39,10 @@ mod budget;
 mod cache;
 mod classify;
 mod copy;
+mod header;
 mod perl;
 mod pread;
+mod reopen;
 mod track;
 
 use std::ffi::{OsStr, OsString};
@@ -48,8 +52,10 @@ use std::time::Duration;
 
 use self::cache::{Cache, Lent};
 use self::classify::{Found, Skip};
+use self::copy::Patience;
 pub(crate) use self::copy::SETTLE_TIMEOUT;
-use self::copy::{Patience, Reread};
+pub(crate) use self::header::check_header;
+use self::reopen::Reread;
 use self::track::{Drained, Tracker};
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Reason, Result};
