@@ -99,10 +99,10 @@ struct Hold {
 
 /// A thread's holds; releasing them is its destructor's job. Rule 3.
 #[derive(Debug)]
-struct Held(RefCell<Vec<Hold>>);
+struct ThreadHolds(RefCell<Vec<Hold>>);
 
 thread_local! {
-    static HELD: Held = const { Held(RefCell::new(Vec::new())) };
+    static HELD: ThreadHolds = const { ThreadHolds(RefCell::new(Vec::new())) };
 }
 
 impl Slots {
@@ -226,7 +226,7 @@ fn hold(table: &Arc<Lock<Table>>, slot: &mut Slot) {
     }
 }
 
-impl Drop for Held {
+impl Drop for ThreadHolds {
     fn drop(&mut self) {
         for hold in std::mem::take(self.0.get_mut()) {
             // Rule 4: a dropped board has nothing left to release.
