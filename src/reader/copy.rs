@@ -1,7 +1,6 @@
 //! Copying a mapped status out: retrying while the writer is mid-update, and
 //! remapping when the worker grew its file.
 
-use std::ffi::OsStr;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -65,7 +64,7 @@ impl Patience {
 #[inline]
 pub(super) fn read_status(
     dir: &BaseDir,
-    name: &OsStr,
+    name: &str,
     m: &mut Mapped,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
@@ -83,12 +82,12 @@ pub(super) fn read_status(
 /// (see [`pread`](super::pread)), into `buf`, as [`read_status`] does.
 pub(super) fn read_foreign(
     dir: &BaseDir,
-    name: &OsStr,
+    name: &str,
     src: &mut Pread,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
 ) -> Result<protocol::CopyMeta, Reread> {
-    match src.attempt(dir, &name.to_string_lossy(), buf)? {
+    match src.attempt(dir, name, buf)? {
         Attempt::Done(meta) => Ok(meta),
         first => settle(dir, name, src, buf, patience, first),
     }
@@ -133,7 +132,7 @@ impl Source for Pread {
 #[inline(never)]
 fn settle(
     dir: &BaseDir,
-    name: &OsStr,
+    name: &str,
     src: &mut impl Source,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
@@ -141,7 +140,6 @@ fn settle(
 ) -> Result<protocol::CopyMeta, Reread> {
     let backoff = Backoff::new();
     let mut late = 0;
-    let text = || name.to_string_lossy();
     loop {
         match attempt {
             Attempt::Done(meta) => {
@@ -153,7 +151,7 @@ fn settle(
                 if late > LATE_ATTEMPTS {
                     return Err(Error::new(ErrorKind::Busy)
                         .with_detail("the status kept changing during this read")
-                        .with_path(dir.entry(&text()))
+                        .with_path(dir.entry(name))
                         .into());
                 }
                 backoff.spin();
@@ -164,16 +162,16 @@ fn settle(
                 }
                 backoff.snooze();
             }
-            Attempt::NeedLen(need) => src.grow(dir, &text(), need)?,
-            Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
+            Attempt::NeedLen(need) => src.grow(dir, name, need)?,
+            Attempt::Corrupt(why) => return Err(corrupt(dir, name, why).into()),
             Attempt::NoMemory(len) => {
                 return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
                     .with_detail(format!("no memory for its {len}-byte status"))
-                    .with_path(dir.entry(&text()))
+                    .with_path(dir.entry(name))
                     .into());
             }
         }
-        attempt = src.attempt(dir, &text(), buf)?;
+        attempt = src.attempt(dir, name, buf)?;
     }
 }
 
