@@ -231,10 +231,81 @@ fn write_impl<W: WordsMut, const STOPPABLE: bool>(
     true
 }
 
-/// How many stores the writer has made, in an update of `len` bytes from
-/// state `st`, once each stage of it is done: what the tests stop it after.
+/// One store the writer made, as a [`Recorder`] saw it.
 #[cfg(test)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Store {
+    pub(crate) word: usize,
+    pub(crate) value: u64,
+    pub(crate) order: Ordering,
+}
+
+/// Words that record every store made to them, in order: the tests count
+/// and check the writer's real stores with these. Plain cells, no atomics:
+/// a loom model can record an update without adding to what it explores.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    words: Vec<std::cell::Cell<u64>>,
+    stores: std::cell::RefCell<Vec<Store>>,
+}
+
+#[cfg(test)]
+impl Recorder {
+    /// `bytes` bytes of zeros, no store recorded yet.
+    pub(crate) fn new(bytes: u64) -> Self {
+        Self {
+            words: (0..bytes / 8).map(|_| std::cell::Cell::new(0)).collect(),
+            stores: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The stores made since the last call.
+    pub(crate) fn take(&self) -> Vec<Store> {
+        self.stores.take()
+    }
+
+    /// The stores of the next update of `data` from `st`, made by the real
+    /// writer ([`write`]) on words of their own, each region within them.
+    pub(crate) fn stores_of(st: &WriterState, data: &[u8]) -> Vec<Store> {
+        let end = (0..2)
+            .map(|i| st.off[i] + st.cap[i])
+            .max()
+            .unwrap_or(HEADER_LEN);
+        let words = Self::new(end);
+        let mut st = *st;
+        write(&words, &mut st, data, 0);
+        words.take()
+    }
+}
+
+#[cfg(test)]
+impl Words for Recorder {
+    fn len_words(&self) -> usize {
+        self.words.len()
+    }
+    fn load(&self, i: usize) -> u64 {
+        self.words[i].get()
+    }
+}
+
+#[cfg(test)]
+impl WordsMut for Recorder {
+    fn store(&self, i: usize, value: u64, order: Ordering) {
+        self.words[i].set(value);
+        self.stores.borrow_mut().push(Store {
+            word: i,
+            value,
+            order,
+        });
+    }
+}
+
+/// How many stores the writer has made, in an update, once each stage of it
+/// is done: what the tests stop a writer after. Counted from the stores the
+/// real writer makes ([`Recorder::stores_of`]), by which words they go to.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stages {
     /// The odd mark (step 1).
     pub(crate) odd: usize,
@@ -250,21 +321,27 @@ pub(crate) struct Stages {
 
 #[cfg(test)]
 impl Stages {
-    /// The stages of the next update of `len` bytes from `st`, counted as
-    /// [`write_impl`] stores.
-    pub(crate) fn of(st: &WriterState, len: usize) -> Self {
-        let i = st.next();
-        let region = if st.moved[i] { 2 } else { 0 };
-        let len_word = usize::from(st.len[i] != len as u64);
-        let odd = 1;
-        let descriptor = odd + region + len_word + 2;
-        let payload = descriptor + len.div_ceil(8);
+    /// The stages of the next update of `data` from `st`.
+    pub(crate) fn of(st: &WriterState, data: &[u8]) -> Self {
+        let d = desc(st.next());
+        let stores = Recorder::stores_of(st, data);
+        // How many stores have been made once the last store to a word for
+        // which `is` holds is made.
+        let done = |is: &dyn Fn(usize) -> bool| {
+            stores.iter().rposition(|s| is(s.word)).map_or(0, |k| k + 1)
+        };
+        let odd = stores
+            .iter()
+            .position(|s| s.word == d + SEQ)
+            .map_or(0, |k| k + 1);
+        let descriptor = done(&|w| (d + OFF..=d + UPDATES).contains(&w)).max(odd);
+        let payload = done(&|w| w * 8 >= HEADER_LEN as usize).max(descriptor);
         Self {
             odd,
             descriptor,
             payload,
-            even: payload + 1,
-            published: payload + 2,
+            even: done(&|w| w == d + SEQ),
+            published: done(&|w| w == PUBLISHED),
         }
     }
 }
