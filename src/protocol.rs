@@ -147,8 +147,8 @@ pub(crate) fn init<W: WordsMut>(w: &W, st: &WriterState) {
 /// then, and none is needed: the copy left odd is not the published one, so
 /// readers never wait for it, and `st` is unchanged, so the next update
 /// rewrites that copy from step 1 with the same odd mark.
-// Always: measured, the call left out of line costs about 1 ns of a 14 ns
-// update (BENCHMARKS.md, "The fixed cost of a 64 B update").
+// Always: measured, the call left out of line was a visible part of a 64 B
+// update (BENCHMARKS.md, "The last nanoseconds").
 #[allow(clippy::inline_always)]
 #[inline(always)]
 pub(crate) fn write<W: WordsMut>(w: &W, st: &mut WriterState, data: &[u8], now_ns: u64) {

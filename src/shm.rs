@@ -319,7 +319,8 @@ impl WordsMut for Writable<'_> {
     }
 
     // Always: left to itself the compiler keeps this out of line in
-    // `Scoreboard::update` (measured: BENCHMARKS.md, Updates).
+    // `Scoreboard::update` (measured: BENCHMARKS.md, "Second pass: the store
+    // of the payload inlined, and three changes taken up again").
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn store_bytes(&self, first: usize, data: &[u8]) {

@@ -35,10 +35,10 @@
 //! under it (in `Worker::create` or `Worker::update`, or allocating) leaves
 //! the table as before the change being made, since every change is one call
 //! into a std container or one counter increment, after whatever can fail;
-//! the next holder uses it as it is, as `PoisonError::into_inner` did with
-//! the `Mutex` before. In a fork child, a table whose lock a parent's thread
-//! held at the fork is taken over and leaked (`forget_inherited`), where a
-//! `Mutex` would have stayed locked for good.
+//! the next holder uses it as it is. In a fork child, a table whose lock a
+//! parent's thread held at the fork is taken over and leaked
+//! (`forget_inherited`); a `std::sync::Mutex` would stay locked there for
+//! good.
 //!
 //! The common case, a thread updating a slot it already holds, costs the table
 //! lock that `update` always took, a hash lookup, and a scan of the thread's

@@ -49,11 +49,11 @@ use std::sync::atomic::Ordering;
 
 use super::atomic_at;
 
-/// From this many bytes on, a copy is one `rep movsb` (`x86_64`). Below it,
-/// smaller moves win: measured on this project's machine, 64 B took 4.0 ns as
-/// word stores and 8.3 ns with `rep movsb`; at 512 B both took about 15 ns; at
-/// 4 KiB words took 128 ns, `rep movsb` 50 ns (as fast as `memcpy`). 16-byte
-/// moves then cut a whole 64 B `Worker::update` from 15.9 to 13.6 ns.
+/// From this many bytes on, a copy is one `rep movsb` (`x86_64`), as fast as
+/// `memcpy` there; below it, smaller moves win, where `rep movsb`'s start-up
+/// costs more than the copy, and 16-byte moves beat word stores (measured:
+/// BENCHMARKS.md, "Updates", "The fixed cost of a 64 B update" and "What did
+/// not pay").
 const BULK: usize = 512;
 
 /// Copies `src` into shared memory at `dst`, as byte-wise Relaxed atomic
