@@ -54,6 +54,8 @@ use self::cache::{Cache, Lent};
 use self::classify::{Found, Skip};
 use self::copy::Patience;
 pub(crate) use self::copy::SETTLE_TIMEOUT;
+// For `crate::inspect`, which loom builds leave out.
+#[cfg(not(loom))]
 pub(crate) use self::header::check_header;
 use self::reopen::Reread;
 use self::track::{Drained, Tracker};
