@@ -5,7 +5,8 @@
 //! formed over them. [`ReadMap`] maps a file read-only and only makes Relaxed
 //! loads; [`WriteMap`] maps the owner's file read-write. Payloads are copied
 //! in and out with one byte-wise atomic copy (`atomic_copy`), bounds checked
-//! once per copy.
+//! once per copy. One function, [`atomic_at`], turns a pointer into the
+//! mapping into an atomic word, for every word access of the crate.
 
 use std::collections::TryReserveError;
 use std::fs::File;
