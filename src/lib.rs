@@ -9,7 +9,7 @@
 //!   [`Scoreboard::worker_with_id`] give an owned [`Worker`], whose
 //!   [`Worker::update`] is the hot path.
 //! - [`Scoreboard::read_all`] returns id → status of every live worker;
-//!   [`Scoreboard::snapshot`] and [`Scoreboard::snapshot_into`] give a
+//!   [`Scoreboard::read_into`] refills a
 //!   [`Snapshot`] of [`WorkerStatus`]es with pid, update count and times, and
 //!   what was skipped and why.
 //! - [`Scoreboard::cleanup`] removes dead workers' files ([`Cleanup`]).
@@ -53,6 +53,4 @@ pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
 pub use cleanup::Cleanup;
 pub use clock::Stamp;
 pub use error::{Error, ErrorKind, Reason, Result};
-#[cfg(feature = "serde")]
-pub use typed::{Format, Json};
 pub use worker::Worker;
