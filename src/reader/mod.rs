@@ -105,7 +105,7 @@ pub(crate) enum How {
     /// changed (or at all of them when it cannot tell), and reports no
     /// skipped entry.
     Statuses,
-    /// The statuses and what was skipped (a snapshot): as [`How::Statuses`],
+    /// The statuses and what was skipped (`read_into`): as [`How::Statuses`],
     /// and collects every skipped entry, with why, into the report.
     WithSkipped,
     /// Removing the dead (`cleanup`): lists the directory and looks at every
