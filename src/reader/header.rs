@@ -46,7 +46,7 @@ pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Re
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::layout::INITIAL_FILE_LEN;
