@@ -84,8 +84,9 @@ impl BaseDir {
         }
     }
 
-    /// Opens the directory at `path`, which must exist; checks it is private
-    /// (see [`check_private`]).
+    /// Opens the directory at `path`, which must exist; checks that nobody
+    /// else can replace its entries and that this process may use it (see
+    /// [`check_access`]).
     ///
     /// # Errors
     /// [`ErrorKind::Missing`] when no directory is at `path`,

@@ -4,7 +4,7 @@
 //! copy that is *not* published, then publishes it; readers take the published
 //! copy. Each copy has its own sequence word, odd while the copy is written.
 //!
-//! The writer's steps ([`write`]) and the reader's ([`read_attempt`]) are
+//! The writer's steps ([`write()`]) and the reader's ([`read_attempt`]) are
 //! written once, in the crate docs (README.md, "The seqlock protocol"); the
 //! `Step N` comments below carry the same numbers, and say what each fence
 //! pairs with.
