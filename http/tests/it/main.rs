@@ -10,6 +10,7 @@
 
 mod grpc;
 mod helper;
+mod router;
 mod tools;
 mod tower;
 

@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 use testkit::{Helper, tempdir};
 
 /// A real HTTP client: no proxy, any status an answer, 20 s at most.
-fn agent() -> ureq::Agent {
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .proxy(None)
         .http_status_as_error(false)
@@ -179,7 +179,7 @@ impl App {
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
