@@ -103,7 +103,7 @@ pub struct Snapshot {
     /// The live workers, sorted by id.
     pub workers: Vec<WorkerStatus>,
     /// Why each skipped entry was skipped (not a status file, corrupt,
-    /// another user's, busy, a dead worker's file that could not be removed),
+    /// another user's, unsettled, a dead worker's file that could not be removed),
     /// with its path; a `Corrupt` one says why as a [`Reason`](crate::Reason)
     /// to match ([`Error::reason`]).
     pub skipped: Vec<Error>,

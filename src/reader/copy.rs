@@ -12,7 +12,7 @@ use super::cache::Mapped;
 use super::corrupt;
 use super::pread::Pread;
 use crate::dir::BaseDir;
-use crate::error::{Error, ErrorKind, Reason};
+use crate::error::{Error, Reason};
 use crate::protocol::{self, Attempt};
 use crate::shm::ReadMap;
 use crate::sys::{self, FileId};
@@ -72,7 +72,7 @@ impl From<Error> for Reread {
 }
 
 /// Copies the published status of `m` into `buf`, following growth; a status
-/// that does not settle within the read's `patience` is `Busy`; one there is
+/// that does not settle within the read's `patience` is `Unsettled`; one there is
 /// no memory for fails with `ENOMEM` (never an abort).
 ///
 /// The common case, a status copied at the first attempt, is inlined into
@@ -166,10 +166,7 @@ fn settle(
             Attempt::Retry if patience.spent() => {
                 late += 1;
                 if late > LATE_ATTEMPTS {
-                    return Err(Error::new(ErrorKind::Busy)
-                        .with_detail("the status kept changing during this read")
-                        .with_path(dir.entry(&text()))
-                        .into());
+                    return Err(Error::unsettled(dir.entry(&text())).into());
                 }
                 backoff.spin();
             }
@@ -182,9 +179,9 @@ fn settle(
             Attempt::NeedLen(need) => src.grow(dir, &text(), need)?,
             Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
             Attempt::NoMemory(len) => {
-                return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
+                return Err(dir
+                    .err(&text(), io::Error::from_raw_os_error(libc::ENOMEM))
                     .with_detail(format!("no memory for its {len}-byte status"))
-                    .with_path(dir.entry(&text()))
                     .into());
             }
         }

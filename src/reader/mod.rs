@@ -246,9 +246,9 @@ impl Reader {
     /// Lists `base_dir` and looks at every entry. False when the directory
     /// turned out to be removed.
     fn examine_all(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) -> Result<bool> {
-        let names = sys::list(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?;
+        let names = sys::list(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))?;
         if names.is_empty()
-            && sys::is_removed(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?
+            && sys::is_removed(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))?
         {
             return Ok(false);
         }
@@ -410,5 +410,5 @@ fn not_copied(
 /// A corrupt entry `name` of `dir`, and why.
 #[cold]
 fn corrupt(dir: &BaseDir, name: &str, why: Reason) -> Error {
-    Error::corrupt(why).with_path(dir.entry(name))
+    Error::corrupt(dir.entry(name), why)
 }

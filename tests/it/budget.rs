@@ -45,7 +45,7 @@ fn crafted(board: &Scoreboard) -> (Vec<File>, Vec<(PathBuf, ErrorKind)>) {
     let damages = [
         ("bad-magic", 0, 0x4141_4141, ErrorKind::Corrupt),
         ("huge-len", 448 + 24, 1 << 50, ErrorKind::Corrupt),
-        ("odd-seq", 448, 3, ErrorKind::Busy),
+        ("odd-seq", 448, 3, ErrorKind::Unsettled),
     ];
     let mut locks = Vec::new();
     let mut expect = Vec::new();

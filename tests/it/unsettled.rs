@@ -1,6 +1,6 @@
 //! Statuses that never settle (a live file whose published copy is left
 //! marked as being written) cost a read one bounded time in total: the read
-//! returns every other worker and reports each such one as `Busy`.
+//! returns every other worker and reports each such one as `Unsettled`.
 
 use crate::common::snapshot;
 use std::os::unix::fs::FileExt;
@@ -56,7 +56,7 @@ fn check(snap: &Snapshot, damaged: &[Worker]) {
             .iter()
             .find(|e| e.path() == Some(w.path().as_path()))
             .unwrap_or_else(|| panic!("{} not reported: {:?}", w.id(), snap.skipped));
-        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        assert_eq!(e.kind(), ErrorKind::Unsettled, "{e}");
     }
 }
 
