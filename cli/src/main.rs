@@ -222,7 +222,7 @@ fn run() -> Result<ExitCode> {
                 let more = if n > 1 { " (and others)" } else { "" };
                 let what = match (first.path(), first.io_error()) {
                     (Some(path), Some(e)) => format!("{}: {e}", path.display()),
-                    _ => first.to_string(),
+                    _ => text::chain(first),
                 };
                 bail!("could not remove {n} dead worker file{s}: {what}{more}");
             }

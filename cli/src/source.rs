@@ -154,12 +154,13 @@ fn skipped_note(skipped: &[Error]) -> Option<String> {
     let first = other.iter().min_by_key(|e| e.path());
     let note = match (perl.len(), first) {
         (0, None) => return None,
-        (0, Some(first)) => format!("{entries} skipped ({first})"),
+        (0, Some(first)) => format!("{entries} skipped ({})", text::chain(*first)),
         (p, None) => format!("{entries} skipped: {}, try --legacy", perl_files(p)),
         (p, Some(first)) => format!(
-            "{entries} skipped: {}, try --legacy; {} ({first})",
+            "{entries} skipped: {}, try --legacy; {} ({})",
             perl_files(p),
-            count(other.len(), "other", "others")
+            count(other.len(), "other", "others"),
+            text::chain(*first)
         ),
     };
     Some(text::printable(note.as_bytes(), usize::MAX))

@@ -93,3 +93,16 @@ pub fn snapshot(board: &Scoreboard) -> parallel_scoreboard::Result<Snapshot> {
     board.read_into(&mut snap)?;
     Ok(snap)
 }
+
+/// `e`'s message and those of its causes, joined by `: ` (as anyhow's `{:#}`
+/// prints them): the library's `Display` leaves the OS error to `source()`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
+}

@@ -53,7 +53,7 @@ fn answer(r: Result<String, Error>) {
     match r {
         Ok(s) if s.is_empty() => println!("@@ ok"),
         Ok(s) => println!("@@ ok {s}"),
-        Err(e) => println!("@@ err {:?} {e}", e.kind()),
+        Err(e) => println!("@@ err {:?} {}", e.kind(), crate::common::chain(&e)),
     }
 }
 

@@ -47,7 +47,7 @@ pub fn role(dir: &str) {
             board
         }
         Err(e) => {
-            println!("@@ err {:?} {e}", e.kind());
+            println!("@@ err {:?} {}", e.kind(), crate::common::chain(&e));
             return;
         }
     };
@@ -98,7 +98,7 @@ pub fn role(dir: &str) {
         };
         match answer {
             Ok(s) => println!("@@ ok {s}"),
-            Err(e) => println!("@@ err {:?} {e}", e.kind()),
+            Err(e) => println!("@@ err {:?} {}", e.kind(), crate::common::chain(&e)),
         }
     }
     // Workers whose files were truncated would fault on their removal's
