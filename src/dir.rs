@@ -101,8 +101,11 @@ impl BaseDir {
             Some(libc::EACCES) => match std::fs::metadata(path) {
                 Ok(meta) => {
                     use std::os::unix::fs::MetadataExt;
-                    Error::io_at(path, e)
-                        .with_detail(not_readable(meta.uid(), meta.gid(), meta.mode()))
+                    Error::io_at(path, e).with_detail(not_readable(
+                        meta.uid(),
+                        meta.gid(),
+                        meta.mode(),
+                    ))
                 }
                 Err(_) => Error::io_at(path, e),
             },

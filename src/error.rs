@@ -480,9 +480,7 @@ impl fmt::Display for Error {
             }
             ErrorKind::Corrupt => "not a valid status file",
             ErrorKind::Unsettled => "status kept changing while being read",
-            ErrorKind::Contended => {
-                "could not publish the worker's file: base_dir kept changing"
-            }
+            ErrorKind::Contended => "could not publish the worker's file: base_dir kept changing",
             ErrorKind::TooLarge => "status too large",
             ErrorKind::Insecure => "base_dir is not private to this user",
             ErrorKind::Missing => "no directory at base_dir's path",
@@ -625,7 +623,8 @@ mod tests {
 
     #[test]
     fn clones_keep_kind_path_detail_and_os_error() {
-        let e = Error::io_at("/x/sb-a", io::Error::from_raw_os_error(libc::EACCES)).with_detail("why");
+        let e =
+            Error::io_at("/x/sb-a", io::Error::from_raw_os_error(libc::EACCES)).with_detail("why");
         let c = e.clone();
         assert_eq!(c.to_string(), e.to_string());
         assert_eq!(c.kind(), ErrorKind::Io);

@@ -368,8 +368,9 @@ fn publish(dir: &BaseDir, temp: &str, name: &str, temp_id: FileId) -> Result<Pub
         None
     };
     if let Some(why) = not_ours {
-        return Err(Error::corrupt(dir.entry(name), why)
-            .with_detail("the id's name is taken by an entry that is not this user's status file"));
+        return Err(Error::corrupt(dir.entry(name), why).with_detail(
+            "the id's name is taken by an entry that is not this user's status file",
+        ));
     }
     if !dir::is_dead(&old).map_err(|e| dir.err(name, e))? {
         return Ok(Published::Taken);

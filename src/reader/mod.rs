@@ -247,9 +247,7 @@ impl Reader {
     /// turned out to be removed.
     fn examine_all(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) -> Result<bool> {
         let names = sys::list(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))?;
-        if names.is_empty()
-            && sys::is_removed(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))?
-        {
+        if names.is_empty() && sys::is_removed(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))? {
             return Ok(false);
         }
         let mut dirty = self.track.begin_listing();

@@ -263,7 +263,9 @@ fn an_os_error_is_told_once() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
     assert!(
-        err.contains(&format!("I/O error: {under}: Not a directory (os error 20)")),
+        err.contains(&format!(
+            "I/O error: {under}: Not a directory (os error 20)"
+        )),
         "{err}"
     );
 }
