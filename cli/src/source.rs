@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use parallel_scoreboard::render::Record;
-use parallel_scoreboard::{Cleanup, Error, ErrorKind, Reason, Scoreboard, Snapshot};
+use parallel_scoreboard::{Builder, Cleanup, Error, ErrorKind, Reason, Scoreboard, Snapshot};
 
 use crate::legacy::LegacyBoard;
 use crate::text;
@@ -91,7 +91,7 @@ impl Source {
             // Never made by a monitor; once opened, the library follows the
             // path (a removed directory is `ErrorKind::Missing`, one made
             // again is read).
-            let board = Scoreboard::builder(dir)
+            let board = builder(dir)
                 .create(false)
                 .open()
                 .with_context(|| format!("opening the board {}", dir.display()))?;
@@ -178,6 +178,18 @@ fn perl_files(n: usize) -> String {
 /// `n` and the noun, singular for one.
 fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The variable that turns the watch off for every board the command opens
+/// (the library reads no environment variable; this tool passes it on).
+const NO_WATCH_VAR: &str = "PARALLEL_SCOREBOARD_NO_WATCH";
+
+/// The builder of every board the command opens: reads watch `dir` with
+/// inotify, or list it at every read when [`NO_WATCH_VAR`] is set (to
+/// anything but `0`).
+pub(crate) fn builder(dir: &Path) -> Builder {
+    let watch = std::env::var_os(NO_WATCH_VAR).is_none_or(|v| v == "0");
+    Scoreboard::builder(dir).watch(watch)
 }
 
 /// Whether `e` says the board's directory is not there (now): an
