@@ -197,6 +197,14 @@ impl Scoreboard {
     ///   dead worker's id is taken over.
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io): the file cannot be created (full disk, no
     ///   permission, out of file descriptors, `base_dir` removed).
+    /// - [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt): the id's name is
+    ///   taken by something that is not this user's status file (its
+    ///   [`Reason`](crate::Reason) says which).
+    /// - [`ErrorKind::Contended`](crate::ErrorKind::Contended): other
+    ///   processes kept creating and removing files of the same id while
+    ///   this one tried to publish its file.
+    /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure): this process
+    ///   only reads another user's board.
     /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing): the board was
     ///   opened with [`Builder::create(false)`](Builder::create) and no
     ///   directory has been at its path since.

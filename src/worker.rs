@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use crate::clock::Stamp;
 use crate::dir::{self, BaseDir};
+#[cfg(doc)]
+use crate::error::ErrorKind;
 use crate::error::{Error, Reason, Result};
 use crate::fault;
 use crate::fork::{self, Registration};

@@ -150,7 +150,7 @@ impl Builder {
     /// changing under it (default 100 ms). A status that does not settle in
     /// time (a file left marked as being written, a writer that starts a new
     /// update during every copy) is left out of that read and reported as
-    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) in
+    /// [`ErrorKind::Unsettled`](crate::ErrorKind::Unsettled) in
     /// [`Snapshot::skipped`]; the rest of the board is returned. Once the
     /// time is spent each further such status gets a few quick retries only,
     /// so a read with many of them still takes about this long.
