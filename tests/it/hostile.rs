@@ -239,3 +239,39 @@ fn crafted_status_files_are_skipped_then_removed_never_fatal() {
         snap.skipped[0]
     );
 }
+
+/// A new worker whose file name is taken by something that is not this
+/// user's status file is refused, and told why as a `Reason`.
+#[test]
+fn a_name_taken_by_something_else_is_refused_with_its_reason() {
+    use parallel_scoreboard::Reason;
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = crate::common::open(&dir).unwrap();
+    std::fs::create_dir(dir.join("sb-dir")).unwrap();
+    let e = board.worker_with_id("dir").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert_eq!(e.reason(), Some(&Reason::NotARegularFile), "{e}");
+    assert_eq!(e.path(), Some(dir.join("sb-dir").as_path()));
+    // Another user's file, where root can make one.
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        let theirs = dir.join("sb-theirs");
+        std::fs::write(&theirs, b"x").unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let e = board.worker_with_id("theirs").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+        assert_eq!(
+            e.reason(),
+            Some(&Reason::OwnedByAnotherUser { uid: 65534 }),
+            "{e}"
+        );
+    }
+    // Nothing was removed or added.
+    let left: &[&str] = if root {
+        &["sb-dir", "sb-theirs"]
+    } else {
+        &["sb-dir"]
+    };
+    assert_eq!(entries(&dir), left);
+}
