@@ -202,3 +202,16 @@ pub(crate) fn is_missing(e: &anyhow::Error) -> bool {
                 .is_some_and(|e| e.kind() == io::ErrorKind::NotFound)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_of_a_skipped_entry_tells_its_os_error() {
+        let os = io::Error::from_raw_os_error(libc::EACCES);
+        let text = os.to_string();
+        let note = skipped_note(&[Error::from(os)]).expect("a note");
+        assert_eq!(note, format!("1 entry skipped (I/O error: {text})"));
+    }
+}
