@@ -203,7 +203,7 @@ impl Scoreboard {
     /// - [`ErrorKind::Contended`](crate::ErrorKind::Contended): other
     ///   processes kept creating and removing files of the same id while
     ///   this one tried to publish its file.
-    /// - [`ErrorKind::Insecure`](crate::ErrorKind::Insecure): this process
+    /// - [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly): this process
     ///   only reads another user's board.
     /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing): the board was
     ///   opened with [`Builder::create(false)`](Builder::create) and no

@@ -193,13 +193,13 @@ impl BaseDir {
     /// registry as it is opened (see [`Registration::open`]).
     ///
     /// # Errors
-    /// [`ErrorKind::Insecure`] when this process only reads the directory
+    /// [`ErrorKind::ReadOnly`] when this process only reads the directory
     /// (root or a group member reading another user's board writes nothing
     /// there).
     pub(crate) fn new_temp(&self) -> Result<(File, String, Registration)> {
         use std::hash::{BuildHasher, RandomState};
         if self.access != Access::Owner {
-            return Err(Error::insecure(
+            return Err(Error::read_only(
                 &self.path,
                 format!(
                     "owned by uid {}: this process (uid {}) may read it but not add workers to it",

@@ -35,9 +35,12 @@ pub enum ErrorKind {
     /// `base_dir` is owned by another user and this process may not read it
     /// (it is neither root nor in the group the board is shared with), or
     /// others may write to it without the sticky bit: they could replace
-    /// status files. Also: a process that only reads another user's board
-    /// tried to add a worker to it.
+    /// status files.
     Insecure,
+    /// This process only reads the board (root, or a member of the group the
+    /// board is shared with, reading another user's board) and tried to add
+    /// a worker to it.
+    ReadOnly,
     /// No directory is at `base_dir`'s path: it was removed (or not made yet).
     /// A reading board keeps following the path: once a directory is there
     /// again, the next read reads it.
@@ -328,6 +331,15 @@ impl Error {
             .with_path(path)
     }
 
+    /// A [`ReadOnly`](ErrorKind::ReadOnly) error of the board at `path`,
+    /// and why.
+    #[cold]
+    pub(crate) fn read_only(path: impl AsRef<Path>, why: impl Into<String>) -> Self {
+        Self::new(ErrorKind::ReadOnly)
+            .with_detail(why)
+            .with_path(path)
+    }
+
     /// A [`Missing`](ErrorKind::Missing) error: no directory at `path`.
     #[cold]
     pub(crate) fn missing(path: impl AsRef<Path>) -> Self {
@@ -483,6 +495,7 @@ impl fmt::Display for Error {
             ErrorKind::Contended => "could not publish the worker's file: base_dir kept changing",
             ErrorKind::TooLarge => "status too large",
             ErrorKind::Insecure => "base_dir is not private to this user",
+            ErrorKind::ReadOnly => "this process only reads the board",
             ErrorKind::Missing => "no directory at base_dir's path",
             ErrorKind::Serialize => "cannot serialize the status",
         };
@@ -525,7 +538,7 @@ impl From<Error> for io::Error {
             (ErrorKind::Unsettled, _) => io::ErrorKind::TimedOut,
             (ErrorKind::Contended, _) => io::ErrorKind::ResourceBusy,
             (ErrorKind::TooLarge, _) => io::ErrorKind::FileTooLarge,
-            (ErrorKind::Insecure, _) => io::ErrorKind::PermissionDenied,
+            (ErrorKind::Insecure | ErrorKind::ReadOnly, _) => io::ErrorKind::PermissionDenied,
             (ErrorKind::Missing, _) => io::ErrorKind::NotFound,
             _ => io::ErrorKind::Other,
         };
@@ -588,6 +601,7 @@ mod tests {
             Error::invalid_id("empty"),
             Error::forked("/m/sb-a"),
             Error::insecure("/m", "why"),
+            Error::read_only("/m", "why"),
         ] {
             assert!(e.source().is_none(), "{e}");
             assert!(e.io_error().is_none(), "{e}");

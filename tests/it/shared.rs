@@ -186,7 +186,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
         Some(&Reason::DeadLeftForOwner { uid: NOBODY })
     );
     let e = root.update(b"root was here").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Insecure, "{e}");
+    assert_eq!(e.kind(), ErrorKind::ReadOnly, "{e}");
     assert_eq!(root.cleanup().unwrap().removed, 0);
     // A member of the group.
     let mut member = Helper::spawn_as_member("shared", &dir, MEMBER, &[]);
@@ -194,7 +194,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
     assert_eq!(member.ok("snapshot"), want);
     assert_eq!(member.ok("cleanup"), "0");
     assert!(
-        member.send("update x").starts_with("err Insecure"),
+        member.send("update x").starts_with("err ReadOnly"),
         "a reader wrote"
     );
     // Nothing of the owner's was removed, nothing was added.
