@@ -54,8 +54,9 @@ use self::cache::{Cache, Lent};
 use self::classify::{Found, Skip};
 use self::copy::Patience;
 pub(crate) use self::copy::SETTLE_TIMEOUT;
-// For `crate::inspect`, which loom builds leave out.
-#[cfg(not(loom))]
+// For `crate::inspect` (feature `unstable-internals`), which loom builds
+// leave out.
+#[cfg(all(feature = "unstable-internals", not(loom)))]
 pub(crate) use self::header::check_header;
 use self::reopen::Reread;
 use self::track::{Drained, Tracker};
