@@ -139,7 +139,7 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
     let board = crate::common::open(&dir).unwrap();
     assert!(board.read_all().unwrap().is_empty());
     let e = board.update(b"root was here").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Insecure);
+    assert_eq!(e.kind(), ErrorKind::ReadOnly);
     assert!(e.to_string().contains("owned by uid 65534"), "{e}");
     assert!(entries(&dir).is_empty());
 }
