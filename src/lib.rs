@@ -26,15 +26,15 @@ mod error;
 mod fault;
 mod fork;
 mod id;
-#[cfg(not(loom))]
-#[doc(hidden)]
+#[cfg(all(feature = "unstable-internals", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-internals")))]
 pub mod inspect;
 mod layout;
+#[cfg(all(feature = "unstable-internals", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-internals")))]
+pub mod local;
 mod protocol;
 mod reader;
-#[cfg(not(loom))]
-#[doc(hidden)]
-pub mod reference;
 mod shm;
 mod slots;
 mod sync;
