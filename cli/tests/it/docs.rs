@@ -1,6 +1,6 @@
 //! The docs stay true where they quote the code: the CLI reference
-//! (`docs/cli.md`) against `scoreboard --help`, the links of README.md and
-//! `docs/*.md`, and the list of pages whose Rust code runs as doctests
+//! (`docs/cli.md`) against `scoreboard --help`, the links of README.md,
+//! `docs/*.md`, BENCHMARKS.md and RELIABILITY.md, and the list of pages whose Rust code runs as doctests
 //! (`src/lib.rs`). The quoted Prometheus files are checked in
 //! `monitoring.rs`.
 
@@ -109,11 +109,9 @@ fn the_cli_reference_names_every_option_of_every_subcommand() {
     let sections = sections(&page);
     for cmd in subcommands() {
         let title = format!("`{cmd}`");
-        let body = sections
-            .iter()
-            .find(|(t, _)| *t == title)
-            .map(|(_, b)| b)
-            .unwrap_or_else(|| panic!("docs/cli.md has no section \"## {title}\""));
+        let Some((_, body)) = sections.iter().find(|(t, _)| *t == title) else {
+            panic!("docs/cli.md has no section \"## {title}\"");
+        };
         let declared = options_of(&cmd);
         let named = options_named(body);
         let missing: Vec<_> = declared.difference(&named).collect();
@@ -222,7 +220,10 @@ fn anchors(page: &str) -> BTreeSet<String> {
 fn relative_links_of_the_docs_lead_to_files_and_sections() {
     let mut broken = Vec::new();
     let mut checked = 0;
-    for page in pages() {
+    let root = repo_root();
+    let mut linking = pages();
+    linking.extend(["BENCHMARKS.md", "RELIABILITY.md"].map(|p| root.join(p)));
+    for page in linking {
         let text = read(&page);
         let dir = page.parent().unwrap();
         for link in links(&text) {
