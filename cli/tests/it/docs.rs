@@ -285,3 +285,14 @@ fn the_option_parser_of_these_tests_finds_what_it_should() {
             .contains("what-serve-exposes-and-who-can-read-it")
     );
 }
+
+#[test]
+fn the_readme_lists_every_subcommand() {
+    let readme = read(&repo_root().join("README.md"));
+    for cmd in subcommands() {
+        assert!(
+            readme.contains(&format!("\nscoreboard {cmd} ")),
+            "README.md does not list `scoreboard {cmd}`"
+        );
+    }
+}
