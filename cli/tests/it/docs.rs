@@ -296,3 +296,31 @@ fn the_readme_lists_every_subcommand() {
         );
     }
 }
+
+/// `docs/deployment.md` quotes the error a user outside a shared board's
+/// group gets as `scoreboard list` prints it (for a board at
+/// `/run/app/board`). Runs as root, as CI does: the board is given to
+/// `nobody` and read as another user with `setpriv`.
+#[test]
+fn the_deployment_page_quotes_the_refusal_as_scoreboard_prints_it() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let tmp = crate::common::tempdir();
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let dir = tmp.path().join("board");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::chown(&dir, Some(65_534), Some(64_999)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o2750)).unwrap();
+    let out = crate::common::as_user(crate::common::BIN, (64_002, 64_002, &[]))
+        .args(["list", dir.to_str().unwrap()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run scoreboard");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = crate::common::one_line_error(&out).replace(dir.to_str().unwrap(), "/run/app/board");
+    let page = read(&repo_root().join("docs/deployment.md"));
+    assert!(
+        page.contains(&format!("```text\n{}```", err)),
+        "docs/deployment.md does not quote the refusal as it is printed:\n{err}"
+    );
+}
