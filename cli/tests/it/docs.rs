@@ -320,7 +320,7 @@ fn the_deployment_page_quotes_the_refusal_as_scoreboard_prints_it() {
     let err = crate::common::one_line_error(&out).replace(dir.to_str().unwrap(), "/run/app/board");
     let page = read(&repo_root().join("docs/deployment.md"));
     assert!(
-        page.contains(&format!("```text\n{}```", err)),
+        page.contains(&format!("```text\n{err}```")),
         "docs/deployment.md does not quote the refusal as it is printed:\n{err}"
     );
 }
