@@ -211,7 +211,8 @@ impl Totals {
 /// writers' CPU time over it.
 fn measure(board: &Scoreboard, writers: &[Writer], during: impl FnOnce()) -> Totals {
     let updates = || -> f64 {
-        let snap = board.snapshot().unwrap();
+        let mut snap = parallel_scoreboard::Snapshot::default();
+        board.read_into(&mut snap).unwrap();
         snap.workers.iter().map(|w| w.updates as f64).sum()
     };
     let cpu = || -> f64 { writers.iter().map(Writer::cpu_s).sum() };

@@ -10,7 +10,7 @@
 //!   (`read_all`), the same map from statuses laid out as status files are
 //!   (each in a 4 KiB page of its own, no huge pages: `pages ref`), and the
 //!   same statuses copied from as many separate heap buffers into reused ones
-//!   (`snapshot_into`);
+//!   (`read_into`);
 //! - `local`: this crate's own seqlock on process-local memory (heap
 //!   `AtomicU64` words, no file), and for reads the same map built from such
 //!   slots: what files, mappings and liveness add to the protocol;
@@ -268,11 +268,11 @@ fn reads(c: &mut Criterion<CpuTime>) {
             b.iter(|| black_box(board.read_all().unwrap()));
         });
         let mut snap = Snapshot::default();
-        board.snapshot_into(&mut snap).unwrap();
+        board.read_into(&mut snap).unwrap();
         assert_eq!(snap.workers.len(), n);
-        g.bench_function(BenchmarkId::new("snapshot_into", n), |b| {
+        g.bench_function(BenchmarkId::new("read_into", n), |b| {
             b.iter(|| {
-                board.snapshot_into(&mut snap).unwrap();
+                board.read_into(&mut snap).unwrap();
                 black_box(&snap);
             });
         });
@@ -516,7 +516,7 @@ mod ratios {
                 g("map from memory"),
                 g("read_all"),
                 g("copies from memory"),
-                g("snapshot_into"),
+                g("read_into"),
                 g("local map"),
             );
             let (li, pe, pg) = (g("read_all, listing"), g("peer"), g("map from pages"));

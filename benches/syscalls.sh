@@ -55,7 +55,7 @@ row "Scoreboard::update, 64 B, per-thread id" 0 "" board-update-thread-id N
 for w in 10 1000 10000; do
   row "read_all, $w workers x 256 B (watch)" 4 "" read-all N $w
 done
-row "snapshot_into, 1000 workers x 256 B (watch)" 4 "" snapshot-into N 1000
+row "read_into, 1000 workers x 256 B (watch)" 4 "" read-into N 1000
 N=$(( N / 10 )) row "read_all, 1000 workers (no watch: listing)" - "PARALLEL_SCOREBOARD_NO_WATCH=1" read-all N 1000
 
 if $check && [[ $failed != 0 ]]; then

@@ -66,11 +66,11 @@ fn read(dir: &str, n: usize, warm: usize) -> Result<()> {
         Err(_) => Scoreboard::open(dir)?,
     };
     let mut snap = Snapshot::default();
-    let first = timed(|| board.snapshot_into(&mut snap))?;
+    let first = timed(|| board.read_into(&mut snap))?;
     check(&snap, n)?;
     let mut times = Vec::new();
     for _ in 0..warm {
-        times.push(timed(|| board.snapshot_into(&mut snap))?);
+        times.push(timed(|| board.read_into(&mut snap))?);
         check(&snap, n)?;
     }
     times.sort();

@@ -10,7 +10,7 @@
 //! per operation; `benches/syscalls.sh` does all of that for every operation.
 //! Operations: `worker-update N`, `board-update N`, `board-update-thread-id N`
 //! (the builder's per-thread id; 64-byte statuses),
-//! `read-all N WORKERS` and `snapshot-into N WORKERS` (256-byte statuses).
+//! `read-all N WORKERS` and `read-into N WORKERS` (256-byte statuses).
 //! With `PARALLEL_SCOREBOARD_NO_WATCH=1` the reads list the directory every
 //! time instead of watching it.
 
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: ops worker-update N | board-update N | board-update-thread-id N | read-all N WORKERS | snapshot-into N WORKERS";
+    let usage = "usage: ops worker-update N | board-update N | board-update-thread-id N | read-all N WORKERS | read-into N WORKERS";
     let (op, n) = match args.as_slice() {
         [op, n, ..] => (op.as_str(), n.parse::<u64>()?),
         _ => return Err(usage.into()),
@@ -67,7 +67,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 board.update(black_box(&status))?;
             }
         }
-        "read-all" | "snapshot-into" => {
+        "read-all" | "read-into" => {
             let count: usize = args.get(2).ok_or(usage)?.parse()?;
             let workers = (0..count)
                 .map(|i| {
@@ -77,13 +77,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 })
                 .collect::<Result<Vec<_>, parallel_scoreboard::Error>>()?;
             // The first read maps every file; the warm reads follow.
-            let mut snap = board.snapshot()?;
+            let mut snap = parallel_scoreboard::Snapshot::default();
+            board.read_into(&mut snap)?;
             assert_eq!(snap.workers.len(), count);
             for _ in 0..n {
                 if op == "read-all" {
                     black_box(board.read_all()?);
                 } else {
-                    board.snapshot_into(&mut snap)?;
+                    board.read_into(&mut snap)?;
                     black_box(&snap);
                 }
             }

@@ -33,7 +33,7 @@ type WorkerIdFn = Box<dyn Fn() -> String + Send + Sync + 'static>;
 ///
 /// Workers publish their status with [`update`](Self::update) or through a
 /// [`Worker`] handle; monitors read every live worker's status with
-/// [`read_all`](Self::read_all) or [`snapshot`](Self::snapshot). Cheap to share
+/// [`read_all`](Self::read_all) or [`read_into`](Self::read_into). Cheap to share
 /// between threads (`Send + Sync`).
 ///
 /// # Examples
@@ -66,7 +66,7 @@ impl fmt::Debug for Scoreboard {
 }
 
 /// One live worker's status and what is known about it, from
-/// [`Scoreboard::snapshot`].
+/// [`Scoreboard::read_into`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WorkerStatus {
@@ -95,8 +95,8 @@ pub struct WorkerStatus {
 }
 
 /// Every live worker with a status, sorted by id, and the entries of `base_dir`
-/// that were skipped. Made by [`Scoreboard::snapshot`]; refill one with
-/// [`Scoreboard::snapshot_into`].
+/// that were skipped. Made by [`Scoreboard::read_into`]; refill one with
+/// [`Scoreboard::read_into`].
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Snapshot {
@@ -210,7 +210,7 @@ impl Scoreboard {
     /// Warm reads are cheap: the board keeps every live worker's file mapped
     /// (no descriptor) and watches `base_dir`, so a read while nobody starts or
     /// exits makes one system call and copies the statuses. For polling loops,
-    /// [`snapshot_into`](Self::snapshot_into) refills a [`Snapshot`] without
+    /// [`read_into`](Self::read_into) refills a [`Snapshot`] without
     /// allocating.
     ///
     /// Reads follow `base_dir`'s path: when the directory there is removed
@@ -228,7 +228,7 @@ impl Scoreboard {
     ///   workers): never an abort.
     ///
     /// Entries that are not readable status files are skipped;
-    /// [`snapshot`](Self::snapshot) says why.
+    /// [`read_into`](Self::read_into) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = Collect::default();
         self.read(READ, &mut all)?;
@@ -238,24 +238,32 @@ impl Scoreboard {
         Ok(all.found.into_iter().collect())
     }
 
-    /// Every live worker's status with its pid, update count and times, plus
-    /// what was skipped and why. Dead workers' files are removed on the way.
+    /// Refills `snap` with every live worker's status, its pid, update count
+    /// and times, and what was skipped and why. Dead workers' files are
+    /// removed on the way.
+    ///
+    /// `snap`'s buffers are reused: once they are large enough (keep one
+    /// `Snapshot` for a polling loop), a warm read allocates nothing while no
+    /// entry is skipped.
+    ///
+    /// ```
+    /// use parallel_scoreboard::{Scoreboard, Snapshot};
+    /// # let dir = tempfile::tempdir()?;
+    /// let board = Scoreboard::open(dir.path())?;
+    /// board.worker_with_id("w-1")?.update(b"idle")?;
+    /// let mut snap = Snapshot::default();
+    /// board.read_into(&mut snap)?;
+    /// assert!(snap.workers.is_empty()); // the worker above was dropped: gone
+    /// let mut w = board.worker_with_id("w-1")?;
+    /// w.update(b"busy")?;
+    /// board.read_into(&mut snap)?;
+    /// assert_eq!((snap.workers[0].id.as_str(), &snap.workers[0].status[..]), ("w-1", &b"busy"[..]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// As [`read_all`](Self::read_all).
-    pub fn snapshot(&self) -> Result<Snapshot> {
-        let mut snap = Snapshot::default();
-        self.snapshot_into(&mut snap)?;
-        Ok(snap)
-    }
-
-    /// [`snapshot`](Self::snapshot) into an existing [`Snapshot`], reusing its
-    /// buffers: once they are large enough, a warm read allocates nothing
-    /// (while no entry is skipped).
-    ///
-    /// # Errors
-    /// As [`read_all`](Self::read_all).
-    pub fn snapshot_into(&self, snap: &mut Snapshot) -> Result<()> {
+    pub fn read_into(&self, snap: &mut Snapshot) -> Result<()> {
         let mut fill = Refill {
             workers: &mut snap.workers,
             n: 0,
@@ -282,12 +290,12 @@ impl Scoreboard {
     /// no permission: [`Cleanup::failed`]). Lists `base_dir` and looks at
     /// every entry, whatever the watch says; [`read_all`](Self::read_all)
     /// removes the dead workers it comes across too, and
-    /// [`snapshot`](Self::snapshot) reports those it cannot remove in
+    /// [`read_into`](Self::read_into) reports those it cannot remove in
     /// [`Snapshot::skipped`].
     ///
     /// A board of another user, read by root or a member of its group (see
     /// [`Builder::group`]), is only read: this removes nothing there (its
-    /// dead workers are reported by `snapshot` as
+    /// dead workers are reported by `read_into` as
     /// [`Reason::DeadLeftForOwner`](crate::Reason::DeadLeftForOwner)).
     ///
     /// # Errors
@@ -347,7 +355,7 @@ impl Visit for Collect {
     }
 }
 
-/// What [`Scoreboard::snapshot_into`] refills: the `n`th worker found goes
+/// What [`Scoreboard::read_into`] refills: the `n`th worker found goes
 /// into `workers[n]`, reusing its buffers.
 struct Refill<'a> {
     workers: &'a mut Vec<WorkerStatus>,

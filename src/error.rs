@@ -239,11 +239,12 @@ impl Error {
     /// # Examples
     /// Telling the Perl module's files apart from other skipped entries:
     /// ```
-    /// use parallel_scoreboard::{Reason, Scoreboard};
+    /// use parallel_scoreboard::{Reason, Scoreboard, Snapshot};
     /// # let dir = tempfile::tempdir()?;
     /// # std::fs::write(dir.path().join("notes.txt"), "not a status file")?;
     /// let board = Scoreboard::builder(dir.path()).open()?;
-    /// let snapshot = board.snapshot()?;
+    /// let mut snapshot = Snapshot::default();
+    /// board.read_into(&mut snapshot)?;
     /// for e in &snapshot.skipped {
     ///     match e.reason() {
     ///         Some(Reason::PerlStatusFile) => println!("try the Perl reader: {e}"),

@@ -269,6 +269,4 @@ pub use board::{Builder, Scoreboard, Snapshot, WorkerStatus};
 pub use cleanup::Cleanup;
 pub use clock::Stamp;
 pub use error::{Error, ErrorKind, Reason, Result};
-#[cfg(feature = "serde")]
-pub use typed::{Format, Json};
 pub use worker::Worker;

@@ -1,4 +1,4 @@
-//! A warm `snapshot_into` allocates nothing: polling loops can refill one
+//! A warm `read_into` allocates nothing: polling loops can refill one
 //! `Snapshot` forever without touching the allocator; a warm `board.update`
 //! allocates only what its id function does. Counted by a global allocator
 //! that counts the calls made on the current thread.
@@ -11,7 +11,7 @@ use testkit::tempdir;
 static GLOBAL: Counting = Counting;
 
 #[test]
-fn a_warm_snapshot_into_allocates_nothing() {
+fn a_warm_read_into_allocates_nothing() {
     let tmp = tempdir();
     {
         let board = Scoreboard::open(tmp.path()).unwrap();
@@ -23,8 +23,8 @@ fn a_warm_snapshot_into_allocates_nothing() {
             })
             .collect();
         let mut snap = Snapshot::default();
-        board.snapshot_into(&mut snap).unwrap();
-        board.snapshot_into(&mut snap).unwrap();
+        board.read_into(&mut snap).unwrap();
+        board.read_into(&mut snap).unwrap();
         assert_eq!(snap.workers.len(), 50);
 
         // Meanwhile another thread (its allocations are not counted) makes
@@ -45,14 +45,14 @@ fn a_warm_snapshot_into_allocates_nothing() {
                     for w in &mut workers {
                         w.update(&[round; 200]).unwrap();
                     }
-                    board.snapshot_into(&mut snap).unwrap();
+                    board.read_into(&mut snap).unwrap();
                     assert!(snap.workers.iter().all(|w| w.status == [round; 200]));
                 }
             });
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
             n
         });
-        assert_eq!(n, 0, "warm snapshot_into allocated {n} times");
+        assert_eq!(n, 0, "warm read_into allocated {n} times");
         assert!(snap.skipped.is_empty() && snap.removed == 0);
     }
 }

@@ -11,11 +11,11 @@
 //! publishes `{"done":..,"total":..,"p50_ns":..,"p99_ns":..,"max_ns":..}`
 //! about 20 times a second with [`Worker::update_json`]. When done it keeps
 //! its final status until the parent, which reads the board with
-//! [`Scoreboard::read_all_json`], has seen it and closes the worker's stdin.
+//! [`Scoreboard::read_all`], has seen it and closes the worker's stdin.
 //! Without a terminal the bars are hidden and only the summary is printed.
 //!
 //! [`Worker::update_json`]: parallel_scoreboard::Worker::update_json
-//! [`Scoreboard::read_all_json`]: parallel_scoreboard::Scoreboard::read_all_json
+//! [`Scoreboard::read_all`]: parallel_scoreboard::Scoreboard::read_all
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -125,7 +125,7 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
     let mut last: BTreeMap<String, Progress> = BTreeMap::new();
     let start = Instant::now();
     while !children.0.is_empty() {
-        for (id, status) in board.read_all_json::<Progress>()? {
+        for (id, status) in read_json::<Progress>(board)? {
             let Ok(p) = status else { continue };
             if let Some(b) = bar.get(&id) {
                 b.set_length(p.total);
@@ -274,4 +274,16 @@ fn run_worker(n: usize, dir: &Path, total: u64) -> Res<()> {
     // Keep the final status on the board until the parent has read it.
     let _ = std::io::stdin().read(&mut [0]);
     Ok(())
+}
+
+/// Every live worker's status decoded from JSON as a `T` (an entry that is
+/// not one is an `Err`, so one bad status hides no other).
+fn read_json<T: serde::de::DeserializeOwned>(
+    board: &Scoreboard,
+) -> Result<BTreeMap<String, serde_json::Result<T>>, parallel_scoreboard::Error> {
+    Ok(board
+        .read_all()?
+        .into_iter()
+        .map(|(id, status)| (id, serde_json::from_slice(&status)))
+        .collect())
 }

@@ -247,8 +247,7 @@ fn handle(board: &Scoreboard, path: &str) -> Res<String> {
 
 /// An Apache-like status page: busy and idle counts, then one line per worker.
 fn server_status(board: &Scoreboard) -> Res<String> {
-    let all: BTreeMap<String, Status> = board
-        .read_all_json::<Status>()?
+    let all: BTreeMap<String, Status> = read_json::<Status>(board)?
         .into_iter()
         .filter_map(|(id, s)| Some((id, s.ok()?)))
         .collect();
@@ -307,8 +306,7 @@ fn self_test_run(addr: SocketAddr, board: &Scoreboard, workers: usize) -> Res<()
         .map(|_| thread::spawn(move || get(addr, "/sleep?ms=1500").map_err(|e| e.to_string())))
         .collect();
     // Wait until the slow requests are all being served.
-    while board
-        .read_all_json::<Status>()?
+    while read_json::<Status>(board)?
         .values()
         .filter(|s| s.as_ref().is_ok_and(|s| s.state == "busy"))
         .count()
@@ -332,8 +330,7 @@ fn self_test_run(addr: SocketAddr, board: &Scoreboard, workers: usize) -> Res<()
     for t in slow {
         t.join().map_err(|_| "client thread panicked")??;
     }
-    let idle = board
-        .read_all_json::<Status>()?
+    let idle = read_json::<Status>(board)?
         .values()
         .filter(|s| s.as_ref().is_ok_and(|s| s.state == "idle"))
         .count();
@@ -342,4 +339,16 @@ fn self_test_run(addr: SocketAddr, board: &Scoreboard, workers: usize) -> Res<()
     }
     println!("self-test passed: {workers} workers shown busy with their requests, then idle");
     Ok(())
+}
+
+/// Every live worker's status decoded from JSON as a `T` (an entry that is
+/// not one is an `Err`, so one bad status hides no other).
+fn read_json<T: serde::de::DeserializeOwned>(
+    board: &Scoreboard,
+) -> Result<BTreeMap<String, serde_json::Result<T>>, parallel_scoreboard::Error> {
+    Ok(board
+        .read_all()?
+        .into_iter()
+        .map(|(id, status)| (id, serde_json::from_slice(&status)))
+        .collect())
 }

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use parallel_scoreboard::render::Record;
-use parallel_scoreboard::{Cleanup, Error, ErrorKind, Reason, Scoreboard};
+use parallel_scoreboard::{Cleanup, Error, ErrorKind, Reason, Scoreboard, Snapshot};
 
 use crate::legacy::LegacyBoard;
 use crate::text;
@@ -112,7 +112,11 @@ impl Source {
     pub(crate) fn read_noting_skipped(&self) -> Result<(Vec<Record>, Option<String>)> {
         let snapshot = match self.opened()? {
             Opened::Legacy(legacy) => return Ok((legacy.read()?, None)),
-            Opened::Board(board) => board.snapshot()?,
+            Opened::Board(board) => {
+                let mut snap = Snapshot::default();
+                board.read_into(&mut snap)?;
+                snap
+            }
         };
         let note = skipped_note(&snapshot.skipped);
         // Moved, not copied: statuses can be large.

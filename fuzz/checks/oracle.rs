@@ -27,7 +27,7 @@ pub(super) fn check_snapshot(
     board: &Scoreboard,
     at: &dyn Fn() -> String,
 ) {
-    let snap = board.snapshot().unwrap_or_else(|e| panic!("{}: {e}", at()));
+    let snap = snapshot(board).unwrap_or_else(|e| panic!("{}: {e}", at()));
     assert!(snap.skipped.is_empty(), "{}: {:?}", at(), snap.skipped);
     assert_eq!(snap.removed, 0, "{}", at());
     let got: Vec<(&str, &[u8], u64, u32)> = snap
@@ -70,4 +70,11 @@ pub(super) fn nth_worker_id(model: &BTreeMap<String, Live>, slot: u8) -> Option<
 pub(super) fn nth_worker(model: &mut BTreeMap<String, Live>, slot: u8) -> Option<&mut Live> {
     let id = nth_worker_id(model, slot)?;
     model.get_mut(&id)
+}
+
+/// A fresh snapshot of `board` (`Scoreboard::read_into` into a new one).
+fn snapshot(board: &Scoreboard) -> parallel_scoreboard::Result<parallel_scoreboard::Snapshot> {
+    let mut snap = parallel_scoreboard::Snapshot::default();
+    board.read_into(&mut snap)?;
+    Ok(snap)
 }

@@ -100,7 +100,7 @@ pub(crate) fn check_status_file(data: &[u8]) {
             .open(&path)
             .expect("opening the status file");
         owner.lock().expect("locking the status file");
-        let snap = board.snapshot().expect("a read of a live file failed");
+        let snap = snapshot(board).expect("a read of a live file failed");
         check_live(&name, ours, &parsed, &snap);
         assert!(path.exists(), "a live file was removed");
         drop(owner);
@@ -111,11 +111,9 @@ pub(crate) fn check_status_file(data: &[u8]) {
     let removable = temp || (ours && bytes.starts_with(MAGIC));
     // The watching board, told of the close by its watch; then a new board,
     // which lists the directory (as the first read of any board does).
-    let watched = board.snapshot().expect("a read of a dead file failed");
+    let watched = snapshot(board).expect("a read of a dead file failed");
     check_dead(&name, removable, &watched, false);
-    let listed = listing_board(dir)
-        .snapshot()
-        .expect("a read of a dead file failed");
+    let listed = snapshot(&listing_board(dir)).expect("a read of a dead file failed");
     check_dead(&name, removable, &listed, true);
     assert_eq!(path.exists(), !removable, "removal of a dead file");
 
@@ -145,9 +143,7 @@ fn check_parsed(name: &str, bytes: &[u8], p: &Parsed) {
 /// (even where the checks before were allowed to fail).
 fn check_emptied(board: &Scoreboard, dir: &Path) {
     empty_dir(dir);
-    let after = board
-        .snapshot()
-        .expect("a read of the empty directory failed");
+    let after = snapshot(board).expect("a read of the empty directory failed");
     assert!(after.workers.is_empty(), "{after:?}");
     assert_eq!(after.removed, 0, "{after:?}");
     assert_eq!(
@@ -230,4 +226,11 @@ fn skipped_names(snap: &Snapshot) -> Vec<&str> {
                 .unwrap_or("?")
         })
         .collect()
+}
+
+/// A fresh snapshot of `board` (`Scoreboard::read_into` into a new one).
+fn snapshot(board: &Scoreboard) -> parallel_scoreboard::Result<parallel_scoreboard::Snapshot> {
+    let mut snap = parallel_scoreboard::Snapshot::default();
+    board.read_into(&mut snap)?;
+    Ok(snap)
 }

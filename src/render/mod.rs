@@ -20,7 +20,9 @@
 //! let mut w = board.worker_with_id("w1")?;
 //! w.update(br#"{"state":"busy","requests":12}"#)?;
 //!
-//! let records = render::records(&board.snapshot()?);
+//! let mut snap = parallel_scoreboard::Snapshot::default();
+//! board.read_into(&mut snap)?;
+//! let records = render::records(&snap);
 //! let now = std::time::SystemTime::now();
 //! assert!(render::html(&records, now, &render::HtmlOptions::default()).contains("<td class=\"id\">w1</td>"));
 //! assert_eq!(render::json_map(&records), r#"{"w1":{"requests":12,"state":"busy"}}"#);

@@ -81,12 +81,9 @@ struct Source {
 pub fn router(board: Arc<Scoreboard>) -> Router {
     let title = format!("scoreboard {}", board.base_dir().display());
     router_with(title, move || {
-        Ok(board
-            .snapshot()?
-            .workers
-            .into_iter()
-            .map(Record::from)
-            .collect())
+        let mut snap = crate::Snapshot::default();
+        board.read_into(&mut snap)?;
+        Ok(snap.workers.into_iter().map(Record::from).collect())
     })
 }
 

@@ -1,5 +1,6 @@
 //! The original module's own test, ported, and the life cycle of a status file.
 
+use crate::common::snapshot;
 use std::collections::BTreeMap;
 
 use parallel_scoreboard::{ErrorKind, Scoreboard};
@@ -185,7 +186,7 @@ fn snapshot_reports_pid_counts_and_times() {
     }
     let mut h = Helper::spawn("script", tmp.path());
     h.ok("update from a helper");
-    let snap = board.snapshot().unwrap();
+    let snap = snapshot(&board).unwrap();
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
     let ids: Vec<&str> = snap.workers.iter().map(|w| w.id.as_str()).collect();
     let hp = h.pid().to_string();
@@ -203,11 +204,11 @@ fn snapshot_reports_pid_counts_and_times() {
     assert_eq!(other.pid, h.pid());
     assert_eq!(other.updates, 1);
 
-    // snapshot_into reuses a snapshot and sees changes.
+    // read_into reuses a snapshot and sees changes.
     let mut snap = snap;
     w.update(b"step 5").unwrap();
     drop(h);
-    board.snapshot_into(&mut snap).unwrap();
+    board.read_into(&mut snap).unwrap();
     assert_eq!(snap.workers.len(), 1);
     assert_eq!(snap.workers[0].status, b"step 5");
     assert_eq!(snap.workers[0].updates, 6);

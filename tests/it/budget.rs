@@ -4,6 +4,7 @@
 //! fallback runs: statuses, growth, deaths, skipped entries, both read modes;
 //! and a process that already has nearly all its mappings keeps none.
 
+use crate::common::snapshot;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -126,9 +127,9 @@ fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
     let monitors = monitors(&dir);
     let groups = [("a", 30), ("b", 20)];
     for (what, m) in &monitors {
-        check(what, &m.snapshot().unwrap(), &groups, &[], &skipped);
+        check(what, &snapshot(m).unwrap(), &groups, &[], &skipped);
         // Warm: from the kept mappings and the fallback alike.
-        check(what, &m.snapshot().unwrap(), &groups, &[], &skipped);
+        check(what, &snapshot(m).unwrap(), &groups, &[], &skipped);
     }
     // Within budget: 8 kept by each of two monitors, none by the others (the
     // crafted files' handles are descriptors, not mappings).
@@ -143,7 +144,7 @@ fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
         grown.push((format!("a-{i}"), pattern(len, seed)));
     }
     for (what, m) in &monitors {
-        check(what, &m.snapshot().unwrap(), &groups, &grown, &skipped);
+        check(what, &snapshot(m).unwrap(), &groups, &grown, &skipped);
     }
     assert!(mappings_of(&dir) <= 16, "{}", mappings_of(&dir));
 
@@ -152,10 +153,10 @@ fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
     b.kill();
     let mut removed = 0;
     for (what, m) in &monitors {
-        let snap = m.snapshot().unwrap();
+        let snap = snapshot(m).unwrap();
         check(what, &snap, &[("a", 30)], &grown, &skipped);
         removed += snap.removed;
-        check(what, &m.snapshot().unwrap(), &[("a", 30)], &grown, &skipped);
+        check(what, &snapshot(m).unwrap(), &[("a", 30)], &grown, &skipped);
     }
     assert_eq!(removed, 20);
     assert_eq!(entries(&dir).len(), 30 + skipped.len());

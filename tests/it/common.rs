@@ -5,6 +5,8 @@ pub use testkit::{DIR_VAR, Helper, Mount, entries, tempdir};
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use parallel_scoreboard::{Scoreboard, Snapshot};
+
 /// Taken by the tests that load the machine most (tens of thousands of
 /// workers) and by those that require progress of their own (so many reads,
 /// kills or changes in so many seconds): on two cores, one of the first
@@ -83,4 +85,11 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+}
+
+/// A fresh [`Snapshot`] of `board` (`Scoreboard::read_into` into a new one).
+pub fn snapshot(board: &Scoreboard) -> parallel_scoreboard::Result<Snapshot> {
+    let mut snap = Snapshot::default();
+    board.read_into(&mut snap)?;
+    Ok(snap)
 }

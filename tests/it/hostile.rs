@@ -1,6 +1,7 @@
 //! Entries that are not status files are skipped and reported, never followed,
 //! never removed, and never block or fail a read.
 
+use crate::common::snapshot;
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let all = board.read_all().unwrap();
-        let snap = board.snapshot().unwrap();
+        let snap = snapshot(&board).unwrap();
         let removed = board.cleanup().unwrap().removed;
         tx.send((all, snap, removed)).unwrap();
         board
@@ -150,13 +151,13 @@ fn a_removed_odd_entry_is_no_longer_reported() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
     let board = Scoreboard::open(&dir).unwrap();
-    assert!(board.snapshot().unwrap().skipped.is_empty());
+    assert!(snapshot(&board).unwrap().skipped.is_empty());
     std::fs::write(dir.join("\u{7}"), b"x").unwrap();
     std::fs::write(dir.join("sb-junk"), b"x").unwrap();
-    assert_eq!(board.snapshot().unwrap().skipped.len(), 2);
+    assert_eq!(snapshot(&board).unwrap().skipped.len(), 2);
     std::fs::remove_file(dir.join("\u{7}")).unwrap();
     std::fs::remove_file(dir.join("sb-junk")).unwrap();
-    let snap = board.snapshot().unwrap();
+    let snap = snapshot(&board).unwrap();
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
 }
 
@@ -210,7 +211,7 @@ fn crafted_status_files_are_skipped_then_removed_never_fatal() {
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
         let all = board.read_all().unwrap();
-        let snap = board.snapshot().unwrap();
+        let snap = snapshot(&board).unwrap();
         tx.send((all, snap)).unwrap();
         board
     });
@@ -227,7 +228,7 @@ fn crafted_status_files_are_skipped_then_removed_never_fatal() {
 
     // Unlocked: dead. Removed if they have a status header.
     drop(locks);
-    let snap = board.snapshot().unwrap();
+    let snap = snapshot(&board).unwrap();
     assert!(snap.workers.is_empty());
     assert_eq!(snap.removed, 6, "{snap:?}");
     assert_eq!(entries(&dir), ["sb-bad-magic"]);

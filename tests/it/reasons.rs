@@ -1,6 +1,7 @@
 //! Why entries are skipped, as `Reason`s callers can match: one real broken
 //! file (or foreign entry) per reason, written into a real board directory.
 
+use crate::common::snapshot;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -123,7 +124,7 @@ fn foreign(dir: &Path) -> Vec<(PathBuf, Reason)> {
 }
 
 fn check(what: &str, board: &Scoreboard, want: &[(PathBuf, Reason)]) {
-    let snap = board.snapshot().unwrap();
+    let snap = snapshot(board).unwrap();
     assert_eq!(snap.workers.len(), 1, "{what}: {:?}", snap.skipped);
     assert_eq!(snap.skipped.len(), want.len(), "{what}: {:?}", snap.skipped);
     for (path, reason) in want {

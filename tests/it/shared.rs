@@ -5,6 +5,7 @@
 //! truncates its files under them. The tests run as root (as CI does):
 //! helpers take the other users' ids with `setpriv`.
 
+use crate::common::snapshot;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -81,10 +82,10 @@ pub fn role(dir: &str) {
                 cut.insert(id.to_owned(), f);
                 Ok(String::new())
             }
-            "snapshot" => board.snapshot().map(|s| describe(&s)),
+            "snapshot" => snapshot(&board).map(|s| describe(&s)),
             "reads" => {
                 let n: usize = rest.parse().unwrap();
-                let failed = (0..n).filter(|_| board.snapshot().is_err()).count();
+                let failed = (0..n).filter(|_| snapshot(&board).is_err()).count();
                 Ok(failed.to_string())
             }
             "update" => board.update(rest.as_bytes()).map(|()| String::new()),
@@ -177,7 +178,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
     let want = "live-0=serving,live-1=idle sb-dead-0:DeadLeftForOwner { uid: 65534 }";
     // Root, in this process.
     let root = Scoreboard::builder(&dir).create(false).open().unwrap();
-    let snap = root.snapshot().unwrap();
+    let snap = snapshot(&root).unwrap();
     assert_eq!(describe(&snap), want);
     assert_eq!(snap.removed, 0);
     assert_eq!(
@@ -205,7 +206,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
     assert_eq!(entries(&dir), ["sb-live-0", "sb-live-1"]);
     assert_eq!(member.ok("snapshot"), "live-0=serving,live-1=idle");
     assert_eq!(
-        describe(&root.snapshot().unwrap()),
+        describe(&snapshot(&root).unwrap()),
         "live-0=serving,live-1=idle"
     );
     member.ok("quit");
@@ -279,7 +280,7 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
             let board = Scoreboard::builder(&dir).create(false).open().unwrap();
             let (mut reads, mut bad) = (0, Vec::new());
             while !stop.load(Ordering::Relaxed) || reads < 50 {
-                let snap = board.snapshot().unwrap();
+                let snap = snapshot(&board).unwrap();
                 reads += 1;
                 if !snap.workers.iter().any(|w| w.id == "steady") && bad.len() < 10 {
                     bad.push(describe(&snap));
@@ -331,7 +332,7 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
     // the owner made of its other files is its own business (zeros where it
     // cut and grew a file, skips where it left too little).
     let root = Scoreboard::builder(&dir).create(false).open().unwrap();
-    let snap = root.snapshot().unwrap();
+    let snap = snapshot(&root).unwrap();
     let steady = snap
         .workers
         .iter()
@@ -388,8 +389,8 @@ fn odd_entries_of_the_owner_are_skipped_by_other_users_and_left_alone() {
     let path = dir.clone();
     thread::spawn(move || {
         let board = Scoreboard::builder(&path).create(false).open().unwrap();
-        let first = describe(&board.snapshot().unwrap());
-        let again = describe(&board.snapshot().unwrap());
+        let first = describe(&snapshot(&board).unwrap());
+        let again = describe(&snapshot(&board).unwrap());
         let removed = board.cleanup().unwrap().removed;
         tx.send((first, again, removed)).unwrap();
     });

@@ -1,6 +1,7 @@
 //! Several workers in one process, one per thread, are separate workers; the
 //! slots `board.update` makes for a custom id go when their threads exit.
 
+use crate::common::snapshot;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, mpsc};
 use std::thread;
@@ -173,7 +174,7 @@ fn a_running_thread_keeps_its_worker_while_others_exit() {
         while board.read_all().unwrap().get("keeper").map(Vec::as_slice) != Some(b"still here") {
             thread::yield_now();
         }
-        assert_eq!(board.snapshot().unwrap().workers[0].updates, 2);
+        assert_eq!(snapshot(board).unwrap().workers[0].updates, 2);
         go.send(()).unwrap();
         keeper.join().unwrap();
     });
@@ -219,7 +220,7 @@ fn two_threads_of_one_id_share_its_slot_until_both_exit() {
         while board.read_all().unwrap()["shared"] != b"b again" {
             thread::yield_now();
         }
-        let snap = board.snapshot().unwrap();
+        let snap = snapshot(board).unwrap();
         assert_eq!(snap.workers.len(), 1);
         assert_eq!(snap.workers[0].updates, 3, "the slot was made again");
         b_go.send(()).unwrap();
@@ -281,7 +282,7 @@ fn the_process_id_slot_outlives_the_threads_that_update_it() {
                 .unwrap();
         }
     });
-    let snap = board.snapshot().unwrap();
+    let snap = snapshot(&board).unwrap();
     assert_eq!(snap.workers.len(), 1);
     assert_eq!(snap.workers[0].id, pid);
     assert_eq!(snap.workers[0].status, b"thread 3");

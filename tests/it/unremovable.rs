@@ -4,6 +4,7 @@
 //! only (mounts a tmpfs, sets the immutable attribute, runs helpers as
 //! `nobody`), as in CI.
 
+use crate::common::snapshot;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -59,7 +60,7 @@ fn dead_files_on_a_read_only_mount_are_reported_not_hidden() {
             assert_eq!(done.removed, 0);
             assert!(!done.is_complete());
             check_failures(&done.failed, &dead, libc::EROFS);
-            let snap = board.snapshot().unwrap();
+            let snap = snapshot(board).unwrap();
             assert!(snap.workers.is_empty(), "{snap:?}");
             check_failures(&snap.skipped, &dead, libc::EROFS);
             assert!(board.read_all().unwrap().is_empty());
@@ -72,7 +73,7 @@ fn dead_files_on_a_read_only_mount_are_reported_not_hidden() {
     let done = listing.cleanup().unwrap();
     assert_eq!((done.removed, done.failed.len()), (2, 0), "{done:?}");
     assert!(entries(&dir).is_empty());
-    let snap = watching.snapshot().unwrap();
+    let snap = snapshot(&watching).unwrap();
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
     drop((watching, listing));
     mount.unmount();
@@ -111,7 +112,7 @@ fn an_immutable_dead_file_is_reported_not_hidden() {
     let done = board.cleanup().unwrap();
     assert_eq!(done.removed, 1);
     check_failures(&done.failed, &dead[..1], libc::EPERM);
-    check_failures(&board.snapshot().unwrap().skipped, &dead[..1], libc::EPERM);
+    check_failures(&snapshot(&board).unwrap().skipped, &dead[..1], libc::EPERM);
     drop(guard);
     let done = board.cleanup().unwrap();
     assert_eq!((done.removed, done.failed.len()), (1, 0), "{done:?}");

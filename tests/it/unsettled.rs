@@ -2,6 +2,7 @@
 //! marked as being written) cost a read one bounded time in total: the read
 //! returns every other worker and reports each such one as `Busy`.
 
+use crate::common::snapshot;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -74,7 +75,7 @@ fn several_unsettled_statuses_share_one_deadline_and_are_reported_busy() {
     ] {
         for _ in 0..3 {
             let t0 = Instant::now();
-            let snap = monitor.snapshot().unwrap();
+            let snap = snapshot(&monitor).unwrap();
             let took = t0.elapsed();
             check(&snap, &bad);
             println!("a read with 4 unsettled statuses took {took:?}");
@@ -102,7 +103,7 @@ fn the_settle_timeout_is_the_builders() {
         .open()
         .unwrap();
     let t0 = Instant::now();
-    let snap = patient.snapshot().unwrap();
+    let snap = snapshot(&patient).unwrap();
     // The read waited at least as long as it was told to, once for all.
     assert!(
         t0.elapsed() >= Duration::from_millis(400),
@@ -114,6 +115,6 @@ fn the_settle_timeout_is_the_builders() {
         .settle_timeout(Duration::ZERO)
         .open()
         .unwrap();
-    check(&hasty.snapshot().unwrap(), &bad);
+    check(&snapshot(&hasty).unwrap(), &bad);
     drop(workers);
 }

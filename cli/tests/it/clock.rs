@@ -67,7 +67,8 @@ fn ages_are_true_when_a_writers_wall_clock_is_an_hour_off() {
         .create(false)
         .open()
         .expect("open");
-    let snap = board.snapshot().expect("snapshot");
+    let mut snap = parallel_scoreboard::Snapshot::default();
+    board.read_into(&mut snap).expect("read");
     let ids: Vec<&str> = snap.workers.iter().map(|w| w.id.as_str()).collect();
     assert_eq!(ids, ["ahead", "behind"], "{:?}", snap.skipped);
     for w in &snap.workers {

@@ -292,7 +292,9 @@ fn concurrent_slow_requests_are_shown_busy_with_method_and_path() {
         assert!(v.get("since").is_none(), "{v}");
         assert_eq!(v["requests"], 1, "{v}");
     }
-    for w in app.board.snapshot().expect("snapshot").workers {
+    let mut snap = parallel_scoreboard::Snapshot::default();
+    app.board.read_into(&mut snap).expect("read");
+    for w in snap.workers {
         let age = std::time::SystemTime::now().duration_since(w.updated_at);
         assert!(age.is_ok_and(|age| age < Duration::from_secs(60)), "{w:?}");
     }
