@@ -134,15 +134,23 @@ fn the_cli_reference_names_every_option_of_every_subcommand() {
     }
 }
 
+/// What `scoreboard --help` says after its options (exit statuses, the
+/// environment), paragraph by paragraph, is quoted in `docs/cli.md`.
 #[test]
 fn the_cli_reference_quotes_the_exit_statuses_of_help() {
     let help = scoreboard_ok(&["--help"]);
-    let exit = &help[help.find("Exit status:").expect("an exit status in --help")..];
+    let epilogue = &help[help.find("Exit status:").expect("an exit status in --help")..];
     let page = read(&repo_root().join("docs/cli.md"));
-    assert!(
-        page.contains(&format!("```text\n{}\n```", exit.trim_end())),
-        "docs/cli.md does not quote the exit statuses of `scoreboard --help`:\n{exit}"
-    );
+    for paragraph in epilogue
+        .split("\n\n")
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        assert!(
+            page.contains(&format!("\n{paragraph}\n")),
+            "docs/cli.md does not quote this paragraph of `scoreboard --help`:\n{paragraph}"
+        );
+    }
 }
 
 /// README.md and every page of `docs/`.
