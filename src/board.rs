@@ -15,11 +15,6 @@ use crate::slots::Slots;
 use crate::sys;
 use reading::ReaderLock;
 
-/// A plain read: what the watch reports, no list of skipped entries.
-const READ: How = How {
-    full: false,
-    skipped: false,
-};
 use crate::worker::Worker;
 
 mod builder;
@@ -231,7 +226,7 @@ impl Scoreboard {
     /// [`read_into`](Self::read_into) says why.
     pub fn read_all(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut all = Collect::default();
-        self.read(READ, &mut all)?;
+        self.read(How::Statuses, &mut all)?;
         // Collected in name order, which is nearly id order: the map is built
         // in one go (a sort that finds the run, then a bulk build), with no
         // search per insert.
@@ -269,13 +264,7 @@ impl Scoreboard {
             n: 0,
             wall_minus_mono: sys::wall_minus_mono_ns(),
         };
-        let report = self.read(
-            How {
-                full: false,
-                skipped: true,
-            },
-            &mut fill,
-        );
+        let report = self.read(How::WithSkipped, &mut fill);
         let n = fill.n;
         snap.workers.truncate(n);
         let report = report?;
@@ -302,13 +291,7 @@ impl Scoreboard {
     /// As [`read_all`](Self::read_all). A file that cannot be removed is not
     /// an error of the call: it is in [`Cleanup::failed`].
     pub fn cleanup(&self) -> Result<Cleanup> {
-        let report = self.read(
-            How {
-                full: true,
-                skipped: false,
-            },
-            &mut Vec::new(),
-        )?;
+        let report = self.read(How::Cleanup, &mut Vec::new())?;
         Ok(Cleanup {
             removed: report.removed,
             failed: report.unremoved,

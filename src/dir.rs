@@ -21,7 +21,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::fork::Registration;
+use crate::fork::Registered;
 use crate::id::TMP_PREFIX;
 use crate::sys::{self, FileId};
 
@@ -51,12 +51,11 @@ pub(crate) enum Access {
     Reader,
 }
 
-/// A dead file whose name this process may now remove or replace.
+/// A dead file whose name this process may now remove or replace: its
+/// removal lock is held while this lives.
 #[derive(Debug)]
 pub(crate) struct Claim {
-    // Unregistered before the file is closed (field order).
-    _reg: Registration,
-    _file: File,
+    _file: Registered<File>,
 }
 
 impl BaseDir {
@@ -85,8 +84,9 @@ impl BaseDir {
         }
     }
 
-    /// Opens the directory at `path`, which must exist; checks it is private
-    /// (see [`check_private`]).
+    /// Opens the directory at `path`, which must exist; checks that nobody
+    /// else can replace its entries and that this process may use it (see
+    /// [`check_access`]).
     ///
     /// # Errors
     /// [`ErrorKind::Missing`] when no directory is at `path`,
@@ -192,13 +192,14 @@ impl BaseDir {
     }
 
     /// Creates a fresh publication temporary, registered with the fork
-    /// registry as it is opened (see [`Registration::open`]).
+    /// registry as it is opened (see [`Registered::open`]); returns it and
+    /// its name.
     ///
     /// # Errors
     /// [`ErrorKind::Insecure`] when this process only reads the directory
     /// (root or a group member reading another user's board writes nothing
     /// there).
-    pub(crate) fn new_temp(&self) -> Result<(File, String, Registration)> {
+    pub(crate) fn new_temp(&self) -> Result<(Registered<File>, String)> {
         use std::hash::{BuildHasher, RandomState};
         if self.access != Access::Owner {
             return Err(Error::new(ErrorKind::Insecure)
@@ -214,8 +215,8 @@ impl BaseDir {
                 "{TMP_PREFIX}{:016x}",
                 RandomState::new().hash_one(crate::fork::pid())
             );
-            match Registration::open(|| sys::create_new(self.fd(), &name, self.shared_with)) {
-                Ok((file, reg)) => return Ok((file, name, reg)),
+            match Registered::open(|| sys::create_new(self.fd(), &name, self.shared_with)) {
+                Ok(file) => return Ok((file, name)),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(self.err(&name, e)),
             }
@@ -240,7 +241,7 @@ impl BaseDir {
     /// point to the dead inode `id`. `None`: someone else holds that right, or
     /// `name` no longer points to `id`.
     pub(crate) fn claim(&self, name: &str, id: FileId) -> Result<Option<Claim>> {
-        let (file, reg) = match Registration::open(|| sys::open_entry(self.fd(), name, true)) {
+        let file = match Registered::open(|| sys::open_entry(self.fd(), name, true)) {
             Ok(opened) => opened,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(self.err(name, e)),
@@ -255,10 +256,7 @@ impl BaseDir {
         // With the removal lock held, `name` can only stop pointing to `id`
         // through us; check it still does.
         match sys::identity_at(self.fd(), name) {
-            Ok(now) if now == id => Ok(Some(Claim {
-                _reg: reg,
-                _file: file,
-            })),
+            Ok(now) if now == id => Ok(Some(Claim { _file: file })),
             Ok(_) => Ok(None),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.err(name, e)),

@@ -21,6 +21,7 @@
 //! allocating) before releasing it.
 
 use std::cell::UnsafeCell;
+use std::ops::Deref;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
@@ -70,16 +71,16 @@ fn unlock() {
 ///
 /// The fork handlers cannot use it: the lock is taken in `prepare` and
 /// released in `parent` or `child`, three calls the C library makes.
-struct Held(());
+struct RegistryGuard(());
 
-impl Held {
+impl RegistryGuard {
     fn take() -> Self {
         lock();
         Self(())
     }
 }
 
-impl Drop for Held {
+impl Drop for RegistryGuard {
     fn drop(&mut self) {
         unlock();
     }
@@ -109,7 +110,12 @@ unsafe extern "C" fn child() {
     // SAFETY: we hold the registry lock (taken in `prepare`).
     let fds = unsafe { &*REGISTRY.fds.get() };
     for &fd in fds {
-        sys::replace_fd(placeholder, fd);
+        // SAFETY: `placeholder` is kept open for the life of the process
+        // (`INIT` owns it), and every registered number is open and owned by
+        // its `Registered` handle, which unregisters it before closing it; the
+        // registry lock is held, so none is closed meanwhile. Those handles
+        // expect the swap in a child (module docs).
+        unsafe { sys::replace_fd(placeholder, fd) };
     }
     unlock();
 }
@@ -135,7 +141,7 @@ pub(crate) fn init() -> std::io::Result<()> {
 ///
 /// The lock is released however `f` ends, by returning or by unwinding.
 pub(crate) fn exclusive<R>(f: impl FnOnce() -> R) -> R {
-    let _held = Held::take();
+    let _guard = RegistryGuard::take();
     f()
 }
 
@@ -152,34 +158,50 @@ pub(crate) fn pid() -> u32 {
     PID.load(Ordering::Relaxed)
 }
 
-/// A descriptor that a fork child must not keep; unregistered on drop.
+/// A descriptor that a fork child must not keep, owned with its place in
+/// the registry.
 ///
-/// Drop it *before* closing the descriptor, so the number is never replaced
-/// after it has been reused for something else.
+/// Dropped, it unregisters the number and only then closes the descriptor
+/// (the body of `drop` runs before the fields are dropped), so the child
+/// handler never replaces a number that was closed and reused for something
+/// else.
 #[derive(Debug)]
-pub(crate) struct Registration(RawFd);
+pub(crate) struct Registered<T: AsRawFd> {
+    handle: T,
+    /// `handle`'s number, as registered.
+    fd: RawFd,
+}
 
-impl Registration {
+impl<T: AsRawFd> Registered<T> {
     /// Opens a descriptor with `open` and registers it, with no fork in
     /// between: a child forked in that gap would share the open file
     /// description, and with it any lock taken on it later.
-    pub(crate) fn open<T: AsRawFd, E>(open: impl FnOnce() -> Result<T, E>) -> Result<(T, Self), E> {
+    pub(crate) fn open<E>(open: impl FnOnce() -> Result<T, E>) -> Result<Self, E> {
         with_fds(|fds| {
-            let file = open()?;
-            let fd = file.as_raw_fd();
+            let handle = open()?;
+            let fd = handle.as_raw_fd();
             fds.push(fd);
-            Ok((file, Self(fd)))
+            Ok(Self { handle, fd })
         })
     }
 }
 
-impl Drop for Registration {
+impl<T: AsRawFd> Deref for Registered<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.handle
+    }
+}
+
+impl<T: AsRawFd> Drop for Registered<T> {
     fn drop(&mut self) {
         with_fds(|fds| {
-            if let Some(pos) = fds.iter().rposition(|&fd| fd == self.0) {
+            if let Some(pos) = fds.iter().rposition(|&fd| fd == self.fd) {
                 fds.swap_remove(pos);
             }
         });
+        // `handle` is closed after this returns.
     }
 }
 
@@ -228,6 +250,37 @@ mod tests {
             libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
             "{status:#x}"
         );
+    }
+
+    /// Whether `fd` is an open descriptor of this process.
+    fn is_open(fd: RawFd) -> bool {
+        // SAFETY: `F_GETFD` only reads the descriptor table, for any number.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+    }
+
+    #[test]
+    fn a_registered_descriptor_is_unregistered_before_it_is_closed() {
+        init().unwrap();
+        let file = Registered::open(|| std::fs::File::open("/dev/null")).unwrap();
+        let fd = file.as_raw_fd();
+        // With the registry locked, the drop cannot unregister the number:
+        // it must wait, its descriptor still open. Were it closed first, a
+        // fork meanwhile would replace a number that may already be reused.
+        let dropper = exclusive(|| {
+            // SAFETY: `exclusive` holds the registry lock.
+            let fds = unsafe { &*REGISTRY.fds.get() };
+            assert!(fds.contains(&fd), "not registered");
+            let dropper = std::thread::spawn(move || drop(file));
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_millis(200) {
+                assert!(is_open(fd), "closed while still registered");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert!(!dropper.is_finished(), "dropped without the registry lock");
+            dropper
+        });
+        // The lock is released: the drop finishes.
+        dropper.join().unwrap();
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! file, and readers check that a header's id maps to its file's name.
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::layout::MAX_ID_LEN;
 
+/// Longest id, in bytes (the header's id field holds 256).
+pub(crate) const MAX_ID_LEN: usize = 255;
 /// Prefix of status file names.
 pub(crate) const PREFIX: &str = "sb-";
 /// Prefix of publication temporaries.

@@ -2,8 +2,9 @@
 //! mapped file, for the fuzz targets (`fuzz/`) and the replay of their corpus
 //! in `cargo test`.
 
-use crate::layout::{HEADER_LEN, check_header};
+use crate::layout::HEADER_LEN;
 use crate::protocol::{self, Attempt, LocalWords};
+use crate::reader::check_header;
 
 /// A status file that parsed.
 #[derive(Debug, PartialEq, Eq)]
@@ -59,7 +60,8 @@ pub fn parse(name: &str, bytes: &[u8]) -> Result<Parsed, String> {
 mod tests {
     use super::*;
     use crate::layout::{INITIAL_FILE_LEN, StaticHeader};
-    use crate::protocol::{Words, WriterState};
+    use crate::protocol::WriterState;
+    use crate::shm::Words;
 
     fn image(id: &str, status: &[u8]) -> Vec<u8> {
         let words = LocalWords::new(INITIAL_FILE_LEN);

@@ -37,13 +37,12 @@
 //! that does not fit its region gets a new, larger region appended at the end of
 //! the file; the file never shrinks.
 //!
-//! [`check_header`] is how a reader checks the static header against this table.
+//! A reader checks the static header against this table with
+//! `reader::check_header`.
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::error::Reason;
-use crate::id;
-use crate::protocol::Words;
+use crate::id::MAX_ID_LEN;
 
 /// `"PSCOREBD"` read as a little-endian word.
 pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"PSCOREBD");
@@ -52,8 +51,6 @@ pub(crate) const MAGIC: u64 = u64::from_le_bytes(*b"PSCOREBD");
 pub(crate) const VERSION: u32 = 2;
 /// Size of the header; the first payload region starts here.
 pub(crate) const HEADER_LEN: u64 = 512;
-/// Longest id, in bytes.
-pub(crate) const MAX_ID_LEN: usize = 255;
 /// Size of a new status file.
 pub(crate) const INITIAL_FILE_LEN: u64 = 4096;
 /// Size of each payload region in a new file.
@@ -112,6 +109,7 @@ const _: () = {
     assert!(desc(1) + DESC_WORDS == HEADER_LEN as usize / 8);
     assert!(INITIAL_CAP.is_multiple_of(8));
     assert!(HEADER_LEN + 2 * INITIAL_CAP == INITIAL_FILE_LEN);
+    assert!(MAX_ID_LEN <= 256);
 };
 
 impl StaticHeader {
@@ -152,46 +150,6 @@ impl StaticHeader {
 /// `n` rounded up to a multiple of [`PAGE`].
 pub(crate) const fn page_round(n: u64) -> u64 {
     n.div_ceil(PAGE) * PAGE
-}
-
-/// What a reader takes from a status file's static header.
-#[derive(Debug)]
-pub(crate) struct Header {
-    pub(crate) id: String,
-    pub(crate) pid: u32,
-    /// The start time on the monotonic clock, ns.
-    pub(crate) started_ns: u64,
-}
-
-/// Checks the static header of the status file named `name`: its magic,
-/// format version, header length, id, and that the id maps to `name`.
-pub(crate) fn check_header<W: Words>(words: &W, name: &str) -> Result<Header, Reason> {
-    if words.len_words() * 8 < HEADER_LEN as usize {
-        return Err(Reason::ShortHeader);
-    }
-    let mut raw = [0u64; STATIC_WORDS];
-    words.load_words(0, &mut raw);
-    let h = StaticHeader::from_words(&raw);
-    if h.magic != MAGIC {
-        return Err(Reason::BadMagic);
-    }
-    if h.version != VERSION || u64::from(h.header_len) != HEADER_LEN {
-        return Err(Reason::UnsupportedVersion {
-            version: h.version,
-            header_len: h.header_len,
-        });
-    }
-    let Some(id) = h.id() else {
-        return Err(Reason::BadId);
-    };
-    if id::file_name(id) != name {
-        return Err(Reason::NameMismatch);
-    }
-    Ok(Header {
-        id: id.to_owned(),
-        pid: u32::try_from(h.pid).unwrap_or(0),
-        started_ns: h.started_mono_ns,
-    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 //! copy that is *not* published, then publishes it; readers take the published
 //! copy. Each copy has its own sequence word, odd while the copy is written.
 //!
-//! The writer's steps ([`write`]) and the reader's ([`read_attempt`]) are
+//! The writer's steps ([`write()`]) and the reader's ([`read_attempt`]) are
 //! written once, in the crate docs (README.md, "The seqlock protocol"); the
 //! `Step N` comments below carry the same numbers, and say what each fence
 //! pairs with.
@@ -28,105 +28,9 @@ use crate::layout::{
 // Step 3 of `read_attempt` loads these five as one run of words.
 const _: () = assert!(CAP == OFF + 1 && LEN == OFF + 2 && UPDATED_NS == OFF + 3);
 const _: () = assert!(UPDATES == OFF + 4);
-use std::collections::TryReserveError;
-
 use crate::error::Reason;
-
+use crate::shm::{Words, WordsMut, for_each_word};
 use crate::sync::{Ordering, fence};
-
-/// Words a reader can load.
-pub(crate) trait Words {
-    /// How many words there are.
-    fn len_words(&self) -> usize;
-    /// A Relaxed load of word `i`.
-    ///
-    /// # Panics
-    /// If `i >= self.len_words()`.
-    fn load(&self, i: usize) -> u64;
-
-    /// Relaxed loads of the `out.len()` words from `first` on, in no
-    /// particular order among themselves (a caller that needs an order
-    /// between two words loads them apart). This default loads them one by
-    /// one through [`load`](Self::load); a file read with `pread` reads them
-    /// in one call.
-    ///
-    /// # Panics
-    /// If the words do not all lie within `self.len_words()`.
-    #[inline]
-    fn load_words(&self, first: usize, out: &mut [u64]) {
-        for (k, word) in out.iter_mut().enumerate() {
-            *word = self.load(first + k);
-        }
-    }
-
-    /// Appends the first `len` bytes of the words from `first` on to `out`,
-    /// with Relaxed (byte-wise) atomic loads; fails, copying nothing, when
-    /// there is no memory for them. This default loads word by word, each
-    /// through [`load`](Self::load), so loom sees every one; a mapped file
-    /// copies in bulk, checking bounds once.
-    ///
-    /// # Panics
-    /// If the words do not all lie within `self.len_words()`.
-    #[inline]
-    fn load_bytes(
-        &self,
-        first: usize,
-        len: usize,
-        out: &mut Vec<u8>,
-    ) -> Result<(), TryReserveError> {
-        let end = out.len() + len;
-        out.try_reserve(len.next_multiple_of(8))?;
-        for k in 0..len.div_ceil(8) {
-            out.extend_from_slice(&self.load(first + k).to_le_bytes());
-        }
-        out.truncate(end);
-        Ok(())
-    }
-}
-
-/// Words the writer can also store.
-pub(crate) trait WordsMut: Words {
-    /// An atomic store of `value` into word `i`, with `order` (Relaxed or Release).
-    ///
-    /// # Panics
-    /// If `i >= self.len_words()`.
-    fn store(&self, i: usize, value: u64, order: Ordering);
-
-    /// Stores `data` into the words from `first` on, the last one zero
-    /// padded, with Relaxed (byte-wise) atomic stores. This default stores
-    /// word by word, each through [`store`](Self::store), so loom sees every
-    /// one; a mapped file copies in bulk, checking bounds once.
-    ///
-    /// # Panics
-    /// If the words do not all lie within `self.len_words()`.
-    #[inline]
-    fn store_bytes(&self, first: usize, data: &[u8]) {
-        for_each_word(data, |k, word| {
-            self.store(first + k, word, Ordering::Relaxed);
-        });
-    }
-}
-
-/// Calls `f(k, word)` for each 8-byte word `k` of `data`, the last one zero
-/// padded: the payload as the words a status file holds.
-#[inline]
-pub(crate) fn for_each_word(data: &[u8], mut f: impl FnMut(usize, u64)) {
-    let mut chunks = data.chunks_exact(8);
-    let mut k = 0;
-    for chunk in &mut chunks {
-        f(
-            k,
-            u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)")),
-        );
-        k += 1;
-    }
-    let tail = chunks.remainder();
-    if !tail.is_empty() {
-        let mut last = [0u8; 8];
-        last[..tail.len()].copy_from_slice(tail);
-        f(k, u64::from_le_bytes(last));
-    }
-}
 
 /// What the writer knows of its two copies. It is the only writer, so this
 /// local view is the truth and it never loads its own words back.
@@ -243,8 +147,8 @@ pub(crate) fn init<W: WordsMut>(w: &W, st: &WriterState) {
 /// then, and none is needed: the copy left odd is not the published one, so
 /// readers never wait for it, and `st` is unchanged, so the next update
 /// rewrites that copy from step 1 with the same odd mark.
-// Always: measured, the call left out of line costs about 1 ns of a 14 ns
-// update (BENCHMARKS.md, "The fixed cost of a 64 B update").
+// Always: measured, the call left out of line was a visible part of a 64 B
+// update (BENCHMARKS.md, "The last nanoseconds").
 #[allow(clippy::inline_always)]
 #[inline(always)]
 pub(crate) fn write<W: WordsMut>(w: &W, st: &mut WriterState, data: &[u8], now_ns: u64) {
@@ -327,10 +231,81 @@ fn write_impl<W: WordsMut, const STOPPABLE: bool>(
     true
 }
 
-/// How many stores the writer has made, in an update of `len` bytes from
-/// state `st`, once each stage of it is done: what the tests stop it after.
+/// One store the writer made, as a [`Recorder`] saw it.
 #[cfg(test)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Store {
+    pub(crate) word: usize,
+    pub(crate) value: u64,
+    pub(crate) order: Ordering,
+}
+
+/// Words that record every store made to them, in order: the tests count
+/// and check the writer's real stores with these. Plain cells, no atomics:
+/// a loom model can record an update without adding to what it explores.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct Recorder {
+    words: Vec<std::cell::Cell<u64>>,
+    stores: std::cell::RefCell<Vec<Store>>,
+}
+
+#[cfg(test)]
+impl Recorder {
+    /// `bytes` bytes of zeros, no store recorded yet.
+    pub(crate) fn new(bytes: u64) -> Self {
+        Self {
+            words: (0..bytes / 8).map(|_| std::cell::Cell::new(0)).collect(),
+            stores: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The stores made since the last call.
+    pub(crate) fn take(&self) -> Vec<Store> {
+        self.stores.take()
+    }
+
+    /// The stores of the next update of `data` from `st`, made by the real
+    /// writer ([`write`]) on words of their own, each region within them.
+    pub(crate) fn stores_of(st: &WriterState, data: &[u8]) -> Vec<Store> {
+        let end = (0..2)
+            .map(|i| st.off[i] + st.cap[i])
+            .max()
+            .unwrap_or(HEADER_LEN);
+        let words = Self::new(end);
+        let mut st = *st;
+        write(&words, &mut st, data, 0);
+        words.take()
+    }
+}
+
+#[cfg(test)]
+impl Words for Recorder {
+    fn len_words(&self) -> usize {
+        self.words.len()
+    }
+    fn load(&self, i: usize) -> u64 {
+        self.words[i].get()
+    }
+}
+
+#[cfg(test)]
+impl WordsMut for Recorder {
+    fn store(&self, i: usize, value: u64, order: Ordering) {
+        self.words[i].set(value);
+        self.stores.borrow_mut().push(Store {
+            word: i,
+            value,
+            order,
+        });
+    }
+}
+
+/// How many stores the writer has made, in an update, once each stage of it
+/// is done: what the tests stop a writer after. Counted from the stores the
+/// real writer makes ([`Recorder::stores_of`]), by which words they go to.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Stages {
     /// The odd mark (step 1).
     pub(crate) odd: usize,
@@ -346,21 +321,27 @@ pub(crate) struct Stages {
 
 #[cfg(test)]
 impl Stages {
-    /// The stages of the next update of `len` bytes from `st`, counted as
-    /// [`write_impl`] stores.
-    pub(crate) fn of(st: &WriterState, len: usize) -> Self {
-        let i = st.next();
-        let region = if st.moved[i] { 2 } else { 0 };
-        let len_word = usize::from(st.len[i] != len as u64);
-        let odd = 1;
-        let descriptor = odd + region + len_word + 2;
-        let payload = descriptor + len.div_ceil(8);
+    /// The stages of the next update of `data` from `st`.
+    pub(crate) fn of(st: &WriterState, data: &[u8]) -> Self {
+        let d = desc(st.next());
+        let stores = Recorder::stores_of(st, data);
+        // How many stores have been made once the last store to a word for
+        // which `is` holds is made.
+        let done = |is: &dyn Fn(usize) -> bool| {
+            stores.iter().rposition(|s| is(s.word)).map_or(0, |k| k + 1)
+        };
+        let odd = stores
+            .iter()
+            .position(|s| s.word == d + SEQ)
+            .map_or(0, |k| k + 1);
+        let descriptor = done(&|w| (d + OFF..=d + UPDATES).contains(&w)).max(odd);
+        let payload = done(&|w| w * 8 >= HEADER_LEN as usize).max(descriptor);
         Self {
             odd,
             descriptor,
             payload,
-            even: payload + 1,
-            published: payload + 2,
+            even: done(&|w| w == d + SEQ),
+            published: done(&|w| w == PUBLISHED),
         }
     }
 }

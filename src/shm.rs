@@ -5,7 +5,8 @@
 //! formed over them. [`ReadMap`] maps a file read-only and only makes Relaxed
 //! loads; [`WriteMap`] maps the owner's file read-write. Payloads are copied
 //! in and out with one byte-wise atomic copy (`atomic_copy`), bounds checked
-//! once per copy.
+//! once per copy. One function, [`atomic_at`], turns a pointer into the
+//! mapping into an atomic word, for every word access of the crate.
 
 use std::collections::TryReserveError;
 use std::fs::File;
@@ -20,9 +21,10 @@ use crate::fork;
 use crate::layout::HEADER_LEN;
 use crate::sys;
 
-use crate::protocol::{Words, WordsMut};
-
 mod atomic_copy;
+mod words;
+
+pub(crate) use words::{Words, WordsMut, for_each_word};
 // Always std's atomics: loom cannot place its own in a mapped file. The protocol
 // is generic over `Words`, so loom checks it on its own atomics instead.
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,24 +39,42 @@ compile_error!("parallel-scoreboard needs a 64-bit target");
 /// bounds check.
 const HEADER_WORDS: usize = (HEADER_LEN / 8) as usize;
 
+/// The one place a pointer into shared memory becomes an atomic word: the
+/// word accessors below ([`word`], [`Writable::word`]) and the odd words of
+/// `atomic_copy` all come through here.
+///
+/// # Safety
+/// `ptr` must be 8-byte aligned and point to 8 bytes of a mapping that stays
+/// mapped for all of `'a`, and every access to those bytes, by any process,
+/// must be atomic (64-bit atomic word accesses, or this module's byte-wise
+/// atomic copies). Where the bytes are mapped read-only, the caller may only
+/// make Relaxed loads through the result.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+unsafe fn atomic_at<'a>(ptr: *mut u8) -> &'a AtomicU64 {
+    debug_assert!(ptr.addr().is_multiple_of(8));
+    // All accesses to the bytes are atomic (the caller's contract), so there
+    // is no mixed-size or non-atomic race. A read-only mapping is not valid
+    // for writes as `from_ptr` asks, but the core docs define Relaxed loads
+    // of 8 bytes on read-only memory on 64-bit targets (the `compile_error!`
+    // above rules out the others), and the caller makes no other access there.
+    // SAFETY: aligned, valid for `'a`, atomic-only access: the contract above.
+    unsafe { AtomicU64::from_ptr(ptr.cast()) }
+}
+
 /// The word `i` of a mapping.
 ///
 /// # Safety
-/// `map` must be at least `(i + 1) * 8` bytes long, its base 8-byte aligned,
-/// and every process must access these bytes only through 64-bit atomics.
-/// Where `map` is mapped read-only, the caller may only make Relaxed loads.
+/// `map` must be at least `(i + 1) * 8` bytes long, and every process must
+/// access these bytes only atomically (the module contract). Where `map` is
+/// mapped read-only, the caller may only make Relaxed loads.
 #[inline]
 unsafe fn word(map: &MmapRaw, i: usize) -> &AtomicU64 {
     debug_assert!((i + 1) * 8 <= map.len());
-    // The mapping lives as long as `map`, which bounds the returned lifetime.
-    // All accesses to the file are atomic word accesses (the module contract),
-    // so there is no mixed-size or non-atomic race. A read-only mapping is not
-    // valid for writes as `from_ptr` asks, but the core docs define Relaxed
-    // loads of 8 bytes on read-only memory on 64-bit targets, and the caller
-    // makes no other access there.
-    // SAFETY: in bounds by the caller's contract, 8-byte aligned (page-aligned
-    // base), atomic-only access, lifetime bounded by `map` (see above).
-    unsafe { AtomicU64::from_ptr(map.as_mut_ptr().add(i * 8).cast()) }
+    // SAFETY: in bounds by the caller's contract, 8-byte aligned (a mapping's
+    // base is page aligned), atomic-only access; the lifetime is bounded by
+    // the borrow of `map`, which stays mapped while borrowed.
+    unsafe { atomic_at(map.as_mut_ptr().add(i * 8)) }
 }
 
 /// The whole words in the first `len` bytes of a file, which must hold at
@@ -254,14 +274,18 @@ impl WriteMap {
 }
 
 impl Writable<'_> {
-    /// The word `i`, which must be below `self.words`.
+    /// The word `i`.
+    ///
+    /// # Safety
+    /// `i` must be below `self.words`.
     #[inline]
-    fn word(&self, i: usize) -> &AtomicU64 {
+    unsafe fn word(&self, i: usize) -> &AtomicU64 {
         debug_assert!(i < self.words);
         // The mapping is read-write and borrowed for as long as `self`.
-        // SAFETY: `i` is in bounds (the callers check), the base page aligned,
-        // and every access to these bytes is atomic (the module contract).
-        unsafe { AtomicU64::from_ptr(self.base.add(i * 8).cast()) }
+        // SAFETY: `i` is in bounds (the caller's contract), the base page
+        // aligned, and every access to these bytes is atomic (the module
+        // contract).
+        unsafe { atomic_at(self.base.add(i * 8)) }
     }
 }
 
@@ -274,7 +298,8 @@ impl Words for Writable<'_> {
     #[inline]
     fn load(&self, i: usize) -> u64 {
         assert!(i < self.words);
-        self.word(i).load(Ordering::Relaxed)
+        // SAFETY: `i < self.words`, asserted above.
+        unsafe { self.word(i) }.load(Ordering::Relaxed)
     }
 }
 
@@ -289,11 +314,14 @@ impl WordsMut for Writable<'_> {
             "word {i} beyond a {}-word mapping",
             self.words
         );
-        self.word(i).store(value, order);
+        // SAFETY: `i < self.words`: checked above, and every mapping holds
+        // at least the header's words (`mapped_words`; `grow` only grows).
+        unsafe { self.word(i) }.store(value, order);
     }
 
     // Always: left to itself the compiler keeps this out of line in
-    // `Scoreboard::update` (measured: BENCHMARKS.md, Updates).
+    // `Scoreboard::update` (measured: BENCHMARKS.md, "Second pass: the store
+    // of the payload inlined, and three changes taken up again").
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn store_bytes(&self, first: usize, data: &[u8]) {
@@ -316,8 +344,9 @@ impl WordsMut for Writable<'_> {
         if whole < data.len() {
             let mut last = [0u8; 8];
             last[..data.len() - whole].copy_from_slice(&data[whole..]);
-            self.word(end - 1)
-                .store(u64::from_le_bytes(last), Ordering::Relaxed);
+            // SAFETY: `end - 1 < self.words` (checked above; `end > first`
+            // here, as `data` has a tail).
+            unsafe { self.word(end - 1) }.store(u64::from_le_bytes(last), Ordering::Relaxed);
         }
     }
 }

@@ -35,10 +35,10 @@
 //! under it (in `Worker::create` or `Worker::update`, or allocating) leaves
 //! the table as before the change being made, since every change is one call
 //! into a std container or one counter increment, after whatever can fail;
-//! the next holder uses it as it is, as `PoisonError::into_inner` did with
-//! the `Mutex` before. In a fork child, a table whose lock a parent's thread
-//! held at the fork is taken over and leaked (`forget_inherited`), where a
-//! `Mutex` would have stayed locked for good.
+//! the next holder uses it as it is. In a fork child, a table whose lock a
+//! parent's thread held at the fork is taken over and leaked
+//! (`forget_inherited`); a `std::sync::Mutex` would stay locked there for
+//! good.
 //!
 //! The common case, a thread updating a slot it already holds, costs the table
 //! lock that `update` always took, a hash lookup, and a scan of the thread's
@@ -99,10 +99,10 @@ struct Hold {
 
 /// A thread's holds; releasing them is its destructor's job. Rule 3.
 #[derive(Debug)]
-struct Held(RefCell<Vec<Hold>>);
+struct ThreadHolds(RefCell<Vec<Hold>>);
 
 thread_local! {
-    static HELD: Held = const { Held(RefCell::new(Vec::new())) };
+    static HELD: ThreadHolds = const { ThreadHolds(RefCell::new(Vec::new())) };
 }
 
 impl Slots {
@@ -226,7 +226,7 @@ fn hold(table: &Arc<Lock<Table>>, slot: &mut Slot) {
     }
 }
 
-impl Drop for Held {
+impl Drop for ThreadHolds {
     fn drop(&mut self) {
         for hold in std::mem::take(self.0.get_mut()) {
             // Rule 4: a dropped board has nothing left to release.

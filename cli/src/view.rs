@@ -9,7 +9,15 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use parallel_scoreboard::render::{Record, count_states, seconds_since, state};
 
 use crate::text::{self, group, left, maybe, printable, right};
-use crate::watch::WatchOptions;
+
+/// What the view starts with.
+#[derive(Clone, Debug)]
+pub(crate) struct WatchOptions {
+    pub(crate) interval: Duration,
+    pub(crate) sort: Sort,
+    pub(crate) filter: String,
+    pub(crate) frames: Option<u64>,
+}
 
 /// The columns the view can be sorted by, in the order the `s` key cycles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -371,7 +379,6 @@ fn whole(x: f64) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::watch::WatchOptions;
 
     fn record(id: &str, status: &str, updates: u64) -> Record {
         let now = SystemTime::now();

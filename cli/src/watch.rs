@@ -12,16 +12,8 @@ use crossterm::{cursor, execute, queue};
 
 use crate::signal;
 use crate::source::{Source, is_missing};
-use crate::view::{Action, Sort, View};
-
-/// What the view starts with.
-#[derive(Clone, Debug)]
-pub(crate) struct WatchOptions {
-    pub(crate) interval: Duration,
-    pub(crate) sort: Sort,
-    pub(crate) filter: String,
-    pub(crate) frames: Option<u64>,
-}
+pub(crate) use crate::view::WatchOptions;
+use crate::view::{Action, View};
 
 /// Called before every refresh; `demo` uses it to run its workers. Returns
 /// `false` to stop.

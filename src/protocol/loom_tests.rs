@@ -3,8 +3,9 @@
 //! Every status written is self-checking: update `n` writes `LENS[n]` bytes of
 //! value `n`, so a reader can tell a torn copy from a whole one by content.
 //! Writers stopped mid-update stop after a stage named by [`Stages`], counted
-//! from the status length and the writer's state as the writer counts its
-//! stores; the test writer asserts that every status fits its region.
+//! from the real writer's stores of that update (recorded apart, outside the
+//! model's atomics); the test writer asserts that every status fits its
+//! region.
 
 use super::*;
 use crate::layout::HEADER_LEN;
@@ -107,7 +108,7 @@ fn loom_stopped_writer_never_hides_the_last_status() {
             let (m, st) = new_model();
             let writer = spawn_writer(&m, st, move |m, st| {
                 write(m, st, &status(1), 1);
-                let steps = stop(&Stages::of(st, LENS[2]));
+                let steps = stop(&Stages::of(st, &status(2)));
                 let done = write_steps(m, st, &status(2), 2, steps);
                 assert!(!done, "stopped after the {stage}");
             });
@@ -172,7 +173,7 @@ fn loom_full_protocol_both_copies_growth_and_a_stopped_writer() {
                 write(m, st, &status(1), 1);
                 write(m, st, &status(2), 2);
                 grow_next(st);
-                let steps = stop(&Stages::of(st, LENS[3]));
+                let steps = stop(&Stages::of(st, &status(3)));
                 assert!(!write_steps(m, st, &status(3), 3, steps));
             });
             let (first, meta1, _) = read_whole(&m);

@@ -1,5 +1,5 @@
-//! The protocol's unit tests, on process-local words: reads of fresh, updated,
-//! stopped and corrupt copies.
+//! The protocol's unit tests: the writer's real stores, recorded update by
+//! update; reads of fresh, updated, stopped and corrupt copies.
 
 use super::*;
 use crate::sync::AtomicU64;
@@ -55,12 +55,15 @@ fn stopped_writer_leaves_the_previous_status_readable() {
     let (w, mut st) = fresh(4096);
     write(&w, &mut st, b"complete", 1);
     let next = b"never finished, long enough"; // 4 words
-    // Odd mark, 3 descriptor fields (len, updated_ns, updates: the region
-    // has not moved), 4 payload words, even mark, publish.
-    let s = Stages::of(&st, next.len());
-    assert_eq!((s.odd, s.descriptor, s.payload, s.even), (1, 4, 8, 9));
+    // Counted from the real writer's stores: the odd mark, 3 descriptor
+    // fields (len, updated_ns, updates: the region has not moved), 4 payload
+    // words, the even mark, the publication.
+    let s = Stages::of(&st, next);
+    assert_eq!(
+        (s.odd, s.descriptor, s.payload, s.even, s.published),
+        (1, 4, 8, 9, 10)
+    );
     let stores = s.published;
-    assert_eq!(stores, 10);
     for steps in 0..stores {
         let mut stopped = st;
         write_steps(&w, &mut stopped, next, 2, steps);
@@ -76,38 +79,87 @@ fn stopped_writer_leaves_the_previous_status_readable() {
     assert!(matches!(a, Attempt::Done(m) if m.updates == 2));
 }
 
+/// The stores an update of `data` into copy `i`, whose region is at `off`
+/// of `cap` bytes, must make, in order: the odd mark, then the descriptor
+/// fields `fields` (those that changed, and the time and count), then the
+/// payload, the even mark and the publication.
+fn expected_stores(
+    i: usize,
+    odd: u64,
+    (off, cap): (u64, u64),
+    fields: &[usize],
+    data: &[u8],
+    (now, updates): (u64, u64),
+) -> Vec<Store> {
+    let d = desc(i);
+    let store = |word, value, order| Store { word, value, order };
+    let mut stores = vec![store(d + SEQ, odd, Ordering::Relaxed)];
+    for &f in fields {
+        let value = match f {
+            OFF => off,
+            CAP => cap,
+            LEN => data.len() as u64,
+            UPDATED_NS => now,
+            UPDATES => updates,
+            _ => unreachable!("field {f}"),
+        };
+        stores.push(store(d + f, value, Ordering::Relaxed));
+    }
+    for_each_word(data, |k, word| {
+        stores.push(store((off / 8) as usize + k, word, Ordering::Relaxed));
+    });
+    stores.push(store(d + SEQ, odd + 1, Ordering::Release));
+    stores.push(store(PUBLISHED, i as u64, Ordering::Release));
+    stores
+}
+
 #[test]
-fn only_what_changed_is_stored_and_every_read_is_whole() {
-    let (w, mut st) = fresh(16384);
-    let expect = |st: &WriterState, len: usize, descriptor_stores: usize| {
-        let s = Stages::of(st, len);
-        assert_eq!(s.descriptor - s.odd, descriptor_stores, "{len} bytes");
-    };
-    // Each copy's first update stores its length; the same length again
-    // stores only the time and count; a moved region also stores its
-    // offset and capacity, once.
-    for (n, (len, moved_to, stores)) in [
-        (100, None, 3),
-        (100, None, 3),
-        (100, None, 2),
-        (100, None, 2),
-        (3000, Some(8192), 5),
-        (3000, Some(12288), 5),
-        (3000, None, 2),
-        (5, None, 3),
+fn each_update_stores_only_what_changed_in_protocol_order() {
+    // The writer's real stores, recorded: each copy's first update stores
+    // its length; the same length again stores only the time and count; a
+    // moved region also stores its offset and capacity, once.
+    let w = Recorder::new(16384);
+    let mut st = WriterState::new();
+    init(&w, &st);
+    w.take();
+    let changed = [LEN, UPDATED_NS, UPDATES];
+    let same = [UPDATED_NS, UPDATES];
+    let moved = [OFF, CAP, LEN, UPDATED_NS, UPDATES];
+    let mut seq = [0u64; 2];
+    for (n, (len, moved_to, fields)) in [
+        (100, None, &changed[..]),
+        (100, None, &changed[..]),
+        (100, None, &same[..]),
+        (100, None, &same[..]),
+        (3000, Some(8192), &moved[..]),
+        (3000, Some(12288), &moved[..]),
+        (3000, None, &same[..]),
+        (5, None, &changed[..]),
     ]
     .into_iter()
     .enumerate()
     {
+        let i = st.next();
         if let Some(off) = moved_to {
-            st.set_region(st.next(), off, 4096);
+            st.set_region(i, off, 4096);
         }
-        expect(&st, len, stores);
         let data: Vec<u8> = (0..len).map(|b| (b + n) as u8).collect();
+        let updates = n as u64 + 1;
+        let expected = expected_stores(
+            i,
+            seq[i] + 1,
+            st.region(i),
+            fields,
+            &data,
+            (n as u64, updates),
+        );
         write(&w, &mut st, &data, n as u64);
-        let (out, a) = read(&w);
-        assert_eq!(out, data, "update {n}");
-        assert!(matches!(a, Attempt::Done(m) if m.updates == n as u64 + 1));
+        assert_eq!(w.take(), expected, "update {updates}");
+        seq[i] += 2;
+        let mut out = Vec::new();
+        let a = read_attempt(&w, &mut out);
+        assert_eq!(out, data, "update {updates}");
+        assert!(matches!(a, Attempt::Done(m) if m.updates == updates));
     }
 }
 
@@ -127,19 +179,30 @@ fn a_region_beyond_the_mapping_asks_for_more() {
     assert_eq!(read(&w).0, vec![7u8; 3000]);
 }
 
+/// What a reader makes of a file whose published descriptor has its word
+/// `field` set to `value`.
+fn corrupted(field: usize, value: u64) -> Attempt {
+    let (w, mut st) = fresh(4096);
+    write(&w, &mut st, b"a 16-byte status", 1);
+    w.store(desc(st.published) + field, value, Ordering::Relaxed);
+    read(&w).1
+}
+
 #[test]
 fn impossible_descriptors_are_corrupt_not_copied() {
-    let (w, mut st) = fresh(4096);
-    write(&w, &mut st, b"x", 1);
-    let d = desc(st.published);
-    w.store(d + LEN, 5000, Ordering::Relaxed);
-    assert!(matches!(read(&w).1, Attempt::Corrupt(_)));
-    w.store(d + LEN, 1, Ordering::Relaxed);
-    w.store(d + OFF, 8, Ordering::Relaxed);
-    assert!(matches!(read(&w).1, Attempt::Corrupt(_)));
-    w.store(d + OFF, u64::MAX - 7, Ordering::Relaxed);
-    assert!(matches!(
-        read(&w).1,
-        Attempt::Corrupt(_) | Attempt::NeedLen(_)
-    ));
+    use Reason::{LengthBeyondRegion, PayloadOverlapsHeader};
+    let corrupt = Attempt::Corrupt;
+    assert_eq!(corrupted(LEN, INITIAL_CAP + 1), corrupt(LengthBeyondRegion));
+    assert_eq!(corrupted(CAP, 2), corrupt(LengthBeyondRegion));
+    assert_eq!(corrupted(CAP, MAX_CAP + 8), corrupt(LengthBeyondRegion));
+    assert_eq!(corrupted(OFF, 8), corrupt(PayloadOverlapsHeader));
+    assert_eq!(
+        corrupted(OFF, HEADER_LEN + 1),
+        corrupt(PayloadOverlapsHeader)
+    );
+    // An aligned offset so large that adding the length overflows: the end
+    // saturates, and the reader is told to map that much; finding no file
+    // that long, its caller reports the entry corrupt
+    // (`Reason::BeyondEndOfFile`).
+    assert_eq!(corrupted(OFF, u64::MAX - 7), Attempt::NeedLen(u64::MAX));
 }

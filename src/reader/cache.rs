@@ -17,20 +17,20 @@
 //! file a read copies.
 
 use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::fs::{File, Metadata};
 use std::io;
 
 use super::Skip;
 use super::budget;
-use super::copy::{self, Reread};
 use super::corrupt;
+use super::header::check_header;
 use super::pread::{self, Pread};
+use super::reopen::{Reread, reopen};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
-use crate::layout::{self, HEADER_LEN, check_header};
-use crate::protocol::Words;
-use crate::shm::{self, ReadMap};
+use crate::layout::{self, HEADER_LEN};
+use crate::shm::{self, ReadMap, Words};
 use crate::sys::FileId;
 
 /// A live worker's status file mapped by this reader, with its static header.
@@ -157,9 +157,14 @@ impl Kept {
 /// Live workers' files, by entry name. Ordered: names follow ids, so reads
 /// visit workers roughly in id order, which makes the callers' sorted inserts
 /// cheap.
+///
+/// A kept name is a `str`: `classify` passes on only names that are UTF-8,
+/// and the header check only those that are their id's
+/// [`file_name`](crate::id::file_name), which is ASCII; so one string is both
+/// the name opened and the text of messages, and nothing is converted back.
 #[derive(Debug)]
 pub(super) struct Cache {
-    files: BTreeMap<OsString, Kept>,
+    files: BTreeMap<String, Kept>,
     /// How many of `files` are mapped.
     mapped: usize,
     /// The most mappings the builder allows (`None`: no limit of its own),
@@ -193,15 +198,14 @@ impl Cache {
         self.mapped < self.asked.unwrap_or(usize::MAX) && budget::take()
     }
 
-    /// Keeps the live status file `file` (named `name`, which is `text`):
-    /// maps it if it is new, replaced the one kept or shrank below the
-    /// mapping (within the budget, or else only checks its header), and
-    /// records that listing `listing` saw it.
+    /// Keeps the live status file `file`, named `name`: maps it if it is
+    /// new, replaced the one kept or shrank below the mapping (within the
+    /// budget, or else only checks its header), and records that listing
+    /// `listing` saw it.
     pub(super) fn keep(
         &mut self,
         dir: &BaseDir,
-        name: &OsStr,
-        text: &str,
+        name: &str,
         file: &File,
         meta: &Metadata,
         listing: u64,
@@ -221,13 +225,14 @@ impl Cache {
                 // at its new size, which checks it afresh. (A file kept
                 // unmapped is mapped at its size of the moment for each copy.)
             }
-            self.remove(name);
+            self.remove(name.as_ref());
         }
         let kept = if dir.is_owner() {
-            self.first_look(dir, text, file, meta.len(), file_id, listing)?
+            self.first_look(dir, name, file, meta.len(), file_id, listing)?
         } else {
-            first_look_foreign(dir, text, file, meta.len(), file_id, listing)?
+            first_look_foreign(dir, name, file, meta.len(), file_id, listing)?
         };
+        debug_assert!(name.is_ascii(), "the header check passed {name:?}");
         self.mapped += usize::from(kept.is_mapped());
         self.files.insert(name.to_owned(), kept);
         Ok(())
@@ -276,8 +281,11 @@ impl Cache {
         }))
     }
 
-    /// Drops the file `name`, if kept.
+    /// Drops the file `name`, if kept (a name that is not UTF-8 never is).
     pub(super) fn remove(&mut self, name: &OsStr) {
+        let Some(name) = name.to_str() else {
+            return;
+        };
         if let Some(kept) = self.files.remove(name) {
             let n = usize::from(kept.is_mapped());
             self.mapped -= n;
@@ -314,7 +322,7 @@ impl Cache {
     pub(super) fn each(
         &mut self,
         dir: &BaseDir,
-        mut f: impl FnMut(&OsString, Result<Lent<'_>, Reread>),
+        mut f: impl FnMut(&str, Result<Lent<'_>, Reread>),
     ) {
         let asked = self.asked.unwrap_or(usize::MAX);
         let ahead = &mut self.ahead;
@@ -329,9 +337,8 @@ impl Cache {
                     Ahead::of(m)
                 }
                 Kept::Foreign(u) => {
-                    let text = &*name.to_string_lossy();
-                    match copy::reopen(dir, text, u.file_id)
-                        .and_then(|(file, meta)| Pread::new(dir, text, file, &meta))
+                    match reopen(dir, name, u.file_id)
+                        .and_then(|(file, meta)| Pread::new(dir, name, file, &meta))
                     {
                         Ok(src) => f(
                             name,
@@ -432,10 +439,9 @@ fn first_look_foreign(
 /// descriptor is closed on return), checks that the name still leads to the
 /// file kept, and maps all of it. Its id is moved into the mapping (and given
 /// back by the caller).
-fn lend(dir: &BaseDir, name: &OsStr, u: &mut Unmapped) -> Result<Mapped, Reread> {
-    let text = &*name.to_string_lossy();
-    let (file, meta) = copy::reopen(dir, text, u.file_id)?;
-    let map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
+fn lend(dir: &BaseDir, name: &str, u: &mut Unmapped) -> Result<Mapped, Reread> {
+    let (file, meta) = reopen(dir, name, u.file_id)?;
+    let map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(name, e))?;
     Ok(Mapped {
         file_id: u.file_id,
         map,

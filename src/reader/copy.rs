@@ -1,8 +1,6 @@
 //! Copying a mapped status out: retrying while the writer is mid-update, and
 //! remapping when the worker grew its file.
 
-use std::ffi::OsStr;
-use std::fs::{File, Metadata};
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -11,11 +9,11 @@ use crossbeam_utils::Backoff;
 use super::cache::Mapped;
 use super::corrupt;
 use super::pread::Pread;
+use super::reopen::{Reread, reopen};
 use crate::dir::BaseDir;
 use crate::error::{Error, ErrorKind, Reason};
 use crate::protocol::{self, Attempt};
 use crate::shm::ReadMap;
-use crate::sys::{self, FileId};
 
 /// How long one read waits, all statuses together, for statuses that keep
 /// changing under it, unless the builder says otherwise.
@@ -57,20 +55,6 @@ impl Patience {
     }
 }
 
-/// Why a mapped status could not be copied.
-pub(super) enum Reread {
-    /// The name now points to another file (its worker died and the id was
-    /// taken over during this read).
-    Replaced,
-    Failed(Error),
-}
-
-impl From<Error> for Reread {
-    fn from(e: Error) -> Self {
-        Reread::Failed(e)
-    }
-}
-
 /// Copies the published status of `m` into `buf`, following growth; a status
 /// that does not settle within the read's `patience` is `Busy`; one there is
 /// no memory for fails with `ENOMEM` (never an abort).
@@ -80,7 +64,7 @@ impl From<Error> for Reread {
 #[inline]
 pub(super) fn read_status(
     dir: &BaseDir,
-    name: &OsStr,
+    name: &str,
     m: &mut Mapped,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
@@ -98,12 +82,12 @@ pub(super) fn read_status(
 /// (see [`pread`](super::pread)), into `buf`, as [`read_status`] does.
 pub(super) fn read_foreign(
     dir: &BaseDir,
-    name: &OsStr,
+    name: &str,
     src: &mut Pread,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
 ) -> Result<protocol::CopyMeta, Reread> {
-    match src.attempt(dir, &name.to_string_lossy(), buf)? {
+    match src.attempt(dir, name, buf)? {
         Attempt::Done(meta) => Ok(meta),
         first => settle(dir, name, src, buf, patience, first),
     }
@@ -148,7 +132,7 @@ impl Source for Pread {
 #[inline(never)]
 fn settle(
     dir: &BaseDir,
-    name: &OsStr,
+    name: &str,
     src: &mut impl Source,
     buf: &mut Vec<u8>,
     patience: &mut Patience,
@@ -156,7 +140,6 @@ fn settle(
 ) -> Result<protocol::CopyMeta, Reread> {
     let backoff = Backoff::new();
     let mut late = 0;
-    let text = || name.to_string_lossy();
     loop {
         match attempt {
             Attempt::Done(meta) => {
@@ -168,7 +151,7 @@ fn settle(
                 if late > LATE_ATTEMPTS {
                     return Err(Error::new(ErrorKind::Busy)
                         .with_detail("the status kept changing during this read")
-                        .with_path(dir.entry(&text()))
+                        .with_path(dir.entry(name))
                         .into());
                 }
                 backoff.spin();
@@ -179,37 +162,17 @@ fn settle(
                 }
                 backoff.snooze();
             }
-            Attempt::NeedLen(need) => src.grow(dir, &text(), need)?,
-            Attempt::Corrupt(why) => return Err(corrupt(dir, &text(), why).into()),
+            Attempt::NeedLen(need) => src.grow(dir, name, need)?,
+            Attempt::Corrupt(why) => return Err(corrupt(dir, name, why).into()),
             Attempt::NoMemory(len) => {
                 return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
                     .with_detail(format!("no memory for its {len}-byte status"))
-                    .with_path(dir.entry(&text()))
+                    .with_path(dir.entry(name))
                     .into());
             }
         }
-        attempt = src.attempt(dir, &text(), buf)?;
+        attempt = src.attempt(dir, name, buf)?;
     }
-}
-
-/// Opens the entry `text` again, and its metadata, if it is still the file
-/// `file_id` kept; [`Reread::Replaced`] if the name now leads elsewhere (or
-/// nowhere: its worker died and another took the id during this read).
-pub(super) fn reopen(
-    dir: &BaseDir,
-    text: &str,
-    file_id: FileId,
-) -> Result<(File, Metadata), Reread> {
-    let file = match sys::open_entry(dir.fd(), text, false) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Reread::Replaced),
-        Err(e) => return Err(dir.err(text, e).into()),
-    };
-    let meta = file.metadata().map_err(|e| dir.err(text, e))?;
-    if FileId::of(&meta) != file_id {
-        return Err(Reread::Replaced);
-    }
-    Ok((file, meta))
 }
 
 /// Maps `m`'s file again, now that its published copy needs `need` bytes: the
@@ -223,40 +186,4 @@ fn remap(dir: &BaseDir, text: &str, m: &mut Mapped, need: u64) -> Result<(), Rer
     }
     m.map = ReadMap::new(&file, meta.len()).map_err(|e| dir.err(text, e))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::layout::{CAP, HEADER_LEN, INITIAL_FILE_LEN, OFF, desc};
-    use crate::protocol::{LocalWords, Words as _, WriterState};
-
-    /// What the reader makes of a file whose published descriptor has its
-    /// word `field` set to `value`.
-    fn corrupted(field: usize, value: u64) -> Reason {
-        let words = LocalWords::new(INITIAL_FILE_LEN);
-        let mut st = WriterState::new();
-        protocol::init(&words, &st);
-        protocol::write(&words, &mut st, b"status", 1);
-        let i = (words.load(crate::layout::PUBLISHED) & 1) as usize;
-        words.0[desc(i) + field].store(value, std::sync::atomic::Ordering::Relaxed);
-        match protocol::read_attempt(&words, &mut Vec::new()) {
-            Attempt::Corrupt(why) => why,
-            _ => panic!("not corrupt"),
-        }
-    }
-
-    #[test]
-    fn the_protocols_corrupt_descriptors_map_to_their_reasons() {
-        assert_eq!(corrupted(OFF, 8), Reason::PayloadOverlapsHeader);
-        assert_eq!(
-            corrupted(OFF, HEADER_LEN + 1),
-            Reason::PayloadOverlapsHeader
-        );
-        assert_eq!(corrupted(CAP, 2), Reason::LengthBeyondRegion);
-        assert_eq!(
-            Reason::LengthBeyondRegion.to_string(),
-            "status length exceeds its region"
-        );
-    }
 }

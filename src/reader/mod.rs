@@ -25,7 +25,9 @@
 //! - [`track`]: what changed since the last read (the watch, dirty names,
 //!   suspects, lasting skips, listings);
 //! - [`classify`]: what an entry is, and removing dead workers' files;
-//! - [`cache`]: the mappings kept between reads, and their header checks;
+//! - [`cache`]: the files kept between reads (mapped, or not);
+//! - [`header`]: the check of a file's static header;
+//! - [`reopen`]: finding a kept file again by its name;
 //! - [`copy`]: copying a status out, with retry and remapping;
 //! - [`pread`]: the words of another user's file, read with `pread` (a
 //!   reader that is not the board's owner never maps a file);
@@ -37,19 +39,25 @@ mod budget;
 mod cache;
 mod classify;
 mod copy;
+mod header;
 mod perl;
 mod pread;
+mod reopen;
 mod track;
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use self::cache::{Cache, Lent};
 use self::classify::{Found, Skip};
+use self::copy::Patience;
 pub(crate) use self::copy::SETTLE_TIMEOUT;
-use self::copy::{Patience, Reread};
+// For `crate::inspect`, which loom builds leave out.
+#[cfg(not(loom))]
+pub(crate) use self::header::check_header;
+use self::reopen::Reread;
 use self::track::{Drained, Tracker};
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, Reason, Result};
@@ -90,13 +98,31 @@ impl Visit for Vec<u8> {
     fn visit(&mut self, _: Entry<'_>) {}
 }
 
-/// What a read does.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct How {
-    /// List the directory and look at every entry, whatever the watch says.
-    pub(crate) full: bool,
-    /// Collect the skipped entries into the report.
-    pub(crate) skipped: bool,
+/// What a read is for, which says what it looks at and what it reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum How {
+    /// The statuses (`read_all`): looks at the entries the watch reports
+    /// changed (or at all of them when it cannot tell), and reports no
+    /// skipped entry.
+    Statuses,
+    /// The statuses and what was skipped (`read_into`): as [`How::Statuses`],
+    /// and collects every skipped entry, with why, into the report.
+    WithSkipped,
+    /// Removing the dead (`cleanup`): lists the directory and looks at every
+    /// entry, whatever the watch says; reports no skipped entry.
+    Cleanup,
+}
+
+impl How {
+    /// Whether to list the directory and look at every entry.
+    fn lists_all(self) -> bool {
+        self == How::Cleanup
+    }
+
+    /// Whether to collect the skipped entries into the report.
+    fn reports_skipped(self) -> bool {
+        self == How::WithSkipped
+    }
 }
 
 /// What a read found besides the live workers.
@@ -176,7 +202,7 @@ impl Reader {
         for name in self.track.due_suspects() {
             self.examine(dir, &name, false, &mut report, how);
         }
-        if how.skipped {
+        if how.reports_skipped() {
             report.skipped.extend(self.track.lasting_skips().cloned());
         }
         if let Some(e) = report.incomplete.take() {
@@ -198,7 +224,7 @@ impl Reader {
     fn scan(&mut self, how: How, report: &mut ScanReport) -> Result<Arc<BaseDir>> {
         for _ in 0..2 {
             let (dir, drained) = self.locate()?;
-            if drained == Drained::Complete && !how.full {
+            if drained == Drained::Complete && !how.lists_all() {
                 self.examine_dirty(&dir, report, how);
                 return Ok(dir);
             }
@@ -304,7 +330,7 @@ impl Reader {
                             // whether this worker is live is unknown, so the
                             // read fails rather than leave it out.
                             report.incomplete.get_or_insert(error);
-                        } else if how.skipped {
+                        } else if how.reports_skipped() {
                             report.skipped.push(error);
                         }
                     }
@@ -326,7 +352,7 @@ impl Reader {
             Found::Publishing => Ok(Look::Live),
             Found::Live { text, file, meta } => {
                 let listing = self.track.listing();
-                self.cache.keep(dir, name, text, &file, &meta, listing)?;
+                self.cache.keep(dir, text, &file, &meta, listing)?;
                 Ok(Look::Live)
             }
         }
@@ -340,7 +366,7 @@ impl Reader {
         how: How,
         visit: &mut impl Visit,
     ) {
-        let mut replaced: Vec<OsString> = Vec::new();
+        let mut replaced: Vec<String> = Vec::new();
         let mut patience = Patience::new(self.settle);
         visit.expect(self.cache.len());
         self.cache.each(dir, |name, lent| {
@@ -376,8 +402,8 @@ impl Reader {
         for name in replaced {
             // Its worker died and another took the id during this read: the
             // next read maps the new file.
-            self.cache.remove(&name);
-            self.track.mark(&name, false);
+            self.cache.remove(name.as_ref());
+            self.track.mark(name.as_ref(), false);
         }
     }
 }
@@ -386,21 +412,21 @@ impl Reader {
 #[cold]
 #[inline(never)]
 fn not_copied(
-    name: &OsString,
+    name: &str,
     why: Reread,
     how: How,
     report: &mut ScanReport,
-    replaced: &mut Vec<OsString>,
+    replaced: &mut Vec<String>,
 ) {
     match why {
-        Reread::Replaced => replaced.push(name.clone()),
+        Reread::Replaced => replaced.push(name.to_owned()),
         Reread::Failed(e) if cache::is_exhaustion(&e) => {
             // Whether it still lives is known, its status is not: the read
             // fails rather than leave it out.
             report.incomplete.get_or_insert(e);
         }
         Reread::Failed(e) => {
-            if how.skipped {
+            if how.reports_skipped() {
                 report.skipped.push(e);
             }
         }

@@ -27,12 +27,14 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use super::copy::Reread;
 use super::corrupt;
+use super::header::{self, Header};
+use super::reopen::Reread;
 use crate::dir::BaseDir;
 use crate::error::Reason;
-use crate::layout::{self, HEADER_LEN, Header};
-use crate::protocol::{self, Attempt, Words};
+use crate::layout::{self, HEADER_LEN};
+use crate::protocol::{self, Attempt};
+use crate::shm::Words;
 
 /// The words of a file, each load a `pread`. A read that comes up short
 /// (the file shrank) or fails loads zeros and is recorded: the caller
@@ -173,7 +175,7 @@ pub(super) fn check_header(
     len: u64,
 ) -> Result<Header, Reread> {
     let words = FileWords::new(file, len);
-    let header = layout::check_header(&words, text);
+    let header = header::check_header(&words, text);
     if let Some(e) = words.fault() {
         return Err(fault(dir, text, e));
     }

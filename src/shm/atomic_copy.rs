@@ -45,13 +45,15 @@
 //! Other targets use the per-word path for every length (see [`copy_in`]):
 //! portable, defined, and slower.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
-/// From this many bytes on, a copy is one `rep movsb` (`x86_64`). Below it,
-/// smaller moves win: measured on this project's machine, 64 B took 4.0 ns as
-/// word stores and 8.3 ns with `rep movsb`; at 512 B both took about 15 ns; at
-/// 4 KiB words took 128 ns, `rep movsb` 50 ns (as fast as `memcpy`). 16-byte
-/// moves then cut a whole 64 B `Worker::update` from 15.9 to 13.6 ns.
+use super::atomic_at;
+
+/// From this many bytes on, a copy is one `rep movsb` (`x86_64`), as fast as
+/// `memcpy` there; below it, smaller moves win, where `rep movsb`'s start-up
+/// costs more than the copy, and 16-byte moves beat word stores (measured:
+/// BENCHMARKS.md, "Updates", "The fixed cost of a 64 B update" and "What did
+/// not pay").
 const BULK: usize = 512;
 
 /// Copies `src` into shared memory at `dst`, as byte-wise Relaxed atomic
@@ -91,7 +93,7 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
             let value = u64::from_le_bytes(src[k * 8..].try_into().expect("8 bytes"));
             // SAFETY: word `k` is the last of the caller's `src.len()` bytes
             // at `dst`, 8-byte aligned, only ever accessed atomically.
-            unsafe { AtomicU64::from_ptr(dst.add(k * 8).cast()) }.store(value, Ordering::Relaxed);
+            unsafe { atomic_at(dst.add(k * 8)) }.store(value, Ordering::Relaxed);
         }
         return;
     }
@@ -99,7 +101,7 @@ pub(super) unsafe fn copy_in(dst: *mut u8, src: &[u8]) {
         let value = u64::from_le_bytes(chunk.try_into().expect("chunks_exact(8)"));
         // SAFETY: word `k` is within the caller's `src.len()` bytes at `dst`,
         // 8-byte aligned, and only ever accessed atomically (the contract).
-        unsafe { AtomicU64::from_ptr(dst.add(k * 8).cast()) }.store(value, Ordering::Relaxed);
+        unsafe { atomic_at(dst.add(k * 8)) }.store(value, Ordering::Relaxed);
     }
 }
 
@@ -156,8 +158,7 @@ pub(super) unsafe fn copy_out(src: *const u8, len: usize, out: &mut Vec<u8>) {
     while k < len / 8 {
         // Only loaded (Relaxed) here, as a read-only mapping allows.
         // SAFETY: word `k` is in the caller's `len` bytes, aligned, atomic-only.
-        let word = unsafe { AtomicU64::from_ptr(src.add(k * 8).cast_mut().cast()) }
-            .load(Ordering::Relaxed);
+        let word = unsafe { atomic_at(src.add(k * 8).cast_mut()) }.load(Ordering::Relaxed);
         // SAFETY: bytes `k * 8..k * 8 + 8` of the `len` spare bytes sliced
         // above; an unaligned write, as `Vec<u8>`'s buffer is byte aligned.
         unsafe {

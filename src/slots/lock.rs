@@ -1,7 +1,7 @@
 //! The slot table's lock: a spin lock released by a plain store.
 //!
 //! [`Scoreboard::update`](crate::Scoreboard::update) takes its board's table
-//! lock on every call, around a ~10 ns status update. An uncontended
+//! lock on every call, around a status update of a few stores. An uncontended
 //! `std::sync::Mutex` costs a `lock cmpxchg` to take and an `xchg` to release
 //! (a swap, to learn whether a sleeper needs waking), and the swap waits for
 //! the update's stores to drain. This lock is released by a Release store,
@@ -19,7 +19,7 @@
 //! milliseconds), a waiter yields in a loop instead of sleeping. That is
 //! acceptable here: the lock guards one board's table, taken by the threads
 //! of one process that update through that board; its critical sections are
-//! one update (~10 ns) except first use and growth, so a waiter almost
+//! one update (a few stores) except first use and growth, so a waiter almost
 //! always gets it within its spin.
 //!
 //! Measured, this did not make updates faster: in a loop of updates the next
@@ -28,8 +28,8 @@
 //! fork child (below).
 //!
 //! No poisoning: a panic under the lock releases it, and the next holder sees
-//! the data as the panic left it (as `PoisonError::into_inner` did with the
-//! `Mutex` before).
+//! the data as the panic left it (the slot table is left consistent by every
+//! change it makes: `crate::slots`).
 //!
 //! # Fork
 //!

@@ -48,8 +48,10 @@
 //!   `descriptors()`: its descriptor limit and use.
 //!
 //! Processes and fork:
-//! - `getpid()` and `replace_fd(placeholder, fd)` (both async-signal-safe: the
-//!   fork child handler calls them), `euid()`, `open_placeholder()`,
+//! - `getpid()` and `unsafe replace_fd(placeholder, fd)` (both
+//!   async-signal-safe: the fork child handler calls them; `replace_fd` may
+//!   only be given a descriptor registered with `crate::fork`), `euid()`,
+//!   `open_placeholder()`,
 //!   `at_fork(prepare, parent, child)`;
 //! - `mono_ns()`: ns on a clock that never steps and that every process of
 //!   the host shares (the monotonic clock), cheap (no system call on Linux:
