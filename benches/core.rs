@@ -43,7 +43,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use parallel_scoreboard::reference::LocalSlot;
+use parallel_scoreboard::local::LocalSlot;
 use parallel_scoreboard::{Scoreboard, Snapshot};
 use testkit::{raise_fd_limit, tempdir};
 

@@ -25,7 +25,15 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("many_workers: {e}");
+            // The error, then its causes: the library's errors leave the OS
+            // error to `source()`.
+            let mut line = e.to_string();
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                line = format!("{line}: {c}");
+                cause = c.source();
+            }
+            eprintln!("many_workers: {line}");
             ExitCode::FAILURE
         }
     }

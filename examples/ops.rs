@@ -12,7 +12,9 @@
 //! (the builder's per-thread id; 64-byte statuses),
 //! `read-all N WORKERS` and `read-into N WORKERS` (256-byte statuses).
 //! With `PARALLEL_SCOREBOARD_NO_WATCH=1` the reads list the directory every
-//! time instead of watching it.
+//! time instead of watching it: this program reads the variable (as the test
+//! suite does, `testkit::watching`) and opens its boards with
+//! `.watch(false)`; the library itself reads no environment variable.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -23,7 +25,15 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ops: {e}");
+            // The error, then its causes: the library's errors leave the OS
+            // error to `source()`.
+            let mut line = e.to_string();
+            let mut cause = e.source();
+            while let Some(c) = cause {
+                line = format!("{line}: {c}");
+                cause = c.source();
+            }
+            eprintln!("ops: {line}");
             ExitCode::FAILURE
         }
     }
@@ -42,7 +52,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         std::env::temp_dir()
     };
     let dir = base.join(format!("psb-ops-{}", std::process::id()));
-    let board = Scoreboard::open(&dir)?;
+    let board = Scoreboard::builder(&dir)
+        .watch(testkit::watching())
+        .open()?;
     let status = [b'x'; 64];
     match op {
         "worker-update" => {
@@ -60,6 +72,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
         "board-update-thread-id" => {
             let board = Scoreboard::builder(&dir)
+                .watch(testkit::watching())
                 .worker_id(|| format!("{:?}", std::thread::current().id()))
                 .open()?;
             board.update(&status)?;

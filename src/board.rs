@@ -98,7 +98,7 @@ pub struct Snapshot {
     /// The live workers, sorted by id.
     pub workers: Vec<WorkerStatus>,
     /// Why each skipped entry was skipped (not a status file, corrupt,
-    /// another user's, busy, a dead worker's file that could not be removed),
+    /// another user's, unsettled, a dead worker's file that could not be removed),
     /// with its path; a `Corrupt` one says why as a [`Reason`](crate::Reason)
     /// to match ([`Error::reason`]).
     pub skipped: Vec<Error>,
@@ -192,6 +192,14 @@ impl Scoreboard {
     ///   dead worker's id is taken over.
     /// - [`ErrorKind::Io`](crate::ErrorKind::Io): the file cannot be created (full disk, no
     ///   permission, out of file descriptors, `base_dir` removed).
+    /// - [`ErrorKind::Corrupt`](crate::ErrorKind::Corrupt): the id's name is
+    ///   taken by something that is not this user's status file (its
+    ///   [`Reason`](crate::Reason) says which).
+    /// - [`ErrorKind::Contended`](crate::ErrorKind::Contended): other
+    ///   processes kept creating and removing files of the same id while
+    ///   this one tried to publish its file.
+    /// - [`ErrorKind::ReadOnly`](crate::ErrorKind::ReadOnly): this process
+    ///   only reads another user's board.
     /// - [`ErrorKind::Missing`](crate::ErrorKind::Missing): the board was
     ///   opened with [`Builder::create(false)`](Builder::create) and no
     ///   directory has been at its path since.

@@ -20,7 +20,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ErrorKind, Result};
+#[cfg(doc)]
+use crate::error::ErrorKind;
+use crate::error::{Error, Result};
 use crate::fork::Registered;
 use crate::id::TMP_PREFIX;
 use crate::sys::{self, FileId};
@@ -67,16 +69,14 @@ impl BaseDir {
             .recursive(true)
             .mode(0o700)
             .create(path)
-            .map_err(|e| Error::io(e).with_path(path))?;
+            .map_err(|e| Error::io_at(path, e))?;
         let dir = Self::find(path)?;
         match group {
             Some(gid) if dir.access == Access::Owner && dir.shared_with != Some(gid) => {
                 sys::share_dir(dir.fd(), gid).map_err(|e| {
-                    Error::io(e)
-                        .with_detail(format!(
-                            "sharing it with group {gid} (this user must be a member)"
-                        ))
-                        .with_path(path)
+                    Error::io_at(path, e).with_detail(format!(
+                        "sharing it with group {gid} (this user must be a member)"
+                    ))
                 })?;
                 Self::find(path)
             }
@@ -94,29 +94,27 @@ impl BaseDir {
     /// [`check_access`]), [`ErrorKind::Io`] when it cannot be opened (with
     /// what to do when that is for want of permission).
     pub(crate) fn find(path: &Path) -> Result<Self> {
-        let insecure = |why| {
-            Error::new(ErrorKind::Insecure)
-                .with_detail(why)
-                .with_path(path)
-        };
+        let insecure = |why| Error::insecure(path, why);
         let fd = sys::open_dir(path).map_err(|e| match e.raw_os_error() {
             Some(libc::ENOENT | libc::ENOTDIR) => missing(path),
             // What to do about it, when the directory can be looked at.
             Some(libc::EACCES) => match std::fs::metadata(path) {
                 Ok(meta) => {
                     use std::os::unix::fs::MetadataExt;
-                    Error::io(e)
-                        .with_detail(not_readable(meta.uid(), meta.gid(), meta.mode()))
-                        .with_path(path)
+                    Error::io_at(path, e).with_detail(not_readable(
+                        meta.uid(),
+                        meta.gid(),
+                        meta.mode(),
+                    ))
                 }
-                Err(_) => Error::io(e).with_path(path),
+                Err(_) => Error::io_at(path, e),
             },
-            _ => Error::io(e).with_path(path),
+            _ => Error::io_at(path, e),
         })?;
         let (owner, gid, mode) =
-            sys::owner_and_mode(fd.as_fd()).map_err(|e| Error::io(e).with_path(path))?;
+            sys::owner_and_mode(fd.as_fd()).map_err(|e| Error::io_at(path, e))?;
         let access = check_access(owner, gid, mode).map_err(insecure)?;
-        let id = sys::identity(fd.as_fd()).map_err(|e| Error::io(e).with_path(path))?;
+        let id = sys::identity(fd.as_fd()).map_err(|e| Error::io_at(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             fd,
@@ -146,7 +144,7 @@ impl BaseDir {
         match std::fs::metadata(&self.path) {
             Ok(meta) => Ok(FileId::of(&meta) == self.id),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => Ok(false),
-            Err(e) => Err(Error::io(e).with_path(&self.path)),
+            Err(e) => Err(Error::io_at(&self.path, e)),
         }
     }
 
@@ -188,7 +186,7 @@ impl BaseDir {
 
     /// An I/O error on entry `name`.
     pub(crate) fn err(&self, name: &str, e: io::Error) -> Error {
-        Error::io(e).with_path(self.entry(name))
+        Error::io_at(self.entry(name), e)
     }
 
     /// Creates a fresh publication temporary, registered with the fork
@@ -196,19 +194,20 @@ impl BaseDir {
     /// its name.
     ///
     /// # Errors
-    /// [`ErrorKind::Insecure`] when this process only reads the directory
+    /// [`ErrorKind::ReadOnly`] when this process only reads the directory
     /// (root or a group member reading another user's board writes nothing
     /// there).
     pub(crate) fn new_temp(&self) -> Result<(Registered<File>, String)> {
         use std::hash::{BuildHasher, RandomState};
         if self.access != Access::Owner {
-            return Err(Error::new(ErrorKind::Insecure)
-                .with_detail(format!(
+            return Err(Error::read_only(
+                &self.path,
+                format!(
                     "owned by uid {}: this process (uid {}) may read it but not add workers to it",
                     self.owner,
                     sys::euid()
-                ))
-                .with_path(&self.path));
+                ),
+            ));
         }
         loop {
             let name = format!(
@@ -276,7 +275,7 @@ impl BaseDir {
 
 /// No directory at `path`.
 pub(crate) fn missing(path: &Path) -> Error {
-    Error::new(ErrorKind::Missing).with_path(path)
+    Error::missing(path)
 }
 
 /// Says what this process may do in a directory owned by `uid` and group

@@ -4,11 +4,13 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// What went wrong, without the details [`Error`] carries.
+/// What went wrong, without the details [`Error`] carries. Each kind has one
+/// meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// An operating-system call failed; [`Error::io_error`] has it.
+    /// An operating-system call failed; [`Error::io_error`] has it (and
+    /// [`std::error::Error::source`] gives it).
     Io,
     /// The worker id is empty, longer than 255 bytes, or otherwise unusable.
     InvalidId,
@@ -16,23 +18,37 @@ pub enum ErrorKind {
     DuplicateId,
     /// The handle was inherited through `fork()`; it belongs to the parent.
     Forked,
-    /// A status file is malformed, or an entry of `base_dir` is not a status file.
+    /// A status file is malformed, or an entry of `base_dir` is not a status
+    /// file: [`Error::reason`] says which way.
     Corrupt,
-    /// A status kept changing while it was read and no consistent copy was had
-    /// in time.
-    Busy,
+    /// A status kept changing while it was read (or stayed marked as being
+    /// written) and no consistent copy was had within the read's settle
+    /// timeout. Reported in [`Snapshot::skipped`](crate::Snapshot::skipped);
+    /// the next read tries again.
+    Unsettled,
+    /// A new worker's file could not be published: other processes kept
+    /// creating and removing files of the same id in `base_dir` while it
+    /// tried (64 attempts). Trying again later may succeed.
+    Contended,
     /// A status is too large to store.
     TooLarge,
     /// `base_dir` is owned by another user and this process may not read it
     /// (it is neither root nor in the group the board is shared with), or
     /// others may write to it without the sticky bit: they could replace
-    /// status files. Also: a process that only reads another user's board
-    /// tried to add a worker to it.
+    /// status files.
     Insecure,
+    /// This process only reads the board (root, or a member of the group the
+    /// board is shared with, reading another user's board) and tried to add
+    /// a worker to it.
+    ReadOnly,
     /// No directory is at `base_dir`'s path: it was removed (or not made yet).
     /// A reading board keeps following the path: once a directory is there
     /// again, the next read reads it.
     Missing,
+    /// A typed status (feature `serde`) could not be serialized: a map with
+    /// keys that are not strings, a failing `Serialize` impl. The serializer's
+    /// error is the [`source`](std::error::Error::source).
+    Serialize,
 }
 
 /// Why an entry of `base_dir` is not a readable status file: the reason a
@@ -148,6 +164,17 @@ impl fmt::Display for Reason {
 
 /// An error of the scoreboard: what failed, on which path, and why.
 ///
+/// # Formatting
+///
+/// `Display` writes this error's own message only: what failed, the
+/// [`Reason`] and details if any, and the path. The error underneath (the
+/// operating system's, or the serializer's) is its
+/// [`source`](std::error::Error::source), which reports that walk the chain
+/// print after it (anyhow's `{:#}`, `std::error::Report`): "I/O error:
+/// /run/app/sb-7: Permission denied (os error 13)" comes out once, not twice.
+/// Match on [`kind`](Self::kind) and [`reason`](Self::reason), not on the
+/// wording, which may change.
+///
 /// Converts into [`io::Error`], keeping the OS error's kind where there is one.
 ///
 /// One pointer wide, as [`io::Error`] is: its details live on the heap, so
@@ -162,6 +189,9 @@ struct Inner {
     path: Option<PathBuf>,
     reason: Option<Reason>,
     detail: Option<String>,
+    /// The error underneath: the operating system's for [`ErrorKind::Io`],
+    /// the serializer's (as an [`io::Error`] of kind `InvalidData` holding
+    /// it) for [`ErrorKind::Serialize`]; `None` for the others.
     source: Option<io::Error>,
 }
 
@@ -171,11 +201,45 @@ const _: () = assert!(size_of::<Result<()>>() == size_of::<usize>());
 /// `Result<T, Error>`.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// How long an operating-system error may last: the crate's one
+/// classification of them, which every caller that must decide whether to
+/// try again (a read that skips an entry or fails, a watch that is set up
+/// again later) asks through [`OsClass::of`] or [`Error::os_class`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OsClass {
+    /// Interrupted, or would block (`EINTR`, `EAGAIN`): the same call may
+    /// succeed at once.
+    Transient,
+    /// A resource ran out: descriptors (`EMFILE`, `ENFILE`) or memory and
+    /// mappings (`ENOMEM`). May pass once others give theirs back.
+    OutOfResources,
+    /// Anything else (no permission, not a directory, a read-only file
+    /// system...): lasts until something changes.
+    Permanent,
+}
+
+impl OsClass {
+    /// The class of `e`; an error without an OS error code is permanent.
+    pub(crate) fn of(e: &io::Error) -> Self {
+        match e.raw_os_error() {
+            Some(libc::EINTR | libc::EAGAIN) => OsClass::Transient,
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM) => OsClass::OutOfResources,
+            _ => OsClass::Permanent,
+        }
+    }
+
+    /// Whether an error of this class may pass by itself.
+    pub(crate) fn may_pass(self) -> bool {
+        self != OsClass::Permanent
+    }
+}
+
+// Constructors, one per kind (and one per way an I/O error comes: with or
+// without a path). Cold: made only on the way out of a failed call; the hot
+// paths that can fail (updates) keep their code for the error out of the way.
 impl Error {
-    // Cold: made only on the way out of a failed call; the hot paths that can
-    // fail (updates) keep their code for the error out of the way.
     #[cold]
-    pub(crate) fn new(kind: ErrorKind) -> Self {
+    fn new(kind: ErrorKind) -> Self {
         Self(Box::new(Inner {
             kind,
             path: None,
@@ -185,6 +249,8 @@ impl Error {
         }))
     }
 
+    /// An [`Io`](ErrorKind::Io) error with no path to tell (installing the
+    /// fork handlers).
     #[cold]
     pub(crate) fn io(source: io::Error) -> Self {
         let mut e = Self::new(ErrorKind::Io);
@@ -192,20 +258,109 @@ impl Error {
         e
     }
 
-    /// A [`Corrupt`](ErrorKind::Corrupt) error: why the entry is not a
-    /// readable status file.
+    /// An [`Io`](ErrorKind::Io) error on `path`: the one way an I/O error
+    /// with a path is made (`BaseDir::err` makes it for an entry of the
+    /// board).
     #[cold]
-    pub(crate) fn corrupt(reason: Reason) -> Self {
+    pub(crate) fn io_at(path: impl AsRef<Path>, source: io::Error) -> Self {
+        Self::io(source).with_path(path)
+    }
+
+    /// A [`Corrupt`](ErrorKind::Corrupt) error of the entry at `path`: why it
+    /// is not a readable status file.
+    #[cold]
+    pub(crate) fn corrupt(path: impl AsRef<Path>, reason: Reason) -> Self {
         let mut e = Self::new(ErrorKind::Corrupt);
         e.0.reason = Some(reason);
+        e.with_path(path)
+    }
+
+    /// An [`InvalidId`](ErrorKind::InvalidId) error: `why` the id is refused.
+    #[cold]
+    pub(crate) fn invalid_id(why: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidId).with_detail(why)
+    }
+
+    /// A [`DuplicateId`](ErrorKind::DuplicateId) error: a live worker holds
+    /// `id`, whose file is at `path`.
+    #[cold]
+    pub(crate) fn duplicate_id(id: &str, path: impl AsRef<Path>) -> Self {
+        Self::new(ErrorKind::DuplicateId)
+            .with_detail(format!("id {id:?}"))
+            .with_path(path)
+    }
+
+    /// A [`Forked`](ErrorKind::Forked) error of the worker whose file is at
+    /// `path`.
+    #[cold]
+    pub(crate) fn forked(path: impl AsRef<Path>) -> Self {
+        Self::new(ErrorKind::Forked).with_path(path)
+    }
+
+    /// An [`Unsettled`](ErrorKind::Unsettled) error of the status file at
+    /// `path`.
+    #[cold]
+    pub(crate) fn unsettled(path: impl AsRef<Path>) -> Self {
+        Self::new(ErrorKind::Unsettled).with_path(path)
+    }
+
+    /// A [`Contended`](ErrorKind::Contended) error: the file of `id`, at
+    /// `path`, could not be published.
+    #[cold]
+    pub(crate) fn contended(id: &str, path: impl AsRef<Path>) -> Self {
+        Self::new(ErrorKind::Contended)
+            .with_detail(format!("id {id:?}"))
+            .with_path(path)
+    }
+
+    /// A [`TooLarge`](ErrorKind::TooLarge) error: `len` bytes asked of the
+    /// file at `path`, at most `max` possible.
+    #[cold]
+    pub(crate) fn too_large(len: u64, max: u64, path: impl AsRef<Path>) -> Self {
+        Self::new(ErrorKind::TooLarge)
+            .with_detail(format!("{len} bytes, at most {max}"))
+            .with_path(path)
+    }
+
+    /// An [`Insecure`](ErrorKind::Insecure) error of the directory at `path`,
+    /// and why.
+    #[cold]
+    pub(crate) fn insecure(path: impl AsRef<Path>, why: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Insecure)
+            .with_detail(why)
+            .with_path(path)
+    }
+
+    /// A [`ReadOnly`](ErrorKind::ReadOnly) error of the board at `path`,
+    /// and why.
+    #[cold]
+    pub(crate) fn read_only(path: impl AsRef<Path>, why: impl Into<String>) -> Self {
+        Self::new(ErrorKind::ReadOnly)
+            .with_detail(why)
+            .with_path(path)
+    }
+
+    /// A [`Missing`](ErrorKind::Missing) error: no directory at `path`.
+    #[cold]
+    pub(crate) fn missing(path: impl AsRef<Path>) -> Self {
+        Self::new(ErrorKind::Missing).with_path(path)
+    }
+
+    /// A [`Serialize`](ErrorKind::Serialize) error, caused by `source`.
+    #[cfg(feature = "serde")]
+    #[cold]
+    pub(crate) fn serialize(source: serde_json::Error) -> Self {
+        let mut e = Self::new(ErrorKind::Serialize);
+        e.0.source = Some(io::Error::new(io::ErrorKind::InvalidData, source));
         e
     }
 
-    pub(crate) fn with_path(mut self, path: impl AsRef<Path>) -> Self {
+    fn with_path(mut self, path: impl AsRef<Path>) -> Self {
         self.0.path = Some(path.as_ref().to_path_buf());
         self
     }
 
+    /// Adds `detail` to the message; replaces any detail there was.
     pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.0.detail = Some(detail.into());
         self
@@ -220,6 +375,17 @@ impl Error {
         self
     }
 
+    /// The class of the OS error underneath, for an [`Io`](ErrorKind::Io)
+    /// error; `None` for the other kinds.
+    pub(crate) fn os_class(&self) -> Option<OsClass> {
+        match self.0.kind {
+            ErrorKind::Io => self.0.source.as_ref().map(OsClass::of),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
     /// What went wrong.
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
@@ -233,8 +399,9 @@ impl Error {
     }
 
     /// Why the entry was skipped, for a [`Corrupt`](ErrorKind::Corrupt)
-    /// error of an entry of `base_dir` (in [`Snapshot::skipped`], or from a
-    /// read of one file); `None` for other errors.
+    /// error (every one has a reason): an entry of `base_dir` (in
+    /// [`Snapshot::skipped`]), or a name a new worker found taken; `None`
+    /// for other errors.
     ///
     /// # Examples
     /// Telling the Perl module's files apart from other skipped entries:
@@ -262,10 +429,14 @@ impl Error {
         self.0.reason.as_ref()
     }
 
-    /// The operating-system error, if that is what failed.
+    /// The operating-system error of an [`Io`](ErrorKind::Io) error; `None`
+    /// for the other kinds.
     #[must_use]
     pub fn io_error(&self) -> Option<&io::Error> {
-        self.0.source.as_ref()
+        match self.0.kind {
+            ErrorKind::Io => self.0.source.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -308,6 +479,8 @@ impl Clone for Error {
 }
 
 impl fmt::Display for Error {
+    /// This error's own message; the cause is left to
+    /// [`source`](std::error::Error::source).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let e = &*self.0;
         let what = match e.kind {
@@ -318,10 +491,13 @@ impl fmt::Display for Error {
                 "worker handle was inherited through fork and belongs to the parent"
             }
             ErrorKind::Corrupt => "not a valid status file",
-            ErrorKind::Busy => "status kept changing while being read",
+            ErrorKind::Unsettled => "status kept changing while being read",
+            ErrorKind::Contended => "could not publish the worker's file: base_dir kept changing",
             ErrorKind::TooLarge => "status too large",
             ErrorKind::Insecure => "base_dir is not private to this user",
+            ErrorKind::ReadOnly => "this process only reads the board",
             ErrorKind::Missing => "no directory at base_dir's path",
+            ErrorKind::Serialize => "cannot serialize the status",
         };
         f.write_str(what)?;
         match (&e.reason, &e.detail) {
@@ -333,20 +509,20 @@ impl fmt::Display for Error {
         if let Some(path) = &e.path {
             write!(f, ": {}", path.display())?;
         }
-        if let Some(source) = &e.source {
-            write!(f, ": {source}")?;
-        }
         Ok(())
     }
 }
 
 impl std::error::Error for Error {
+    /// The OS error of an [`Io`](ErrorKind::Io) error, the serializer's of a
+    /// [`Serialize`](ErrorKind::Serialize) error.
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source.as_ref().map(|e| e as _)
     }
 }
 
 impl From<io::Error> for Error {
+    /// An [`Io`](ErrorKind::Io) error without a path.
     fn from(e: io::Error) -> Self {
         Self::io(e)
     }
@@ -359,9 +535,10 @@ impl From<Error> for io::Error {
             (ErrorKind::InvalidId, _) => io::ErrorKind::InvalidInput,
             (ErrorKind::DuplicateId, _) => io::ErrorKind::AlreadyExists,
             (ErrorKind::Corrupt, _) => io::ErrorKind::InvalidData,
-            (ErrorKind::Busy, _) => io::ErrorKind::TimedOut,
+            (ErrorKind::Unsettled, _) => io::ErrorKind::TimedOut,
+            (ErrorKind::Contended, _) => io::ErrorKind::ResourceBusy,
             (ErrorKind::TooLarge, _) => io::ErrorKind::FileTooLarge,
-            (ErrorKind::Insecure, _) => io::ErrorKind::PermissionDenied,
+            (ErrorKind::Insecure | ErrorKind::ReadOnly, _) => io::ErrorKind::PermissionDenied,
             (ErrorKind::Missing, _) => io::ErrorKind::NotFound,
             _ => io::ErrorKind::Other,
         };
@@ -371,13 +548,13 @@ impl From<Error> for io::Error {
 
 #[cfg(test)]
 mod tests {
+    use std::error::Error as _;
+
     use super::*;
 
     #[test]
     fn converts_into_io_error_keeping_the_kind_and_the_message() {
-        let e = Error::new(ErrorKind::DuplicateId)
-            .with_path("/dev/shm/b/sb-x")
-            .with_detail("id \"x\"");
+        let e = Error::duplicate_id("x", "/dev/shm/b/sb-x");
         assert_eq!(
             e.to_string(),
             "worker id is held by a live worker (id \"x\"): /dev/shm/b/sb-x"
@@ -385,17 +562,83 @@ mod tests {
         let io: io::Error = e.into();
         assert_eq!(io.kind(), io::ErrorKind::AlreadyExists);
 
-        let e = Error::io(io::Error::from_raw_os_error(libc::ENOSPC)).with_path("/x");
-        assert!(std::error::Error::source(&e).is_some());
+        let e = Error::io_at("/x", io::Error::from_raw_os_error(libc::ENOSPC));
+        assert!(e.source().is_some());
         let io: io::Error = e.into();
         assert_eq!(io.kind(), io::ErrorKind::StorageFull);
+        // The chain goes on past the wrapper to the OS error, once.
+        assert_eq!(io.to_string(), "I/O error: /x");
+        assert_eq!(
+            io.source().unwrap().to_string(),
+            io::Error::from_raw_os_error(libc::ENOSPC).to_string()
+        );
+    }
+
+    #[test]
+    fn display_is_its_own_message_and_source_the_cause() {
+        let os = io::Error::from_raw_os_error(libc::ENOTDIR);
+        let os_text = os.to_string();
+        let e = Error::io_at("/tmp/x/afile/sub", os);
+        assert_eq!(e.to_string(), "I/O error: /tmp/x/afile/sub");
+        assert_eq!(e.source().unwrap().to_string(), os_text);
+        assert!(e.source().unwrap().source().is_none());
+        // Every message of the chain, as `{:#}` reports print it: the OS
+        // error's text once.
+        let mut chain = vec![e.to_string()];
+        let mut next = e.source();
+        while let Some(c) = next {
+            chain.push(c.to_string());
+            next = c.source();
+        }
+        assert_eq!(chain.join(": ").matches(&os_text).count(), 1, "{chain:?}");
+        // Errors without a cause have none.
+        for e in [
+            Error::missing("/m"),
+            Error::corrupt("/m/sb-a", Reason::BadMagic),
+            Error::unsettled("/m/sb-a"),
+            Error::contended("a", "/m/sb-a"),
+            Error::too_large(2, 1, "/m/sb-a"),
+            Error::invalid_id("empty"),
+            Error::forked("/m/sb-a"),
+            Error::insecure("/m", "why"),
+            Error::read_only("/m", "why"),
+        ] {
+            assert!(e.source().is_none(), "{e}");
+            assert!(e.io_error().is_none(), "{e}");
+            assert!(e.to_string().contains("/m") || e.kind() == ErrorKind::InvalidId);
+        }
+        assert_eq!(
+            Error::corrupt("/m/sb-a", Reason::BadMagic).to_string(),
+            "not a valid status file (bad magic): /m/sb-a"
+        );
+    }
+
+    #[test]
+    fn one_classification_of_os_errors() {
+        let class = |code| OsClass::of(&io::Error::from_raw_os_error(code));
+        for code in [libc::EINTR, libc::EAGAIN] {
+            assert_eq!(class(code), OsClass::Transient);
+        }
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOMEM] {
+            assert_eq!(class(code), OsClass::OutOfResources);
+        }
+        for code in [libc::EACCES, libc::ENOTDIR, libc::EROFS, libc::ENOENT] {
+            assert_eq!(class(code), OsClass::Permanent);
+            assert!(!class(code).may_pass());
+        }
+        assert_eq!(
+            OsClass::of(&io::Error::other("no code")),
+            OsClass::Permanent
+        );
+        let e = Error::io(io::Error::from_raw_os_error(libc::EMFILE));
+        assert_eq!(e.os_class(), Some(OsClass::OutOfResources));
+        assert_eq!(Error::unsettled("/x").os_class(), None);
     }
 
     #[test]
     fn clones_keep_kind_path_detail_and_os_error() {
-        let e = Error::io(io::Error::from_raw_os_error(libc::EACCES))
-            .with_path("/x/sb-a")
-            .with_detail("why");
+        let e =
+            Error::io_at("/x/sb-a", io::Error::from_raw_os_error(libc::EACCES)).with_detail("why");
         let c = e.clone();
         assert_eq!(c.to_string(), e.to_string());
         assert_eq!(c.kind(), ErrorKind::Io);

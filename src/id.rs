@@ -8,7 +8,7 @@
 //! itself is stored in the file's header; the name is only how an id finds its
 //! file, and readers check that a header's id maps to its file's name.
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// Longest id, in bytes (the header's id field holds 256).
 pub(crate) const MAX_ID_LEN: usize = 255;
@@ -22,11 +22,13 @@ const NAME_MAX: usize = 255;
 /// Checks that `id` can be a worker id.
 pub(crate) fn validate(id: &str) -> Result<()> {
     if id.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidId).with_detail("empty"));
+        return Err(Error::invalid_id("empty"));
     }
     if id.len() > MAX_ID_LEN {
-        return Err(Error::new(ErrorKind::InvalidId)
-            .with_detail(format!("{} bytes, at most {MAX_ID_LEN}", id.len())));
+        return Err(Error::invalid_id(format!(
+            "{} bytes, at most {MAX_ID_LEN}",
+            id.len()
+        )));
     }
     Ok(())
 }
@@ -102,6 +104,7 @@ mod tests {
 
     #[test]
     fn invalid_ids_are_refused() {
+        use crate::ErrorKind;
         assert_eq!(validate("").unwrap_err().kind(), ErrorKind::InvalidId);
         assert_eq!(
             validate(&"x".repeat(256)).unwrap_err().kind(),

@@ -242,15 +242,15 @@ mod error;
 mod fault;
 mod fork;
 mod id;
-#[cfg(not(loom))]
-#[doc(hidden)]
+#[cfg(all(feature = "unstable-internals", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-internals")))]
 pub mod inspect;
 mod layout;
+#[cfg(all(feature = "unstable-internals", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable-internals")))]
+pub mod local;
 mod protocol;
 mod reader;
-#[cfg(not(loom))]
-#[doc(hidden)]
-pub mod reference;
 #[cfg(feature = "render")]
 #[cfg_attr(docsrs, doc(cfg(feature = "render")))]
 pub mod render;

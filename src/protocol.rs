@@ -443,14 +443,13 @@ fn check(off: u64, cap: u64, len: u64, mapped: u64) -> Option<Attempt> {
 }
 
 /// Process-local words: the protocol without any file, on std's atomics or,
-/// under `--cfg loom`, on loom's. The tests' model and the benchmarks' own
-/// protocol reference ([`crate::reference`]); neither exists in a non-test
-/// loom build.
-#[cfg(any(test, not(loom)))]
+/// under `--cfg loom`, on loom's. The tests' model, and (feature
+/// `unstable-internals`) the words of [`crate::local`] and `crate::inspect`.
+#[cfg(any(test, all(feature = "unstable-internals", not(loom))))]
 #[derive(Debug)]
 pub(crate) struct LocalWords(pub(crate) Vec<crate::sync::AtomicU64>);
 
-#[cfg(any(test, not(loom)))]
+#[cfg(any(test, all(feature = "unstable-internals", not(loom))))]
 impl LocalWords {
     pub(crate) fn new(bytes: u64) -> Self {
         Self(
@@ -461,7 +460,7 @@ impl LocalWords {
     }
 }
 
-#[cfg(any(test, not(loom)))]
+#[cfg(any(test, all(feature = "unstable-internals", not(loom))))]
 impl Words for LocalWords {
     #[inline]
     fn len_words(&self) -> usize {
@@ -473,7 +472,7 @@ impl Words for LocalWords {
     }
 }
 
-#[cfg(any(test, not(loom)))]
+#[cfg(any(test, all(feature = "unstable-internals", not(loom))))]
 impl WordsMut for LocalWords {
     #[inline]
     fn store(&self, i: usize, value: u64, order: Ordering) {

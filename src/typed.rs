@@ -22,7 +22,6 @@
 //! ```
 
 use std::cell::RefCell;
-use std::io;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -55,10 +54,7 @@ fn with_encoded<T: Serialize + ?Sized>(
         };
         buf.clear();
         let result = serde_json::to_writer(&mut *buf, value)
-            .map_err(|e| {
-                Error::io(io::Error::new(io::ErrorKind::InvalidData, e))
-                    .with_detail("serializing a status")
-            })
+            .map_err(Error::serialize)
             .and_then(|()| f(buf));
         // One huge status does not pin its memory for the thread's lifetime.
         if buf.capacity() > KEEP {
@@ -73,10 +69,11 @@ impl Worker {
     /// Publishes `value` serialized as JSON (compact, with `serde_json`).
     ///
     /// # Errors
-    /// As [`Worker::update`]; [`ErrorKind::Io`](crate::ErrorKind::Io) with an
-    /// [`io::ErrorKind::InvalidData`] source when `value` cannot be serialized
-    /// (a map with non-string keys, a failing `Serialize` impl), in which case
-    /// the previous status stays published.
+    /// As [`Worker::update`]; [`ErrorKind::Serialize`](crate::ErrorKind::Serialize),
+    /// with the `serde_json` error as its
+    /// [`source`](std::error::Error::source), when `value` cannot be
+    /// serialized (a map with non-string keys, a failing `Serialize` impl),
+    /// in which case the previous status stays published.
     pub fn update_json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         with_encoded(value, |bytes| self.update(bytes))
     }
@@ -162,7 +159,12 @@ mod tests {
         w.update(b"before").unwrap();
         let bad: HashMap<(u8, u8), u8> = [((1, 2), 3)].into();
         let e = w.update_json(&bad).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.kind(), ErrorKind::Serialize);
+        assert!(e.io_error().is_none());
+        // The serializer's error is the cause, and only the cause says it.
+        let cause = std::error::Error::source(&e).expect("a cause").to_string();
+        assert!(cause.contains("key must be a string"), "{cause}");
+        assert!(!e.to_string().contains(&cause), "{e}");
         assert_eq!(
             std::io::Error::from(e).kind(),
             std::io::ErrorKind::InvalidData

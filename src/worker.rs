@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use crate::clock::Stamp;
 use crate::dir::{self, BaseDir};
-use crate::error::{Error, ErrorKind, Result};
+#[cfg(doc)]
+use crate::error::ErrorKind;
+use crate::error::{Error, Reason, Result};
 use crate::fault;
 use crate::fork::{self, Registered};
 use crate::id;
@@ -81,11 +83,7 @@ impl Worker {
                 });
             }
         }
-        Err(Error::new(ErrorKind::Busy)
-            .with_detail(format!(
-                "could not publish id {id:?}: base_dir kept changing"
-            ))
-            .with_path(dir.entry(&name)))
+        Err(Error::contended(&id, dir.entry(&name)))
     }
 
     /// The worker's id.
@@ -186,7 +184,7 @@ impl Worker {
     #[cold]
     #[inline(never)]
     fn forked(&self) -> Error {
-        Error::new(ErrorKind::Forked).with_path(self.path())
+        Error::forked(self.path())
     }
 
     /// Gives copy `i` a new region of at least `need` bytes at the end of the
@@ -196,13 +194,11 @@ impl Worker {
     #[inline(never)]
     fn grow(&mut self, i: usize, need: u64) -> Result<()> {
         if need > MAX_CAP {
-            return Err(Error::new(ErrorKind::TooLarge)
-                .with_detail(format!("{need} bytes, at most {MAX_CAP}"))
-                .with_path(self.path()));
+            return Err(Error::too_large(need, MAX_CAP, self.path()));
         }
         let mut cap = page_round(need.max(self.state.region(i).1.saturating_mul(2))).min(MAX_CAP);
         let off = self.file_len;
-        let io_err = |e: io::Error| Error::io(e).with_path(self.dir.entry(&self.name));
+        let io_err = |e: io::Error| self.dir.err(&self.name, e);
         // Under a file size limit, a region that would cross it is cut to
         // what is left below it, if that still holds the status (growing
         // past it would raise SIGXFSZ: `sys::allocate` refuses with EFBIG).
@@ -221,7 +217,7 @@ impl Worker {
         sys::allocate(&self.file, off, cap).map_err(io_err)?;
         fault::point("grow:allocated");
         let grown = self.map.grow(off + cap);
-        grown.map_err(|e| Error::io(e).with_path(self.path()))?;
+        grown.map_err(io_err)?;
         fault::point("grow:mapped");
         self.file_len = off + cap;
         self.state.set_region(i, off, cap);
@@ -333,9 +329,7 @@ fn attempt(dir: &BaseDir, id: &str, name: &str) -> Result<Option<NewFile>> {
             temp.published = true;
             Ok(Some(NewFile { file, map, state }))
         }
-        Published::Taken => Err(Error::new(ErrorKind::DuplicateId)
-            .with_detail(format!("id {id:?}"))
-            .with_path(dir.entry(name))),
+        Published::Taken => Err(Error::duplicate_id(id, dir.entry(name))),
         Published::Again => Ok(None),
     }
 }
@@ -360,10 +354,19 @@ fn publish(dir: &BaseDir, temp: &str, name: &str, temp_id: FileId) -> Result<Pub
         }
     };
     let meta = old.metadata().map_err(|e| dir.err(name, e))?;
-    if !meta.is_file() || sys::uid_of(&meta) != sys::euid() {
-        return Err(Error::new(ErrorKind::Corrupt)
-            .with_detail("the id's name is taken by an entry that is not this user's status file")
-            .with_path(dir.entry(name)));
+    let not_ours = if !meta.is_file() {
+        Some(Reason::NotARegularFile)
+    } else if sys::uid_of(&meta) != sys::euid() {
+        Some(Reason::OwnedByAnotherUser {
+            uid: sys::uid_of(&meta),
+        })
+    } else {
+        None
+    };
+    if let Some(why) = not_ours {
+        return Err(Error::corrupt(dir.entry(name), why).with_detail(
+            "the id's name is taken by an entry that is not this user's status file",
+        ));
     }
     if !dir::is_dead(&old).map_err(|e| dir.err(name, e))? {
         return Ok(Published::Taken);

@@ -23,7 +23,7 @@ use parallel_scoreboard::Scoreboard;
 
 use crate::WatchArgs;
 use crate::signal;
-use crate::source::Source;
+use crate::source::{self, Source};
 use crate::text::counted;
 use crate::view::View;
 use crate::watch::{self, Hook};
@@ -99,7 +99,7 @@ pub(crate) fn run(args: &DemoArgs) -> Result<()> {
         shm.unwrap_or_else(env::temp_dir).join(name)
     });
     let existed = dir.exists();
-    let mut builder = Scoreboard::builder(&dir);
+    let mut builder = source::builder(&dir);
     if let Some(gid) = args.group {
         builder = builder.group(gid);
     }

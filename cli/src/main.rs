@@ -32,7 +32,11 @@ use crate::watch::WatchOptions;
 const EXIT_STATUS: &str = "\
 Exit status: 0 on success; 1 when `show` finds no live worker with that id;
 2 on errors (bad arguments, a missing or unreadable DIR, a bad address, a
-dead worker's file `cleanup` could not remove).";
+dead worker's file `cleanup` could not remove).
+
+Environment: PARALLEL_SCOREBOARD_NO_WATCH=1 makes the boards this command
+opens list their directory at every read instead of watching it with inotify
+(more system calls per read, no inotify instance).";
 
 /// Monitor the workers of a parallel-scoreboard board.
 #[derive(Debug, Parser)]
@@ -227,7 +231,7 @@ fn run() -> Result<ExitCode> {
                 let more = if n > 1 { " (and others)" } else { "" };
                 let what = match (first.path(), first.io_error()) {
                     (Some(path), Some(e)) => format!("{}: {e}", path.display()),
-                    _ => first.to_string(),
+                    _ => text::chain(first),
                 };
                 bail!("could not remove {n} dead worker file{s}: {what}{more}");
             }

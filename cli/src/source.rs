@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use anyhow::{Context as _, Result, bail};
 use parallel_scoreboard::render::Record;
-use parallel_scoreboard::{Cleanup, Error, ErrorKind, Reason, Scoreboard, Snapshot};
+use parallel_scoreboard::{Builder, Cleanup, Error, ErrorKind, Reason, Scoreboard, Snapshot};
 
 use crate::legacy::LegacyBoard;
 use crate::text;
@@ -91,7 +91,7 @@ impl Source {
             // Never made by a monitor; once opened, the library follows the
             // path (a removed directory is `ErrorKind::Missing`, one made
             // again is read).
-            let board = Scoreboard::builder(dir)
+            let board = builder(dir)
                 .create(false)
                 .open()
                 .with_context(|| format!("opening the board {}", dir.display()))?;
@@ -154,12 +154,13 @@ fn skipped_note(skipped: &[Error]) -> Option<String> {
     let first = other.iter().min_by_key(|e| e.path());
     let note = match (perl.len(), first) {
         (0, None) => return None,
-        (0, Some(first)) => format!("{entries} skipped ({first})"),
+        (0, Some(first)) => format!("{entries} skipped ({})", text::chain(*first)),
         (p, None) => format!("{entries} skipped: {}, try --legacy", perl_files(p)),
         (p, Some(first)) => format!(
-            "{entries} skipped: {}, try --legacy; {} ({first})",
+            "{entries} skipped: {}, try --legacy; {} ({})",
             perl_files(p),
-            count(other.len(), "other", "others")
+            count(other.len(), "other", "others"),
+            text::chain(*first)
         ),
     };
     Some(text::printable(note.as_bytes(), usize::MAX))
@@ -179,6 +180,18 @@ fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// The variable that turns the watch off for every board the command opens
+/// (the library reads no environment variable; this tool passes it on).
+const NO_WATCH_VAR: &str = "PARALLEL_SCOREBOARD_NO_WATCH";
+
+/// The builder of every board the command opens: reads watch `dir` with
+/// inotify, or list it at every read when [`NO_WATCH_VAR`] is set (to
+/// anything but `0`).
+pub(crate) fn builder(dir: &Path) -> Builder {
+    let watch = std::env::var_os(NO_WATCH_VAR).is_none_or(|v| v == "0");
+    Scoreboard::builder(dir).watch(watch)
+}
+
 /// Whether `e` says the board's directory is not there (now): an
 /// [`ErrorKind::Missing`] of the library, or a `NotFound` on the way.
 pub(crate) fn is_missing(e: &anyhow::Error) -> bool {
@@ -188,4 +201,17 @@ pub(crate) fn is_missing(e: &anyhow::Error) -> bool {
             || c.downcast_ref::<io::Error>()
                 .is_some_and(|e| e.kind() == io::ErrorKind::NotFound)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_note_of_a_skipped_entry_tells_its_os_error() {
+        let os = io::Error::from_raw_os_error(libc::EACCES);
+        let text = os.to_string();
+        let note = skipped_note(&[Error::from(os)]).expect("a note");
+        assert_eq!(note, format!("1 entry skipped (I/O error: {text})"));
+    }
 }

@@ -58,6 +58,19 @@ pub(crate) fn counted(n: usize, noun: &str) -> String {
     }
 }
 
+/// An error's message followed by its causes', joined by `: ` (as anyhow's
+/// `{:#}` prints a chain): the library's errors leave the OS error to
+/// `source()`.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let _ = write!(out, ": {cause}");
+        next = cause.source();
+    }
+    out
+}
+
 /// How many columns `s` takes on a terminal.
 pub(crate) fn width(s: &str) -> usize {
     s.width()

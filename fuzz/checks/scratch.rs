@@ -41,7 +41,14 @@ pub(super) fn watching_board(
     cell: &'static OnceLock<Scoreboard>,
     dir: &Path,
 ) -> &'static Scoreboard {
-    cell.get_or_init(|| Scoreboard::open(dir).expect("opening the watching board"))
+    // Both modes are checked here whatever the test suite's mode: this one
+    // watches, `listing_board` lists.
+    cell.get_or_init(|| {
+        Scoreboard::builder(dir)
+            .watch(true)
+            .open()
+            .expect("opening the watching board")
+    })
 }
 
 /// A board whose reads list the directory (no inotify instance to close).

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use parallel_scoreboard::inspect::{self, Parsed};
-use parallel_scoreboard::{Scoreboard, Snapshot};
+use parallel_scoreboard::{Error, Scoreboard, Snapshot};
 
 use super::scratch::{PARSE_DIR, empty_dir, listing_board, scratch, watching_board};
 use super::{HEADER_LEN, MAGIC, MAX_ID_LEN};
@@ -161,7 +161,7 @@ fn check_emptied(board: &Scoreboard, dir: &Path) {
 }
 
 /// What a read of the locked file must show: what `parse` found.
-fn check_live(name: &str, ours: bool, parsed: &Result<Parsed, String>, snap: &Snapshot) {
+fn check_live(name: &str, ours: bool, parsed: &Result<Parsed, Error>, snap: &Snapshot) {
     assert_eq!(snap.removed, 0, "a live file was removed");
     let skipped = skipped_names(snap);
     match parsed {
@@ -185,6 +185,13 @@ fn check_live(name: &str, ours: bool, parsed: &Result<Parsed, String>, snap: &Sn
         Err(why) if ours => {
             assert!(snap.workers.is_empty(), "parse failed ({why}), but listed");
             assert_eq!(skipped, [name], "parse failed ({why}): {snap:?}");
+            // Both say why in the same terms.
+            let read = &snap.skipped[0];
+            assert_eq!(
+                (read.kind(), read.reason()),
+                (why.kind(), why.reason()),
+                "parse and the reader disagree on why ({why}; {read})"
+            );
         }
         _ => {
             assert!(snap.workers.is_empty(), "not a status file, but listed");

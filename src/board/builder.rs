@@ -111,9 +111,10 @@ impl Builder {
     /// read then makes one system call whatever the number of workers. Every
     /// watching board of the process shares one inotify instance. Where
     /// the watch cannot be set up (no inotify, the user's inotify instances
-    /// used up) reads list the directory, with the same results. The
-    /// environment variable `PARALLEL_SCOREBOARD_NO_WATCH=1` turns it off for
-    /// every board of the process.
+    /// used up) reads list the directory, with the same results. `false`
+    /// (listing mode) lists it at every read: more system calls per read, no
+    /// inotify instance. This option is the one way to choose: the library
+    /// reads no environment variable.
     #[must_use]
     pub fn watch(mut self, watch: bool) -> Self {
         self.watch = watch;
@@ -149,7 +150,7 @@ impl Builder {
     /// changing under it (default 100 ms). A status that does not settle in
     /// time (a file left marked as being written, a writer that starts a new
     /// update during every copy) is left out of that read and reported as
-    /// [`ErrorKind::Busy`](crate::ErrorKind::Busy) in
+    /// [`ErrorKind::Unsettled`](crate::ErrorKind::Unsettled) in
     /// [`Snapshot::skipped`]; the rest of the board is returned. Once the
     /// time is spent each further such status gets a few quick retries only,
     /// so a read with many of them still takes about this long.
@@ -261,11 +262,9 @@ impl Builder {
             }
         };
         let dir = dir.map(Arc::new);
-        let watch =
-            self.watch && std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none_or(|v| v == "0");
         let settings = Settings {
             path: self.base_dir.clone(),
-            watch,
+            watch: self.watch,
             settle: self.settle_timeout,
             max_mappings: self.max_mappings,
         };

@@ -28,7 +28,7 @@ use super::header::check_header;
 use super::pread::{self, Pread};
 use super::reopen::{Reread, reopen};
 use crate::dir::BaseDir;
-use crate::error::{Error, ErrorKind, Reason};
+use crate::error::{Error, OsClass, Reason};
 use crate::layout::{self, HEADER_LEN};
 use crate::shm::{self, ReadMap, Words};
 use crate::sys::FileId;
@@ -456,10 +456,7 @@ fn lend(dir: &BaseDir, name: &str, u: &mut Unmapped) -> Result<Mapped, Reread> {
 /// Whether `e` says a resource ran out (descriptors, memory, mappings): the
 /// read that met it fails rather than leave a live worker out.
 pub(super) fn is_exhaustion(e: &Error) -> bool {
-    e.kind() == ErrorKind::Io
-        && e.io_error()
-            .and_then(io::Error::raw_os_error)
-            .is_some_and(|c| matches!(c, libc::EMFILE | libc::ENFILE | libc::ENOMEM))
+    e.os_class() == Some(OsClass::OutOfResources)
 }
 
 /// Whether `e` says that memory (or mappings) ran out.

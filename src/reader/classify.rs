@@ -9,7 +9,7 @@ use std::os::unix::fs::MetadataExt;
 
 use super::{ScanReport, corrupt, perl};
 use crate::dir::{self, BaseDir};
-use crate::error::{Error, ErrorKind, Reason};
+use crate::error::{Error, ErrorKind, OsClass, Reason};
 use crate::id::{PREFIX, TMP_PREFIX};
 use crate::layout::MAGIC;
 use crate::sys::{self, FileId};
@@ -33,26 +33,18 @@ pub(super) enum Skip {
     /// Lasts until the entry changes (not a status file, corrupt, another
     /// user's): not looked at again until the watch reports it.
     Lasting(Error),
-    /// May pass by itself (out of descriptors or memory, busy): looked at again
-    /// on the next read.
+    /// May pass by itself (an OS error that is transient or out of
+    /// resources, a status that did not settle): looked at again on the next
+    /// read.
     Passing(Error),
 }
 
 impl From<Error> for Skip {
     fn from(e: Error) -> Self {
-        let passing = match e.kind() {
-            ErrorKind::Busy => true,
-            ErrorKind::Io => e
-                .io_error()
-                .and_then(io::Error::raw_os_error)
-                .is_some_and(|c| {
-                    matches!(
-                        c,
-                        libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::EINTR | libc::EAGAIN
-                    )
-                }),
-            _ => false,
-        };
+        // Transient or out of resources (see `OsClass`), or a status that
+        // did not settle in time.
+        let passing =
+            e.kind() == ErrorKind::Unsettled || e.os_class().is_some_and(OsClass::may_pass);
         if passing {
             Skip::Passing(e)
         } else {

@@ -11,7 +11,7 @@ use super::corrupt;
 use super::pread::Pread;
 use super::reopen::{Reread, reopen};
 use crate::dir::BaseDir;
-use crate::error::{Error, ErrorKind, Reason};
+use crate::error::{Error, Reason};
 use crate::protocol::{self, Attempt};
 use crate::shm::ReadMap;
 
@@ -56,7 +56,7 @@ impl Patience {
 }
 
 /// Copies the published status of `m` into `buf`, following growth; a status
-/// that does not settle within the read's `patience` is `Busy`; one there is
+/// that does not settle within the read's `patience` is `Unsettled`; one there is
 /// no memory for fails with `ENOMEM` (never an abort).
 ///
 /// The common case, a status copied at the first attempt, is inlined into
@@ -149,10 +149,7 @@ fn settle(
             Attempt::Retry if patience.spent() => {
                 late += 1;
                 if late > LATE_ATTEMPTS {
-                    return Err(Error::new(ErrorKind::Busy)
-                        .with_detail("the status kept changing during this read")
-                        .with_path(dir.entry(name))
-                        .into());
+                    return Err(Error::unsettled(dir.entry(name)).into());
                 }
                 backoff.spin();
             }
@@ -165,9 +162,9 @@ fn settle(
             Attempt::NeedLen(need) => src.grow(dir, name, need)?,
             Attempt::Corrupt(why) => return Err(corrupt(dir, name, why).into()),
             Attempt::NoMemory(len) => {
-                return Err(Error::io(io::Error::from_raw_os_error(libc::ENOMEM))
+                return Err(dir
+                    .err(name, io::Error::from_raw_os_error(libc::ENOMEM))
                     .with_detail(format!("no memory for its {len}-byte status"))
-                    .with_path(dir.entry(name))
                     .into());
             }
         }

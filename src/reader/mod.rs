@@ -54,8 +54,9 @@ use self::cache::{Cache, Lent};
 use self::classify::{Found, Skip};
 use self::copy::Patience;
 pub(crate) use self::copy::SETTLE_TIMEOUT;
-// For `crate::inspect`, which loom builds leave out.
-#[cfg(not(loom))]
+// For `crate::inspect` (feature `unstable-internals`), which loom builds
+// leave out.
+#[cfg(all(feature = "unstable-internals", not(loom)))]
 pub(crate) use self::header::check_header;
 use self::reopen::Reread;
 use self::track::{Drained, Tracker};
@@ -272,10 +273,8 @@ impl Reader {
     /// Lists `base_dir` and looks at every entry. False when the directory
     /// turned out to be removed.
     fn examine_all(&mut self, dir: &BaseDir, report: &mut ScanReport, how: How) -> Result<bool> {
-        let names = sys::list(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?;
-        if names.is_empty()
-            && sys::is_removed(dir.fd()).map_err(|e| Error::io(e).with_path(dir.path()))?
-        {
+        let names = sys::list(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))?;
+        if names.is_empty() && sys::is_removed(dir.fd()).map_err(|e| Error::io_at(dir.path(), e))? {
             return Ok(false);
         }
         let mut dirty = self.track.begin_listing();
@@ -436,5 +435,5 @@ fn not_copied(
 /// A corrupt entry `name` of `dir`, and why.
 #[cold]
 fn corrupt(dir: &BaseDir, name: &str, why: Reason) -> Error {
-    Error::corrupt(why).with_path(dir.entry(name))
+    Error::corrupt(dir.entry(name), why)
 }

@@ -8,7 +8,7 @@ use std::ffi::{OsStr, OsString};
 use std::time::{Duration, Instant};
 
 use crate::dir::BaseDir;
-use crate::error::Error;
+use crate::error::{Error, OsClass};
 use crate::fork;
 use crate::sys::{Change, Watch};
 
@@ -102,16 +102,10 @@ impl Tracker {
                 let ancestry = dir.ancestry();
                 self.watching = match Watch::new(dir.fd(), ancestry.as_deref()) {
                     Ok(watch) => Watching::On { watch, generation },
-                    // Out of descriptors or inotify instances for now: list,
+                    // Out of descriptors or inotify instances for now (an
+                    // error that may pass, see `OsClass`): list,
                     // and try again on the next read.
-                    Err(e)
-                        if matches!(
-                            e.raw_os_error(),
-                            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
-                        ) =>
-                    {
-                        Watching::NotYet
-                    }
+                    Err(e) if OsClass::of(&e).may_pass() => Watching::NotYet,
                     Err(_) => Watching::Off,
                 };
                 Drained::List

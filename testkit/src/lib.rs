@@ -14,6 +14,7 @@
 //!   CLI's build script to mark their tests ignored when a program is missing.
 //! - [`alloc`]: a global allocator counting the current thread's allocations.
 //! - `tower` (feature `tower`): a body and a service for `ScoreboardLayer`.
+//! - [`watching`], [`NO_WATCH_VAR`]: the suite's mode, watching or listing boards.
 //!
 //! Every function here fails the test that called it by panicking, as an
 //! assertion does; guards (`Helper`, `Mount`, `TempDir`) undo their step in
@@ -38,3 +39,16 @@ pub use limits::raise_fd_limit;
 pub use mount::Mount;
 pub use poll::eventually;
 pub use tempfile::TempDir;
+
+/// The environment variable that chooses the test suite's mode:
+/// `PARALLEL_SCOREBOARD_NO_WATCH=1` runs it with listing boards. The library
+/// reads no environment variable: the suite's helpers that open boards read
+/// this one ([`watching`]) and pass `.watch(false)`.
+pub const NO_WATCH_VAR: &str = "PARALLEL_SCOREBOARD_NO_WATCH";
+
+/// Whether the boards of this run watch their directory: `false` when
+/// [`NO_WATCH_VAR`] is set to anything but `0`.
+#[must_use]
+pub fn watching() -> bool {
+    std::env::var_os(NO_WATCH_VAR).is_none_or(|v| v == "0")
+}

@@ -3,7 +3,7 @@
 use crate::common::snapshot;
 use std::collections::BTreeMap;
 
-use parallel_scoreboard::{ErrorKind, Scoreboard};
+use parallel_scoreboard::ErrorKind;
 
 use crate::common::{Helper, entries, tempdir};
 
@@ -20,7 +20,7 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
 #[test]
 fn port_of_the_original_test() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let me = std::process::id().to_string();
     board.update(b"me manager").unwrap();
     assert_eq!(board.read_all().unwrap(), map(&[(&me, "me manager")]));
@@ -67,7 +67,7 @@ fn port_of_the_original_test() {
 #[test]
 fn dropping_a_worker_or_board_removes_its_file() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut w = board.worker_with_id("x").unwrap();
     let path = w.path();
     assert!(path.exists());
@@ -102,7 +102,7 @@ fn a_worker_process_that_exits_removes_its_file_without_any_reader() {
 #[test]
 fn cleanup_removes_dead_files_and_counts_them() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut live = board.worker_with_id("live").unwrap();
     live.update(b"still here").unwrap();
     let mut h = Helper::spawn("script", tmp.path());
@@ -121,7 +121,7 @@ fn cleanup_removes_dead_files_and_counts_them() {
 #[test]
 fn a_live_id_is_refused_and_a_dead_one_taken_over() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
 
     // In this process.
     let w = board.worker_with_id("dup").unwrap();
@@ -163,8 +163,8 @@ fn a_live_id_is_refused_and_a_dead_one_taken_over() {
 #[test]
 fn a_second_board_in_one_process_cannot_clobber_the_first() {
     let tmp = tempdir();
-    let first = Scoreboard::open(tmp.path()).unwrap();
-    let second = Scoreboard::open(tmp.path()).unwrap();
+    let first = crate::common::open(tmp.path()).unwrap();
+    let second = crate::common::open(tmp.path()).unwrap();
     first.update(b"first").unwrap();
     assert_eq!(
         second.update(b"second").unwrap_err().kind(),
@@ -178,7 +178,7 @@ fn a_second_board_in_one_process_cannot_clobber_the_first() {
 #[test]
 fn snapshot_reports_pid_counts_and_times() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let before = std::time::SystemTime::now();
     let mut w = board.worker_with_id("rich").unwrap();
     for i in 0..5 {
@@ -221,12 +221,12 @@ fn base_dir_is_created_private_and_concurrent_opens_agree() {
     let dir = tmp.path().join("a/b/board");
     std::thread::scope(|s| {
         for _ in 0..8 {
-            s.spawn(|| Scoreboard::open(&dir).unwrap());
+            s.spawn(|| crate::common::open(&dir).unwrap());
         }
     });
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     assert_eq!(board.base_dir(), dir);
     let mut w = board.worker_with_id("m").unwrap();
     w.update(b"x").unwrap();

@@ -18,7 +18,7 @@ fn monitors(dir: &Path) -> Vec<(String, Scoreboard)> {
     let mut all = Vec::new();
     for watch in [true, false] {
         for budget in [0, 8] {
-            let board = Scoreboard::builder(dir)
+            let board = crate::common::builder(dir)
                 .watch(watch)
                 .max_mappings(budget)
                 .settle_timeout(std::time::Duration::from_millis(10))
@@ -45,7 +45,7 @@ fn crafted(board: &Scoreboard) -> (Vec<File>, Vec<(PathBuf, ErrorKind)>) {
     let damages = [
         ("bad-magic", 0, 0x4141_4141, ErrorKind::Corrupt),
         ("huge-len", 448 + 24, 1 << 50, ErrorKind::Corrupt),
-        ("odd-seq", 448, 3, ErrorKind::Busy),
+        ("odd-seq", 448, 3, ErrorKind::Unsettled),
     ];
     let mut locks = Vec::new();
     let mut expect = Vec::new();
@@ -118,7 +118,7 @@ fn check(
 fn a_small_mapping_budget_reads_every_worker_grown_dead_or_skipped() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let (locks, skipped) = crafted(&board);
     let mut a = Helper::spawn("script", &dir);
     a.ok("hold 30 a");
@@ -221,8 +221,11 @@ pub fn crowded_reader(dir: &str) {
         assert_ne!(p, libc::MAP_FAILED, "filling mapping {i} of {fill}");
     }
     assert!(count() > max - 2 * LEFT_FREE, "{} of {max}", count());
-    let watching = Scoreboard::open(dir).expect("open");
-    let listing = Scoreboard::builder(dir).watch(false).open().expect("open");
+    let watching = crate::common::open(dir).expect("open");
+    let listing = crate::common::builder(dir)
+        .watch(false)
+        .open()
+        .expect("open");
     let (cold, warm, listed) = crate::helper::read_held(&watching, &listing);
     let mapped = mappings_of(Path::new(dir));
     println!("@@ counts {cold} {warm} {listed} {mapped}");
@@ -255,7 +258,7 @@ pub fn boards_reader() {
     let paths = std::env::var("PSB_BOARDS").expect("PSB_BOARDS");
     let boards: Vec<Scoreboard> = paths
         .split(':')
-        .map(|p| Scoreboard::open(p).expect("open"))
+        .map(|p| crate::common::open(p).expect("open"))
         .collect();
     let check = |board: &Scoreboard| {
         let all = board.read_all().expect("read");

@@ -3,9 +3,25 @@
 
 pub use testkit::{DIR_VAR, Helper, Mount, entries, tempdir};
 
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use parallel_scoreboard::{Scoreboard, Snapshot};
+use parallel_scoreboard::{Builder, Scoreboard, Snapshot};
+
+/// The builder of a board in `dir` for this run's mode: a listing board in
+/// the suite's listing run (`PARALLEL_SCOREBOARD_NO_WATCH=1`, see
+/// [`testkit::watching`]), a watching one otherwise. Every board of the
+/// suite, in the tests and in their helper processes, is opened through it
+/// (or [`open`]); a test that needs one mode says so with `.watch(..)`.
+pub fn builder(dir: impl AsRef<Path>) -> Builder {
+    Scoreboard::builder(dir.as_ref()).watch(testkit::watching())
+}
+
+/// A board in `dir` for this run's mode (see [`builder`]), with the
+/// defaults otherwise, as `Scoreboard::open` would.
+pub fn open(dir: impl AsRef<Path>) -> parallel_scoreboard::Result<Scoreboard> {
+    builder(dir).open()
+}
 
 /// Taken by the tests that load the machine most (tens of thousands of
 /// workers) and by those that require progress of their own (so many reads,
@@ -92,4 +108,17 @@ pub fn snapshot(board: &Scoreboard) -> parallel_scoreboard::Result<Snapshot> {
     let mut snap = Snapshot::default();
     board.read_into(&mut snap)?;
     Ok(snap)
+}
+
+/// `e`'s message and those of its causes, joined by `: ` (as anyhow's `{:#}`
+/// prints them): the library's `Display` leaves the OS error to `source()`.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }

@@ -50,8 +50,8 @@ fn a_crash_at_every_step_leaves_a_board_that_converges() {
 fn crash_at(point: &str, scenario: &Scenario) {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let watching = Scoreboard::open(&dir).unwrap();
-    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let watching = crate::common::open(&dir).unwrap();
+    let listing = crate::common::builder(&dir).watch(false).open().unwrap();
     let mut bystander = Helper::spawn("script", &dir);
     bystander.ok("worker live");
     bystander.ok("wupdate live still here");

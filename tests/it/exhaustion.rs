@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use parallel_scoreboard::{ErrorKind, Scoreboard};
+use parallel_scoreboard::ErrorKind;
 
 use crate::common::{Helper, Mount, entries, tempdir};
 
@@ -30,8 +30,8 @@ fn a_full_file_system_is_an_error_that_loses_nothing() {
     let fs = tmp.path().join("fs");
     let _mount = Mount::tmpfs(&fs, "512k");
     let dir = fs.join("board");
-    let board = Scoreboard::open(&dir).unwrap();
-    let reader = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let board = crate::common::open(&dir).unwrap();
+    let reader = crate::common::builder(&dir).watch(false).open().unwrap();
     let mut w = board.worker_with_id("w").unwrap();
     w.update(b"before the disk filled").unwrap();
     let mut other = Helper::spawn("script", &dir);
@@ -119,7 +119,7 @@ fn out_of_file_descriptors_is_a_clear_error_never_a_partial_read() {
         answer.starts_with("err Io") && answer.contains("Too many open files"),
         "{answer}"
     );
-    if std::env::var_os("PARALLEL_SCOREBOARD_NO_WATCH").is_none() {
+    if testkit::watching() {
         // (A listing board fails earlier, at listing the directory.)
         assert!(answer.contains("incomplete"), "{answer}");
     }
@@ -144,7 +144,7 @@ fn out_of_file_descriptors_is_a_clear_error_never_a_partial_read() {
 fn no_memory_for_a_status_is_an_error_not_an_abort() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let mut big = board.worker_with_id("big").unwrap();
     let len = 96 << 20;
     big.update(&vec![b'b'; len]).unwrap();

@@ -3,8 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use parallel_scoreboard::Scoreboard;
-
 use crate::common::{Helper, entries, tempdir};
 
 /// Starts the `fork` helper and returns it with the parent's and child's pids.
@@ -54,7 +52,7 @@ fn kill_and_wait(pid: &str) {
 #[test]
 fn fork_after_update_keeps_parent_and_child_apart() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let (h, parent, child) = forked(tmp.path(), false);
     let all = board.read_all().unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
@@ -81,7 +79,7 @@ fn fork_after_update_keeps_parent_and_child_apart() {
 #[test]
 fn a_parent_killed_while_its_child_lives_is_seen_dead() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let (h, parent, child) = forked(tmp.path(), false);
     assert_eq!(board.read_all().unwrap().len(), 3);
     // The child still holds the inherited Worker and Scoreboard objects.
@@ -105,7 +103,7 @@ fn a_parent_killed_while_its_child_lives_is_seen_dead() {
 #[test]
 fn a_child_dropping_inherited_handles_leaves_the_parents_files() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let (h, parent, child) = forked(tmp.path(), true);
     let all = board.read_all().unwrap();
     // The child dropped its board (removing its own entry) and the inherited
@@ -131,7 +129,7 @@ fn a_child_dropping_inherited_handles_leaves_the_parents_files() {
 #[test]
 fn forks_racing_worker_creation_never_keep_a_dead_parents_workers() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("fork-storm", tmp.path());
     let ready = h.line();
     let children: Vec<String> = ready

@@ -1,7 +1,5 @@
 //! Status size is unbounded: files grow and warm readers follow.
 
-use parallel_scoreboard::Scoreboard;
-
 use crate::common::{Helper, entries, pattern, tempdir, verify};
 
 const MIB: usize = 1 << 20;
@@ -9,7 +7,7 @@ const MIB: usize = 1 << 20;
 #[test]
 fn from_one_byte_to_4_mib_and_back_read_by_a_warm_reader() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("script", tmp.path());
     h.ok("worker g");
     let mut sizes = vec![
@@ -58,7 +56,7 @@ fn from_one_byte_to_4_mib_and_back_read_by_a_warm_reader() {
 #[test]
 fn readers_follow_growth_while_it_happens() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("script", tmp.path());
     // A writer updating flat out with sizes from 24 B to 2 MiB.
     h.ok(&format!("spin grower 24 {}", 2 * MIB));
@@ -90,7 +88,7 @@ fn readers_follow_growth_while_it_happens() {
 #[test]
 fn refused_growth_is_an_error_that_loses_nothing() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("script", tmp.path());
     h.ok("worker limited");
     h.ok("grow limited 100000 1");
@@ -123,7 +121,7 @@ fn refused_growth_is_an_error_that_loses_nothing() {
 fn a_file_size_limit_is_an_error_whatever_sigxfsz_does() {
     const LIMIT: u64 = 300 << 10;
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("script", tmp.path());
     h.ok("worker limited");
     // One copy gets a 100 KiB region (the file: 4 KiB + 100 KiB).
@@ -162,7 +160,7 @@ fn a_file_size_limit_is_an_error_whatever_sigxfsz_does() {
 #[test]
 fn a_file_size_limit_below_a_page_refuses_a_new_worker_cleanly() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("script", tmp.path());
     h.ok("fsize-limit 2048 dfl");
     let answer = h.send("worker tiny");

@@ -18,7 +18,7 @@ pub fn run(role: &str) {
         // Opens the board its own way: it may be refused.
         return crate::shared::role(&dir);
     }
-    let board = Scoreboard::open(&dir).expect("open board");
+    let board = crate::common::open(&dir).expect("open board");
     match role {
         "script" => script(&board),
         "fork" => fork(board),
@@ -53,7 +53,7 @@ fn answer(r: Result<String, Error>) {
     match r {
         Ok(s) if s.is_empty() => println!("@@ ok"),
         Ok(s) => println!("@@ ok {s}"),
-        Err(e) => println!("@@ err {:?} {e}", e.kind()),
+        Err(e) => println!("@@ err {:?} {}", e.kind(), crate::common::chain(&e)),
     }
 }
 
@@ -342,8 +342,11 @@ fn low_fd_reader(dir: &str) {
     };
     // SAFETY: setrlimit reads one valid rlimit.
     unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0) };
-    let watching = Scoreboard::open(dir).expect("open");
-    let listing = Scoreboard::builder(dir).watch(false).open().expect("open");
+    let watching = crate::common::open(dir).expect("open");
+    let listing = crate::common::builder(dir)
+        .watch(false)
+        .open()
+        .expect("open");
     let (cold, warm, listed) = read_held(&watching, &listing);
     println!("@@ counts {cold} {warm} {listed}");
 }
@@ -427,7 +430,7 @@ fn thread_churn(dir: &str) {
         unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &raw const rl), 0) };
     }
     let (threads, wave) = (var("PSB_THREADS", 5000), var("PSB_WAVE", 50));
-    let board = Scoreboard::builder(dir)
+    let board = crate::common::builder(dir)
         .worker_id(|| format!("{:?}", std::thread::current().id()))
         .open()
         .expect("open");
@@ -485,7 +488,7 @@ fn thread_churn(dir: &str) {
 /// for the child, answers `@@ parent STATUS`, and on the next line of stdin
 /// answers `@@ read IDS`; then it waits for EOF on stdin.
 fn fork_threads(dir: &str) {
-    let board = Scoreboard::builder(dir)
+    let board = crate::common::builder(dir)
         .worker_id(|| {
             let t = std::thread::current();
             format!("{}-{}", std::process::id(), t.name().unwrap_or("main"))
@@ -544,7 +547,7 @@ fn fork_busy(dir: &str) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     const FORKS: usize = 20;
     // On the heap: a fork child may reuse the busy thread's stack (glibc).
-    let board = Arc::new(Scoreboard::open(dir).expect("open"));
+    let board = Arc::new(crate::common::open(dir).expect("open"));
     let stop = Arc::new(AtomicBool::new(false));
     let updates = Arc::new(AtomicU64::new(0));
     let busy = {
@@ -594,7 +597,7 @@ fn fork_reading(dir: &str) {
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     const FORKS: usize = 20;
     // On the heap: a fork child may reuse the reading thread's stack (glibc).
-    let board = Arc::new(Scoreboard::open(dir).expect("open"));
+    let board = Arc::new(crate::common::open(dir).expect("open"));
     let want = board.read_all().expect("read").len();
     assert!(want > 0, "no workers to read");
     let stop = Arc::new(AtomicBool::new(false));

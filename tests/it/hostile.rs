@@ -5,7 +5,7 @@ use crate::common::snapshot;
 use std::os::unix::fs::symlink;
 use std::time::Duration;
 
-use parallel_scoreboard::{ErrorKind, Scoreboard};
+use parallel_scoreboard::ErrorKind;
 
 use crate::common::{entries, tempdir};
 
@@ -13,7 +13,7 @@ use crate::common::{entries, tempdir};
 fn odd_entries_are_skipped_reported_and_left_alone() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let mut live = board.worker_with_id("live").unwrap();
     live.update(b"fine").unwrap();
 
@@ -86,7 +86,7 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
 fn a_missing_base_dir_is_a_clear_error() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     std::fs::remove_dir(&dir).unwrap();
     let e = board.read_all().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Missing);
@@ -94,7 +94,7 @@ fn a_missing_base_dir_is_a_clear_error() {
     // Opening a path that is a file fails with the path in the message.
     let file = tmp.path().join("file");
     std::fs::write(&file, b"").unwrap();
-    let e = Scoreboard::open(&file).unwrap_err();
+    let e = crate::common::open(&file).unwrap_err();
     assert!(e.to_string().contains("file"), "{e}");
 }
 
@@ -105,7 +105,7 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
     let dir = tmp.path().join("board");
     let set = |mode: u32| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode));
     // Created private.
-    drop(Scoreboard::open(&dir).unwrap());
+    drop(crate::common::open(&dir).unwrap());
     assert_eq!(
         std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777,
         0o700
@@ -120,7 +120,7 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
         (0o1770, true),
     ] {
         set(mode).unwrap();
-        match Scoreboard::open(&dir) {
+        match crate::common::open(&dir) {
             Ok(_) => assert!(ok, "mode {mode:o} was accepted"),
             Err(e) => {
                 assert!(!ok, "mode {mode:o}: {e}");
@@ -136,10 +136,10 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
     std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
     // Another user's board: root reads it, and adds nothing to it (a user
     // who is not root nor in its group is refused even reading: `shared`).
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     assert!(board.read_all().unwrap().is_empty());
     let e = board.update(b"root was here").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Insecure);
+    assert_eq!(e.kind(), ErrorKind::ReadOnly);
     assert!(e.to_string().contains("owned by uid 65534"), "{e}");
     assert!(entries(&dir).is_empty());
 }
@@ -150,7 +150,7 @@ fn a_base_dir_others_can_write_or_another_user_owns_is_refused() {
 fn a_removed_odd_entry_is_no_longer_reported() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     assert!(snapshot(&board).unwrap().skipped.is_empty());
     std::fs::write(dir.join("\u{7}"), b"x").unwrap();
     std::fs::write(dir.join("sb-junk"), b"x").unwrap();
@@ -171,7 +171,7 @@ type Damage = fn(&mut Vec<u8>, &dyn Fn(&mut Vec<u8>, usize, u64));
 fn crafted_status_files_are_skipped_then_removed_never_fatal() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let word = |b: &mut Vec<u8>, at: usize, v: u64| b[at..at + 8].copy_from_slice(&v.to_le_bytes());
     // After one update the published copy is copy 1, described at byte 448:
     // seq, offset (+8), capacity (+16), length (+24).
@@ -238,4 +238,40 @@ fn crafted_status_files_are_skipped_then_removed_never_fatal() {
         "{}",
         snap.skipped[0]
     );
+}
+
+/// A new worker whose file name is taken by something that is not this
+/// user's status file is refused, and told why as a `Reason`.
+#[test]
+fn a_name_taken_by_something_else_is_refused_with_its_reason() {
+    use parallel_scoreboard::Reason;
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = crate::common::open(&dir).unwrap();
+    std::fs::create_dir(dir.join("sb-dir")).unwrap();
+    let e = board.worker_with_id("dir").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert_eq!(e.reason(), Some(&Reason::NotARegularFile), "{e}");
+    assert_eq!(e.path(), Some(dir.join("sb-dir").as_path()));
+    // Another user's file, where root can make one.
+    let root = nix::unistd::geteuid().is_root();
+    if root {
+        let theirs = dir.join("sb-theirs");
+        std::fs::write(&theirs, b"x").unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let e = board.worker_with_id("theirs").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+        assert_eq!(
+            e.reason(),
+            Some(&Reason::OwnedByAnotherUser { uid: 65534 }),
+            "{e}"
+        );
+    }
+    // Nothing was removed or added.
+    let left: &[&str] = if root {
+        &["sb-dir", "sb-theirs"]
+    } else {
+        &["sb-dir"]
+    };
+    assert_eq!(entries(&dir), left);
 }

@@ -1,7 +1,7 @@
 //! Worker ids are any UTF-8 string of 1 to 255 bytes, returned exactly, and
 //! none can create anything outside `base_dir`.
 
-use parallel_scoreboard::{ErrorKind, Scoreboard};
+use parallel_scoreboard::ErrorKind;
 
 use crate::common::{entries, tempdir};
 
@@ -9,7 +9,7 @@ use crate::common::{entries, tempdir};
 fn ids_that_try_to_escape_stay_inside_base_dir() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let slashes = "/".repeat(200);
     let long = "é".repeat(127);
     let max = "z".repeat(255);
@@ -64,7 +64,7 @@ fn ids_that_try_to_escape_stay_inside_base_dir() {
 #[test]
 fn empty_and_overlong_ids_are_refused() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     for id in [String::new(), "x".repeat(256), "é".repeat(128)] {
         let e = board.worker_with_id(id.clone()).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidId, "{id:?}");
@@ -73,7 +73,7 @@ fn empty_and_overlong_ids_are_refused() {
             std::io::ErrorKind::InvalidInput
         );
     }
-    let custom = Scoreboard::builder(tmp.path())
+    let custom = crate::common::builder(tmp.path())
         .worker_id(String::new)
         .open()
         .unwrap();

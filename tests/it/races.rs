@@ -4,7 +4,7 @@
 use std::sync::Barrier;
 use std::time::Duration;
 
-use parallel_scoreboard::{ErrorKind, Scoreboard};
+use parallel_scoreboard::ErrorKind;
 
 use crate::common::{Helper, Rng, entries, tempdir, verify};
 
@@ -17,7 +17,7 @@ fn takeovers_and_cleanups_race_without_removing_a_live_file() {
     const NEWCOMERS: usize = 4;
     const CLEANERS: usize = 3;
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut cleaner = Helper::spawn("script", tmp.path());
     for round in 0..ROUNDS {
         let mut doomed = Helper::spawn("script", tmp.path());
@@ -89,7 +89,7 @@ fn takeovers_and_cleanups_race_without_removing_a_live_file() {
 #[test]
 fn a_stopped_writer_never_disappears() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut h = Helper::spawn("script", tmp.path());
     h.ok("spin stopped 24 70000");
     let mut rng = Rng(42);
@@ -122,7 +122,7 @@ fn a_stopped_writer_never_disappears() {
 fn no_torn_statuses_under_two_busy_writers() {
     let _heavy = crate::common::heavy();
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let mut a = Helper::spawn("script", tmp.path());
     let mut b = Helper::spawn("script", tmp.path());
     a.ok("spin a 24 65536");

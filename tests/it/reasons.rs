@@ -144,7 +144,7 @@ fn check(what: &str, board: &Scoreboard, want: &[(PathBuf, Reason)]) {
 /// worker (the one entry no read skips).
 fn board_with_a_live_worker() -> (tempfile::TempDir, Scoreboard, Worker) {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path().join("board")).unwrap();
+    let board = crate::common::open(tmp.path().join("board")).unwrap();
     let mut w = board.worker_with_id("fine").unwrap();
     w.update(b"idle").unwrap();
     (tmp, board, w)
@@ -169,7 +169,7 @@ fn every_broken_file_is_skipped_for_its_reason() {
     }
     check("watching, first read", &board, &want);
     check("watching, warm", &board, &want);
-    let unwatched = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let unwatched = crate::common::builder(&dir).watch(false).open().unwrap();
     check("listing", &unwatched, &want);
     check("listing, warm", &unwatched, &want);
     // Nothing skipped was removed, nor anything of the Perl module's.

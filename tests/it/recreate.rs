@@ -67,8 +67,8 @@ fn worker(dir: &Path, id: &str, text: &str) -> Helper {
 fn removed_and_recreated_directories_are_followed_by_both_read_modes() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let watching = Scoreboard::builder(&dir).watch(true).open().unwrap();
-    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let watching = crate::common::builder(&dir).watch(true).open().unwrap();
+    let listing = crate::common::builder(&dir).watch(false).open().unwrap();
     let boards = [&watching, &listing];
     expect(&boards, &Ok(statuses(&[])));
 
@@ -124,8 +124,8 @@ fn removed_and_recreated_directories_are_followed_by_both_read_modes() {
 fn a_renamed_or_removed_ancestor_is_followed_too() {
     let tmp = tempdir();
     let dir = tmp.path().join("run").join("svc").join("board");
-    let watching = Scoreboard::builder(&dir).watch(true).open().unwrap();
-    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let watching = crate::common::builder(&dir).watch(true).open().unwrap();
+    let listing = crate::common::builder(&dir).watch(false).open().unwrap();
     let boards = [&watching, &listing];
     let w = worker(&dir, "a", "one");
     expect(&boards, &Ok(statuses(&[("a", "one")])));
@@ -148,8 +148,8 @@ fn a_renamed_or_removed_ancestor_is_followed_too() {
 fn a_recreated_directory_others_can_write_is_refused_until_fixed() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let watching = Scoreboard::builder(&dir).watch(true).open().unwrap();
-    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let watching = crate::common::builder(&dir).watch(true).open().unwrap();
+    let listing = crate::common::builder(&dir).watch(false).open().unwrap();
     let boards = [&watching, &listing];
     let w = worker(&dir, "a", "before");
     expect(&boards, &Ok(statuses(&[("a", "before")])));
@@ -181,8 +181,8 @@ fn a_recreated_directory_others_can_write_is_refused_until_fixed() {
 fn a_board_opened_without_create_waits_for_its_directory() {
     let tmp = tempdir();
     let dir = tmp.path().join("later").join("board");
-    let watching = Scoreboard::builder(&dir).create(false).open().unwrap();
-    let listing = Scoreboard::builder(&dir)
+    let watching = crate::common::builder(&dir).create(false).open().unwrap();
+    let listing = crate::common::builder(&dir)
         .create(false)
         .watch(false)
         .open()
@@ -210,7 +210,7 @@ fn a_board_opened_without_create_waits_for_its_directory() {
     // An insecure directory still fails the open, as with `create(true)`.
     let shared = tmp.path().join("shared");
     mkdir(&shared, 0o777);
-    let e = Scoreboard::builder(&shared)
+    let e = crate::common::builder(&shared)
         .create(false)
         .open()
         .unwrap_err();

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use parallel_scoreboard::{ErrorKind, Reason, Scoreboard, Snapshot};
+use parallel_scoreboard::{ErrorKind, Reason, Snapshot};
 use testkit::{Helper, entries, tempdir};
 
 /// The board's owner.
@@ -37,9 +37,9 @@ const GROUP_VAR: &str = "PSB_TEST_GROUP";
 /// `@@ ok FAILED`), `update TEXT`, `cleanup` (files removed), `quit`.
 pub fn role(dir: &str) {
     use std::io::BufRead;
-    let mut builder = Scoreboard::builder(dir).create(false);
+    let mut builder = crate::common::builder(dir).create(false);
     if let Ok(gid) = std::env::var(GROUP_VAR) {
-        builder = Scoreboard::builder(dir).group(gid.parse().expect("gid"));
+        builder = crate::common::builder(dir).group(gid.parse().expect("gid"));
     }
     let board = match builder.open() {
         Ok(board) => {
@@ -47,7 +47,7 @@ pub fn role(dir: &str) {
             board
         }
         Err(e) => {
-            println!("@@ err {:?} {e}", e.kind());
+            println!("@@ err {:?} {}", e.kind(), crate::common::chain(&e));
             return;
         }
     };
@@ -98,7 +98,7 @@ pub fn role(dir: &str) {
         };
         match answer {
             Ok(s) => println!("@@ ok {s}"),
-            Err(e) => println!("@@ err {:?} {e}", e.kind()),
+            Err(e) => println!("@@ err {:?} {}", e.kind(), crate::common::chain(&e)),
         }
     }
     // Workers whose files were truncated would fault on their removal's
@@ -177,7 +177,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
 
     let want = "live-0=serving,live-1=idle sb-dead-0:DeadLeftForOwner { uid: 65534 }";
     // Root, in this process.
-    let root = Scoreboard::builder(&dir).create(false).open().unwrap();
+    let root = crate::common::builder(&dir).create(false).open().unwrap();
     let snap = snapshot(&root).unwrap();
     assert_eq!(describe(&snap), want);
     assert_eq!(snap.removed, 0);
@@ -186,7 +186,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
         Some(&Reason::DeadLeftForOwner { uid: NOBODY })
     );
     let e = root.update(b"root was here").unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Insecure, "{e}");
+    assert_eq!(e.kind(), ErrorKind::ReadOnly, "{e}");
     assert_eq!(root.cleanup().unwrap().removed, 0);
     // A member of the group.
     let mut member = Helper::spawn_as_member("shared", &dir, MEMBER, &[]);
@@ -194,7 +194,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
     assert_eq!(member.ok("snapshot"), want);
     assert_eq!(member.ok("cleanup"), "0");
     assert!(
-        member.send("update x").starts_with("err Insecure"),
+        member.send("update x").starts_with("err ReadOnly"),
         "a reader wrote"
     );
     // Nothing of the owner's was removed, nothing was added.
@@ -277,7 +277,7 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
         let _stop = Stop(&stop);
         // Root reads in a loop in this process.
         let root = s.spawn(|| {
-            let board = Scoreboard::builder(&dir).create(false).open().unwrap();
+            let board = crate::common::builder(&dir).create(false).open().unwrap();
             let (mut reads, mut bad) = (0, Vec::new());
             while !stop.load(Ordering::Relaxed) || reads < 50 {
                 let snap = snapshot(&board).unwrap();
@@ -331,7 +331,7 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
     // Read once more, after the cuts: the untouched worker as it is; what
     // the owner made of its other files is its own business (zeros where it
     // cut and grew a file, skips where it left too little).
-    let root = Scoreboard::builder(&dir).create(false).open().unwrap();
+    let root = crate::common::builder(&dir).create(false).open().unwrap();
     let snap = snapshot(&root).unwrap();
     let steady = snap
         .workers
@@ -388,7 +388,7 @@ fn odd_entries_of_the_owner_are_skipped_by_other_users_and_left_alone() {
     let (tx, rx) = std::sync::mpsc::channel();
     let path = dir.clone();
     thread::spawn(move || {
-        let board = Scoreboard::builder(&path).create(false).open().unwrap();
+        let board = crate::common::builder(&path).create(false).open().unwrap();
         let first = describe(&snapshot(&board).unwrap());
         let again = describe(&snapshot(&board).unwrap());
         let removed = board.cleanup().unwrap().removed;

@@ -11,8 +11,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use parallel_scoreboard::Scoreboard;
-
 use crate::common::{Helper, Rng, entries, tempdir, verify};
 
 const WRITERS: usize = 4;
@@ -50,7 +48,7 @@ fn storm_of_writers_killed_stopped_and_replaced() {
         .unwrap_or(6);
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let mut rng = Rng(0x5707_4d00 ^ u64::from(std::process::id()));
     let mut next = 0;
     let start = |id: String| {

@@ -15,7 +15,7 @@ fn one_worker_per_thread() {
     const THREADS: usize = 6;
     const UPDATES: usize = 20_000;
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         let writers: Vec<_> = (0..THREADS)
@@ -62,7 +62,7 @@ fn one_worker_per_thread() {
 
 /// A board whose `update` names each thread by its name.
 fn by_thread_name(dir: &std::path::Path) -> Scoreboard {
-    Scoreboard::builder(dir)
+    crate::common::builder(dir)
         .worker_id(|| thread::current().name().unwrap_or("main").to_owned())
         .open()
         .unwrap()
@@ -185,7 +185,7 @@ fn a_running_thread_keeps_its_worker_while_others_exit() {
 #[test]
 fn two_threads_of_one_id_share_its_slot_until_both_exit() {
     let tmp = tempdir();
-    let board = Scoreboard::builder(tmp.path())
+    let board = crate::common::builder(tmp.path())
         .worker_id(|| "shared".to_owned())
         .open()
         .unwrap();
@@ -272,7 +272,7 @@ fn a_board_dropped_while_its_threads_run_removes_its_files() {
 #[test]
 fn the_process_id_slot_outlives_the_threads_that_update_it() {
     let tmp = tempdir();
-    let board = Scoreboard::open(tmp.path()).unwrap();
+    let board = crate::common::open(tmp.path()).unwrap();
     let pid = std::process::id().to_string();
     thread::scope(|s| {
         for t in 0..4 {
@@ -295,7 +295,7 @@ fn the_process_id_slot_outlives_the_threads_that_update_it() {
 fn a_thread_keeps_every_slot_it_updated_through_until_it_exits() {
     thread_local!(static ID: std::cell::Cell<u8> = const { std::cell::Cell::new(0) });
     let tmp = tempdir();
-    let board = Scoreboard::builder(tmp.path())
+    let board = crate::common::builder(tmp.path())
         .worker_id(|| format!("id-{}", ID.get()))
         .open()
         .unwrap();

@@ -7,15 +7,13 @@
 
 use std::os::unix::process::ExitStatusExt;
 
-use parallel_scoreboard::Scoreboard;
-
 use crate::common::{Helper, tempdir};
 
 #[test]
 fn a_truncated_status_file_kills_its_writer_and_readers_skip_it() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let _board = Scoreboard::open(&dir).unwrap();
+    let _board = crate::common::open(&dir).unwrap();
     let mut writer = Helper::spawn("script", &dir);
     writer.ok("worker victim");
     writer.ok("wupdate victim v1");
@@ -26,7 +24,7 @@ fn a_truncated_status_file_kills_its_writer_and_readers_skip_it() {
     other.ok("wupdate elsewhere e1");
     let mut readers = [
         Helper::spawn("script", &dir),
-        Helper::spawn_with("script", &dir, &[("PARALLEL_SCOREBOARD_NO_WATCH", "1")]),
+        Helper::spawn_with("script", &dir, &[(testkit::NO_WATCH_VAR, "1")]),
     ];
     for r in &mut readers {
         // Each maps every file.

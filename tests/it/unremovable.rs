@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use parallel_scoreboard::{Error, ErrorKind, Scoreboard};
+use parallel_scoreboard::{Error, ErrorKind};
 
 use crate::common::{Helper, Mount, entries, tempdir};
 
@@ -49,8 +49,8 @@ fn dead_files_on_a_read_only_mount_are_reported_not_hidden() {
     let fs = tmp.path().join("fs");
     let mount = Mount::tmpfs(&fs, "1m");
     let dir = fs.join("board");
-    let watching = Scoreboard::builder(&dir).watch(true).open().unwrap();
-    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let watching = crate::common::builder(&dir).watch(true).open().unwrap();
+    let listing = crate::common::builder(&dir).watch(false).open().unwrap();
     let dead = dead_workers(&dir, 2);
     // No writer is left in the mount (a remount to read-only needs that).
     mount.remount("ro");
@@ -105,7 +105,7 @@ impl Drop for Immutable {
 fn an_immutable_dead_file_is_reported_not_hidden() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let dead = dead_workers(&dir, 2);
     let guard = Immutable::set(&dead[0]);
     // Even root may not open it for writing: EPERM.

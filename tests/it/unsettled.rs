@@ -1,6 +1,6 @@
 //! Statuses that never settle (a live file whose published copy is left
 //! marked as being written) cost a read one bounded time in total: the read
-//! returns every other worker and reports each such one as `Busy`.
+//! returns every other worker and reports each such one as `Unsettled`.
 
 use crate::common::snapshot;
 use std::os::unix::fs::FileExt;
@@ -56,7 +56,7 @@ fn check(snap: &Snapshot, damaged: &[Worker]) {
             .iter()
             .find(|e| e.path() == Some(w.path().as_path()))
             .unwrap_or_else(|| panic!("{} not reported: {:?}", w.id(), snap.skipped));
-        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        assert_eq!(e.kind(), ErrorKind::Unsettled, "{e}");
     }
 }
 
@@ -64,14 +64,14 @@ fn check(snap: &Snapshot, damaged: &[Worker]) {
 fn several_unsettled_statuses_share_one_deadline_and_are_reported_busy() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let workers = healthy(&dir, 2);
     let bad: Vec<Worker> = (0..4)
         .map(|i| damaged(&board, &format!("bad-{i}")))
         .collect();
     for monitor in [
-        Scoreboard::builder(&dir).watch(true).open().unwrap(),
-        Scoreboard::builder(&dir).watch(false).open().unwrap(),
+        crate::common::builder(&dir).watch(true).open().unwrap(),
+        crate::common::builder(&dir).watch(false).open().unwrap(),
     ] {
         for _ in 0..3 {
             let t0 = Instant::now();
@@ -93,12 +93,12 @@ fn several_unsettled_statuses_share_one_deadline_and_are_reported_busy() {
 fn the_settle_timeout_is_the_builders() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let workers = healthy(&dir, 2);
     let bad: Vec<Worker> = (0..3)
         .map(|i| damaged(&board, &format!("bad-{i}")))
         .collect();
-    let patient = Scoreboard::builder(&dir)
+    let patient = crate::common::builder(&dir)
         .settle_timeout(Duration::from_millis(400))
         .open()
         .unwrap();
@@ -111,7 +111,7 @@ fn the_settle_timeout_is_the_builders() {
         t0.elapsed()
     );
     check(&snap, &bad);
-    let hasty = Scoreboard::builder(&dir)
+    let hasty = crate::common::builder(&dir)
         .settle_timeout(Duration::ZERO)
         .open()
         .unwrap();

@@ -23,8 +23,8 @@ struct Proc {
 fn watching_and_listing_boards_agree_with_the_truth_after_every_step() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let watching = Scoreboard::open(&dir).unwrap();
-    let listing = Scoreboard::builder(&dir).watch(false).open().unwrap();
+    let watching = crate::common::open(&dir).unwrap();
+    let listing = crate::common::builder(&dir).watch(false).open().unwrap();
     let mut truth: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut procs: Vec<Proc> = Vec::new();
     let mut rng = Rng(0x003a_7c11);
@@ -120,7 +120,7 @@ fn watching_and_listing_boards_agree_with_the_truth_after_every_step() {
 fn a_lost_event_queue_falls_back_to_listing() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     let mut a = Helper::spawn("script", &dir);
     a.ok("worker a");
     a.ok("wupdate a alive");
@@ -183,7 +183,7 @@ fn ten_thousand_workers_read_within_64_open_files() {
     assert_eq!(reader.line(), "counts 10000 10000 10000");
     assert!(reader.finish().success());
     assert!(holder.finish().success());
-    let board = Scoreboard::open(&dir).unwrap();
+    let board = crate::common::open(&dir).unwrap();
     assert!(board.read_all().unwrap().is_empty());
 }
 
@@ -200,7 +200,7 @@ fn boards_of_env() -> Vec<Scoreboard> {
     std::env::var("PSB_BOARDS")
         .expect("PSB_BOARDS")
         .split(':')
-        .map(|p| Scoreboard::open(p).expect("open"))
+        .map(|p| crate::common::open(p).expect("open"))
         .collect()
 }
 
@@ -229,7 +229,7 @@ pub fn everywhere() {
 /// For the helpers of the tests of the shared watch: their boards watch even
 /// in the suite's listing run (`PARALLEL_SCOREBOARD_NO_WATCH=1`), as what
 /// these tests check is the watch.
-const WATCHING: (&str, &str) = ("PARALLEL_SCOREBOARD_NO_WATCH", "0");
+const WATCHING: (&str, &str) = (testkit::NO_WATCH_VAR, "0");
 
 /// The inotify instances this process has open.
 fn inotify_instances() -> usize {
@@ -380,13 +380,16 @@ fn watches_on(dir: &str) -> String {
 /// alone (a new worker read by it meanwhile), with neither; and the inotify
 /// instances then open.
 pub fn same_dir_watches(dir: &str) {
-    let first = Scoreboard::open(dir).expect("open");
-    let second = Scoreboard::open(dir).expect("open");
+    let first = crate::common::open(dir).expect("open");
+    let second = crate::common::open(dir).expect("open");
     first.read_all().expect("read");
     second.read_all().expect("read");
     let both = watches_on(dir);
     drop(first);
-    let writer = Scoreboard::builder(dir).watch(false).open().expect("open");
+    let writer = crate::common::builder(dir)
+        .watch(false)
+        .open()
+        .expect("open");
     writer.update(b"new").expect("update");
     let all = second.read_all().expect("read");
     assert_eq!(all.len(), 1, "{all:?}");
@@ -421,4 +424,31 @@ fn boards_on_one_directory_share_its_watch_until_the_last_goes() {
     );
     assert_eq!(fields[3..], ["-", "instances", "0"], "{line}");
     assert!(h.finish().success());
+}
+
+/// The suite's mode reaches every board it opens, in helper processes too:
+/// a board opened in this run's mode holds an inotify instance after a read
+/// exactly when the run watches, and the variable set either way in a
+/// helper's environment decides its boards' mode. The library reads no
+/// environment variable: were the suite's helpers to ignore it, the listing
+/// run (`PARALLEL_SCOREBOARD_NO_WATCH=1`) would watch, and this would fail.
+#[test]
+fn the_suite_mode_decides_whether_boards_watch() {
+    let tmp = tempdir();
+    let dir = tmp.path().join("board");
+    let board = crate::common::open(&dir).unwrap();
+    let mut w = board.worker_with_id("w").unwrap();
+    w.update(b"s-w").unwrap();
+    let list = dir.to_str().unwrap();
+    let read = |env: &[(&str, &str)]| {
+        let mut env = env.to_vec();
+        env.push(("PSB_BOARDS", list));
+        let mut reader = Helper::spawn_with("boards-watcher", &dir, &env);
+        reader.send("read")
+    };
+    let this_run = usize::from(testkit::watching());
+    // Inherited: this run's mode.
+    assert_eq!(read(&[]), format!("read {this_run} w"));
+    assert_eq!(read(&[(testkit::NO_WATCH_VAR, "1")]), "read 0 w");
+    assert_eq!(read(&[(testkit::NO_WATCH_VAR, "0")]), "read 1 w");
 }

@@ -248,3 +248,24 @@ fn cleanup_of_a_legacy_board_is_refused() {
     assert!(err.contains("left to the Perl module"), "{err}");
     assert_eq!(common::entries(dir.path()), ["status_999"]);
 }
+
+#[test]
+fn an_os_error_is_told_once() {
+    // The library's error says what failed and where; the OS error is its
+    // cause, which the one line prints after it, once.
+    let dir = tempdir();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, b"x").unwrap();
+    let under = file.join("sub");
+    let under = under.to_str().unwrap();
+    let out = scoreboard(&["demo", "--dir", under, "--seconds", "1"]);
+    let err = one_line_error(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.matches("Not a directory").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "I/O error: {under}: Not a directory (os error 20)"
+        )),
+        "{err}"
+    );
+}

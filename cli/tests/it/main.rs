@@ -24,6 +24,7 @@ mod hold;
 mod http;
 mod legacy;
 mod list;
+mod listing;
 mod memory;
 mod modstatus;
 mod monitoring;

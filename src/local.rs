@@ -1,10 +1,13 @@
-//! Not part of the API: this crate's seqlock on process-local memory, the lower
-//! bound the benchmarks measure the scoreboard against (`benches/core.rs`).
+//! **Unstable** (feature `unstable-internals`, not covered by semver): this
+//! crate's seqlock on process-local memory, the benchmarks' `local` column
+//! (`benches/core.rs`).
 //!
 //! The same protocol code, the same two copies and descriptors, the same clock
 //! read per update, on `AtomicU64` words on the heap instead of a mapped file:
 //! what remains of a ratio to it is the price of files, mappings, liveness and
-//! growth.
+//! growth. It shares the code it is compared with, on purpose, so it is not
+//! the benchmarks' independent reference: that is `benches/support/baseline.rs`,
+//! which shares no code with the crate.
 
 use crate::layout::{HEADER_LEN, INITIAL_CAP};
 use crate::protocol::{self, Attempt, LocalWords, WriterState};
@@ -43,6 +46,9 @@ impl LocalSlot {
 
     /// Copies the published status into `buf`, as a read does; returns its
     /// update count.
+    ///
+    /// # Panics
+    /// When there is no memory for the status.
     #[inline]
     pub fn read_into(&self, buf: &mut Vec<u8>) -> u64 {
         loop {
