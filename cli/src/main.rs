@@ -1,6 +1,11 @@
 //! `scoreboard`: list, show, watch, serve and clean up the workers of a
 //! parallel-scoreboard board, or of a board written by Perl's
 //! `Parallel::Scoreboard` (`--legacy`); `scoreboard demo` shows it all live.
+//!
+//! The reference of every subcommand, option and exit status is
+//! `docs/cli.md` (checked against `--help` by the tests); the page and
+//! metrics `serve` answers with are in `docs/monitoring.md`, and who may
+//! read them in `docs/deployment.md`.
 
 mod demo;
 mod legacy;

@@ -16,6 +16,7 @@ mod browser;
 mod clock;
 mod collectors;
 mod demo;
+mod docs;
 mod errors;
 mod hint;
 mod hold;

@@ -357,20 +357,20 @@ fn prometheus_scrapes_serve_over_tls_with_basic_auth() {
 }
 
 #[test]
-fn the_readme_shows_the_scrape_config_and_the_rules() {
+fn the_docs_quote_the_scrape_config_and_the_rules() {
     let root = repo_root();
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let page = std::fs::read_to_string(root.join("docs/monitoring.md")).unwrap();
     for file in [
         "docs/prometheus/prometheus.yml",
         "docs/prometheus/rules.yml",
     ] {
         let text = std::fs::read_to_string(root.join(file)).unwrap();
-        // The file without its opening comment, as the README quotes it.
+        // The file without its opening comment, as the page quotes it.
         let body: Vec<&str> = text.lines().skip_while(|l| l.starts_with('#')).collect();
         let body = format!("```yaml\n{}\n```", body.join("\n").trim());
         assert!(
-            readme.contains(&body),
-            "README.md does not quote {file} as it is"
+            page.contains(&body),
+            "docs/monitoring.md does not quote {file} as it is"
         );
     }
 }
