@@ -159,7 +159,7 @@ impl Scoreboard {
     ///
     /// Files are made in the directory the board opened: if it is removed,
     /// existing workers' updates still succeed (into files no reader of the
-    /// path sees), and making a new one fails (see the README, "A removed or
+    /// path sees), and making a new one fails (docs/protocol.md, "A removed or
     /// recreated `base_dir`").
     ///
     /// # Errors

@@ -5,7 +5,7 @@
 //! copy. Each copy has its own sequence word, odd while the copy is written.
 //!
 //! The writer's steps ([`write()`]) and the reader's ([`read_attempt`]) are
-//! written once, in the crate docs (README.md, "The seqlock protocol"); the
+//! written once, in docs/protocol.md ("The seqlock protocol"); the
 //! `Step N` comments below carry the same numbers, and say what each fence
 //! pairs with.
 //!

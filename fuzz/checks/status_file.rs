@@ -14,7 +14,7 @@ use parallel_scoreboard::{Error, Scoreboard, Snapshot};
 use super::scratch::{PARSE_DIR, empty_dir, listing_board, scratch, watching_board};
 use super::{HEADER_LEN, MAGIC, MAX_ID_LEN};
 
-/// The file name of `id`, as the README specifies it (written again here, so
+/// The file name of `id`, as docs/protocol.md specifies it (written again here, so
 /// the fuzzer can make headers whose id matches the name, and so `parse`'s
 /// mapping is checked against the documented one).
 fn file_name(id: &str) -> String {

@@ -209,7 +209,7 @@ fn demo_group_shares_its_board_with_the_group() {
     assert!(entries(&dir).is_empty(), "{:?}", entries(&dir));
 }
 
-/// The systemd unit of the README's "Deployment" section, with its
+/// The systemd unit of docs/deployment.md ("With systemd"), with its
 /// `ExecStart=` pointed at the binary under test (`systemd-analyze verify`
 /// checks that the program exists), passes `systemd-analyze verify`.
 #[test]
