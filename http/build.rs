@@ -10,12 +10,5 @@
 mod tools;
 
 fn main() {
-    println!("cargo::rerun-if-env-changed=PATH");
-    println!("cargo::rerun-if-changed=../testkit/src/tools.rs");
-    for tool in tools::ALL {
-        println!("cargo::rustc-check-cfg=cfg(has_{})", tool.cfg);
-        if tool.find().is_some() {
-            println!("cargo::rustc-cfg=has_{}", tool.cfg);
-        }
-    }
+    tools::emit_cargo_cfgs();
 }

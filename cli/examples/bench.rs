@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use std::{env, fs, process, thread};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use parallel_scoreboard::Scoreboard;
+use parallel_scoreboard::{Scoreboard, Snapshot};
 use serde::{Deserialize, Serialize};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
@@ -123,11 +123,16 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
         })
         .collect();
     let mut last: BTreeMap<String, Progress> = BTreeMap::new();
+    let mut snap = Snapshot::default();
     let start = Instant::now();
     while !children.0.is_empty() {
-        for (id, status) in read_json::<Progress>(board)? {
-            let Ok(p) = status else { continue };
-            if let Some(b) = bar.get(&id) {
+        board.read_into(&mut snap)?;
+        for w in &snap.workers {
+            let Ok(p) = w.status_json::<Progress>() else {
+                continue;
+            };
+            let id = &w.id;
+            if let Some(b) = bar.get(id) {
                 b.set_length(p.total);
                 b.set_position(p.done);
                 b.set_message(format!("p50 {} ns  p99 {} ns", p.p50_ns, p.p99_ns));
@@ -135,10 +140,10 @@ fn run_parent(board: &Scoreboard, dir: &Path, workers: usize, ops: u64) -> Res<(
             last.insert(id.clone(), p);
             if p.done == p.total {
                 // Seen finished: let the worker go (closing its stdin).
-                if let Some(mut child) = children.0.remove(&id) {
+                if let Some(mut child) = children.0.remove(id) {
                     drop(child.stdin.take());
                     child.wait()?;
-                    if let Some(b) = bar.get(&id) {
+                    if let Some(b) = bar.get(id) {
                         b.finish();
                     }
                 }
@@ -274,16 +279,4 @@ fn run_worker(n: usize, dir: &Path, total: u64) -> Res<()> {
     // Keep the final status on the board until the parent has read it.
     let _ = std::io::stdin().read(&mut [0]);
     Ok(())
-}
-
-/// Every live worker's status decoded from JSON as a `T` (an entry that is
-/// not one is an `Err`, so one bad status hides no other).
-fn read_json<T: serde::de::DeserializeOwned>(
-    board: &Scoreboard,
-) -> Result<BTreeMap<String, serde_json::Result<T>>, parallel_scoreboard::Error> {
-    Ok(board
-        .read_all()?
-        .into_iter()
-        .map(|(id, status)| (id, serde_json::from_slice(&status)))
-        .collect())
 }

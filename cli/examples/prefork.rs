@@ -30,7 +30,7 @@ use std::{env, fs, process, thread};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use parallel_scoreboard::Scoreboard;
+use parallel_scoreboard::{Scoreboard, Snapshot};
 use serde::{Deserialize, Serialize};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
@@ -247,10 +247,7 @@ fn handle(board: &Scoreboard, path: &str) -> Res<String> {
 
 /// An Apache-like status page: busy and idle counts, then one line per worker.
 fn server_status(board: &Scoreboard) -> Res<String> {
-    let all: BTreeMap<String, Status> = read_json::<Status>(board)?
-        .into_iter()
-        .filter_map(|(id, s)| Some((id, s.ok()?)))
-        .collect();
+    let all = statuses(board)?;
     let busy = all.values().filter(|s| s.state == "busy").count();
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
     let mut page = format!(
@@ -306,9 +303,9 @@ fn self_test_run(addr: SocketAddr, board: &Scoreboard, workers: usize) -> Res<()
         .map(|_| thread::spawn(move || get(addr, "/sleep?ms=1500").map_err(|e| e.to_string())))
         .collect();
     // Wait until the slow requests are all being served.
-    while read_json::<Status>(board)?
+    while statuses(board)?
         .values()
-        .filter(|s| s.as_ref().is_ok_and(|s| s.state == "busy"))
+        .filter(|s| s.state == "busy")
         .count()
         < workers - 1
     {
@@ -330,9 +327,9 @@ fn self_test_run(addr: SocketAddr, board: &Scoreboard, workers: usize) -> Res<()
     for t in slow {
         t.join().map_err(|_| "client thread panicked")??;
     }
-    let idle = read_json::<Status>(board)?
+    let idle = statuses(board)?
         .values()
-        .filter(|s| s.as_ref().is_ok_and(|s| s.state == "idle"))
+        .filter(|s| s.state == "idle")
         .count();
     if idle != workers {
         return Err(format!("{idle} of {workers} workers idle after the requests").into());
@@ -341,14 +338,15 @@ fn self_test_run(addr: SocketAddr, board: &Scoreboard, workers: usize) -> Res<()
     Ok(())
 }
 
-/// Every live worker's status decoded from JSON as a `T` (an entry that is
-/// not one is an `Err`, so one bad status hides no other).
-fn read_json<T: serde::de::DeserializeOwned>(
-    board: &Scoreboard,
-) -> Result<BTreeMap<String, serde_json::Result<T>>, parallel_scoreboard::Error> {
-    Ok(board
-        .read_all()?
+/// The statuses of the live workers, by id: a typed read (`read_into`, then
+/// `status_json` of each entry; a status that is not a `Status` is left out).
+fn statuses(board: &Scoreboard) -> Res<BTreeMap<String, Status>> {
+    let mut snap = Snapshot::default();
+    board.read_into(&mut snap)?;
+    Ok(snap
+        .workers
         .into_iter()
-        .map(|(id, status)| (id, serde_json::from_slice(&status)))
+        .filter_map(|w| Some((w.status_json().ok()?, w.id)))
+        .map(|(status, id)| (id, status))
         .collect())
 }

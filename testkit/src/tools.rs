@@ -126,6 +126,20 @@ pub const ALL: [&Tool; 11] = [
     &AB,
 ];
 
+/// For a crate's build script: sets `cfg(has_<name>)` for every program on
+/// `PATH` and declares the cfg of every one, so that a test needing a
+/// missing program is `#[cfg_attr(not(has_<name>), ignore = "...")]`.
+pub fn emit_cargo_cfgs() {
+    println!("cargo::rerun-if-env-changed=PATH");
+    println!("cargo::rerun-if-changed=../testkit/src/tools.rs");
+    for tool in ALL {
+        println!("cargo::rustc-check-cfg=cfg(has_{})", tool.cfg);
+        if tool.find().is_some() {
+            println!("cargo::rustc-cfg=has_{}", tool.cfg);
+        }
+    }
+}
+
 impl Tool {
     /// The first of its names found on `PATH` (whose check run succeeds).
     #[must_use]
