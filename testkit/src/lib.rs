@@ -14,6 +14,7 @@
 //!   CLI's build script to mark their tests ignored when a program is missing.
 //! - [`alloc`]: a global allocator counting the current thread's allocations.
 //! - `tower` (feature `tower`): a body and a service for `ScoreboardLayer`.
+//! - `http_client` (feature `http-client`): the tests' HTTP client.
 //! - [`watching`], [`NO_WATCH_VAR`]: the suite's mode, watching or listing boards.
 //!
 //! Every function here fails the test that called it by panicking, as an
@@ -24,6 +25,8 @@ pub mod alloc;
 mod child;
 mod dir;
 mod helper;
+#[cfg(feature = "http-client")]
+pub mod http_client;
 mod limits;
 mod mount;
 mod poll;

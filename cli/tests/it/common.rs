@@ -260,15 +260,7 @@ pub fn as_user(program: &str, (uid, gid, groups): (u32, u32, &[u32])) -> Command
     command
 }
 
-/// An HTTP agent that reports every status as a response and uses no proxy.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
-}
+pub use testkit::http_client::agent;
 
 /// GET `url`: (status code, content type, body). Every 200 must forbid caching.
 pub fn get(agent: &ureq::Agent, url: &str) -> (u16, String, String) {

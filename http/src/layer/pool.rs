@@ -94,6 +94,33 @@ struct Slot {
     requests: u64,
     /// The status being written; reused, so it stops allocating once grown.
     buf: Vec<u8>,
+    /// The request that holds the slot, or held it last. Kept in the slot's
+    /// box, not in the guard: the guard moves with the response through the
+    /// futures and bodies of the service, and stays two words.
+    now: Current,
+}
+
+/// What is known of the request a slot shows.
+struct Current {
+    /// When it started.
+    started: Stamp,
+    code: Option<u16>,
+    grpc: Option<u32>,
+    head: bool,
+    outcome: Outcome,
+}
+
+impl Current {
+    /// A request that started at `started`, with no response yet.
+    fn new(started: Stamp, head: bool) -> Self {
+        Self {
+            started,
+            code: None,
+            grpc: None,
+            head,
+            outcome: Outcome::Cancelled,
+        }
+    }
 }
 
 /// What the lock guards. Slots are boxed: a request moves its slot in and
@@ -239,6 +266,7 @@ impl Pool {
                             number,
                             requests: 0,
                             buf: Vec::with_capacity(256),
+                            now: Current::new(Stamp::now(), false),
                         }));
                     }
                     Err(e) if e.kind() == ErrorKind::DuplicateId => {
@@ -340,23 +368,20 @@ impl Pool {
 /// from [`InFlight::start`] and idle once this is dropped.
 pub(crate) struct InFlight {
     pool: Arc<Pool>,
+    /// `None` only once `drop` has given it back.
     slot: Option<Box<Slot>>,
-    /// When the request started.
-    started: Stamp,
-    code: Option<u16>,
-    grpc: Option<u32>,
-    head: bool,
-    outcome: Outcome,
 }
 
 impl fmt::Debug for InFlight {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InFlight")
-            .field("slot", &self.slot.as_ref().map(|s| s.worker.id()))
-            .field("code", &self.code)
-            .field("grpc", &self.grpc)
-            .field("outcome", &self.outcome)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("InFlight");
+        if let Some(slot) = &self.slot {
+            d.field("slot", &slot.worker.id())
+                .field("code", &slot.now.code)
+                .field("grpc", &slot.now.grpc)
+                .field("outcome", &slot.now.outcome);
+        }
+        d.finish_non_exhaustive()
     }
 }
 
@@ -379,36 +404,38 @@ impl InFlight {
         // previous one stays published).
         let started = pool.now();
         let _ = slot.worker.update_stamped(&slot.buf, started);
+        slot.now = Current::new(started, request.method() == Method::HEAD);
         Some(Self {
             pool: Arc::clone(pool),
             slot: Some(slot),
-            started,
-            code: None,
-            grpc: None,
-            head: request.method() == Method::HEAD,
-            outcome: Outcome::Cancelled,
         })
+    }
+
+    fn now(&mut self) -> &mut Current {
+        // Some until `drop`.
+        &mut self.slot.as_mut().expect("a slot until dropped").now
     }
 
     /// The service answered with `code`; the body is still to be sent.
     /// Returns whether the response has no body to wait for (a HEAD request's
     /// body is never sent).
     pub(crate) fn responded(&mut self, code: u16) -> bool {
-        self.code = Some(code);
-        self.outcome = Outcome::Aborted;
-        self.head
+        let now = self.now();
+        now.code = Some(code);
+        now.outcome = Outcome::Aborted;
+        now.head
     }
 
     /// Sets how the request ends when this is dropped.
     pub(crate) fn end(&mut self, outcome: Outcome) {
-        self.outcome = outcome;
+        self.now().outcome = outcome;
     }
 
     /// Records the gRPC status in `headers` (the response's, or its
     /// trailers), if they carry one.
     pub(crate) fn grpc_status_in(&mut self, headers: &http::HeaderMap) {
         if let Some(grpc) = status::grpc_status(headers) {
-            self.grpc = Some(grpc);
+            self.now().grpc = Some(grpc);
         }
     }
 }
@@ -419,14 +446,21 @@ impl Drop for InFlight {
             return;
         };
         let ended = self.pool.now();
+        let Current {
+            started,
+            code,
+            grpc,
+            outcome,
+            ..
+        } = slot.now;
         status::idle(
             &mut slot.buf,
             &Ended {
                 requests: slot.requests,
-                code: self.code,
-                grpc: self.grpc,
-                took: ended.saturating_duration_since(self.started),
-                outcome: self.outcome,
+                code,
+                grpc,
+                took: ended.saturating_duration_since(started),
+                outcome,
                 unrecorded: self.pool.unrecorded(),
             },
         );
@@ -449,6 +483,15 @@ mod tests {
             client: |_| None,
         };
         Arc::new(Pool::new(Arc::clone(board), config))
+    }
+
+    #[test]
+    fn a_request_s_guard_is_two_words() {
+        // It moves with the response through the service's futures and body.
+        assert_eq!(
+            std::mem::size_of::<Option<InFlight>>(),
+            2 * std::mem::size_of::<usize>()
+        );
     }
 
     #[test]

@@ -31,15 +31,7 @@ use tokio::sync::{mpsc, watch};
 
 use testkit::{Helper, tempdir};
 
-/// A real HTTP client: no proxy, any status an answer, 20 s at most.
-pub fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .proxy(None)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into()
-}
+pub use testkit::http_client::agent;
 
 /// What the handlers share with the test.
 #[derive(Clone)]
