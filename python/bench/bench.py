@@ -150,7 +150,7 @@ def read_cases(board: ps.Scoreboard, jboard: ps.Scoreboard, workers: int, size: 
 
 
 def run_table(args) -> int:
-    tmp = tempfile.mkdtemp(prefix="psb-bench-py-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    tmp = tempfile.mkdtemp(prefix="psb-test-py-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         board = ps.Scoreboard(os.path.join(tmp, "board"))
         ucases = update_cases(board, tmp)
@@ -196,7 +196,7 @@ def run_table(args) -> int:
 def loop(kind: str, n: int) -> None:
     """The loop `--syscalls` traces: `n` updates of a Worker, or `n` turns of
     an empty loop doing the same Python work but the call."""
-    tmp = tempfile.mkdtemp(prefix="psb-bench-py-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    tmp = tempfile.mkdtemp(prefix="psb-test-py-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         board = ps.Scoreboard(os.path.join(tmp, "board"))
         w = board.worker("syscalls")
@@ -215,7 +215,8 @@ def syscalls(args) -> int:
     them, per update, counted by `strace -f -c`."""
     counts = {}
     for kind in ("update", "empty"):
-        out = tempfile.mktemp(prefix="psb-bench-py-strace-")
+        fd, out = tempfile.mkstemp(prefix="psb-test-py-strace-")
+        os.close(fd)
         try:
             subprocess.run(
                 ["strace", "-f", "-c", "-o", out, sys.executable, __file__, "--loop", kind, str(args.updates)],
@@ -227,7 +228,7 @@ def syscalls(args) -> int:
             if os.path.exists(out):
                 os.unlink(out)
         total = [line for line in text.splitlines() if line.rstrip().endswith("total")]
-        counts[kind] = int(total[-1].split()[2]) if total else 0
+        counts[kind] = int(total[-1].split()[3]) if total else 0
     extra = counts["update"] - counts["empty"]
     per = extra / args.updates
     print(f"strace -c: {counts['update']} system calls with {args.updates} updates, "

@@ -138,7 +138,10 @@ pub(crate) fn decode<'py>(py: Python<'py>, text: &[u8]) -> Option<Bound<'py, PyA
     // Most statuses that are not JSON ("idle", "busy GET /") say so in their
     // first byte: no parser, no error value made for them.
     let first = text.iter().find(|b| !b.is_ascii_whitespace())?;
-    if !matches!(first, b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') {
+    if !matches!(
+        first,
+        b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+    ) {
         return None;
     }
     decode_or_err(py, text).ok()
