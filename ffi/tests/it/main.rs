@@ -1,0 +1,6 @@
+//! The C ABI through its Rust signatures, the header, and the C programs
+//! (the parity test and the example of docs/c.md) built against the static
+//! library.
+
+mod common;
+mod header;
