@@ -227,7 +227,8 @@ _open(self, base_dir, id_sub)
     rc = psb_board_open(dir, &opts, &p->board);
     if (rc != PSB_OK)
         psb_croak(aTHX_ form("failed to open the scoreboard in %s", dir));
-    if (psb_snapshot_new(&p->snap) != PSB_OK)
+    p->snap = psb_snapshot_new();
+    if (!p->snap)
         psb_croak(aTHX_ "failed to make a snapshot");
 
 void
