@@ -239,7 +239,7 @@ update(self, status)
     psb_perl *p;
     const char *bytes;
     STRLEN len;
-    int rc;
+    int rc, tries;
   CODE:
     p = psb_perl_of(aTHX_ self);
     if (!p->board)
@@ -254,6 +254,11 @@ update(self, status)
         status = sv_mortalcopy_flags(status, SV_NOSTEAL);
     bytes = SvPVbyte_nomg(status, len);
     rc = psb_board_update(p->board, bytes, len);
+    /* Making the worker's file can lose to other processes creating and
+     * removing files of the same name (readers removing a dead worker's):
+     * the library says to try again, which the original never needed. */
+    for (tries = 0; rc == PSB_E_CONTENDED && tries < 20; tries++)
+        rc = psb_board_update(p->board, bytes, len);
     if (rc != PSB_OK) {
         if (p->pending) {
             /* The worker_id sub died: its error, as the original gives it. */
