@@ -43,15 +43,16 @@ my $list = `'$cli' list '$dir' --json 2>&1`;
 is($?, 0, 'scoreboard list --json succeeds') or diag $list;
 SKIP: {
     eval { require JSON; 1 } or skip 'JSON is missing', 1;
-    my $rows = eval { JSON::decode_json($list) } or diag $list;
-    my $workers = ref $rows eq 'HASH' ? ($rows->{workers} // $rows) : $rows;
-    my %got = map { $_->{id} => $_->{status} } @{ ref $workers eq 'ARRAY' ? $workers : [] };
+    my $rows = eval { JSON::decode_json($list) } || [];
+    my %got = map { $_->{id} => $_->{status} } @$rows;
     is_deeply(\%got, \%expected, 'scoreboard list --json shows every worker with its status')
         or diag $list;
 }
 my $table = `'$cli' list '$dir' 2>&1`;
 is($?, 0, 'scoreboard list succeeds');
-like($table, qr/^.*\b\Q$_\E\b.*\Q$expected{$_}\E/m, "the table shows $_") for sort keys %expected;
+like($table, qr/^\Q$_\E\s.*\s\Q$expected{$_}\E$/m, "the table shows $_ with its status") for sort keys %expected;
+# The pid column: a Perl worker's pid is its process's.
+like($table, qr/^$perl_worker\s+$perl_worker\s/m, 'the Perl worker with its pid');
 
 # A Perl writer killed: gone for both readers.
 stop($perl_worker);
