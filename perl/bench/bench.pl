@@ -64,9 +64,11 @@ for my $name (sort { order($a) <=> order($b) || $a cmp $b } keys %result) {
     printf "| %s | %s | %s | %s |\n", $name, human($name, $o), human($name, $n), $ratio;
 }
 
+my @order = ('update, 64 B', 'update, 4 KiB', 'update, alternating 16 B / 64 KiB');
 sub order {
     my ($name) = @_;
-    return $name =~ /^update/ ? 0 : $name =~ /^read_all.* (\d+) /? 1 + $1 / 1e6 : 9;
+    for my $i (0 .. $#order) { return $i if $name eq $order[$i] }
+    return $name =~ /^read_all, (\d+) workers( \(first)?/ ? 10 + log($1) + ($2 ? 0.5 : 0) : 99;
 }
 
 sub human {
@@ -183,7 +185,9 @@ sub strace_count {
             or die "strace failed (is it installed?)\n";
         open my $fh, '<', $out or die "$out: $!";
         while (<$fh>) {
-            $total{$n} = $1 if /^\s*100\.00\s+\S+\s+\S+\s+\S+\s+(\d+)/;
+            # % time, seconds, usecs/call, calls, [errors,] "total"
+            my @f = split;
+            $total{$n} = $f[3] if @f >= 5 && $f[-1] eq 'total';
         }
         close $fh;
         unlink $out;
