@@ -129,6 +129,9 @@ worker_id_cb(void *ctx, char *buf, size_t cap)
 
     ENTER;
     SAVETMPS;
+    /* local $@: the caller's $@ is left as it was, as a plain call of the
+     * sub (the original's) leaves it. */
+    save_scalar(PL_errgv);
     PUSHMARK(SP);
     PUTBACK;
     count = call_sv(p->id_sub, G_SCALAR | G_EVAL | G_NOARGS);

@@ -60,13 +60,13 @@ if ($syscalls) {
 print "| workload | original | drop-in | original / drop-in |\n|---|---|---|---|\n";
 for my $name (sort { order($a) <=> order($b) || $a cmp $b } keys %result) {
     my ($o, $n) = @{ $result{$name} }{qw(original ours)};
-    my $ratio = $n && $n > 0 ? sprintf('%.1fx', $o / $n) : '-';
+    my $ratio = $name !~ /system calls/ && $n && $n > 0 ? sprintf('%.1fx', $o / $n) : '-';
     printf "| %s | %s | %s | %s |\n", $name, human($name, $o), human($name, $n), $ratio;
 }
 
-my @order = ('update, 64 B', 'update, 4 KiB', 'update, alternating 16 B / 64 KiB');
 sub order {
     my ($name) = @_;
+    my @order = ('update, 64 B', 'update, 4 KiB', 'update, alternating 16 B / 64 KiB');
     for my $i (0 .. $#order) { return $i if $name eq $order[$i] }
     return $name =~ /^read_all, (\d+) workers( \(first)?/ ? 10 + log($1) + ($2 ? 0.5 : 0) : 99;
 }

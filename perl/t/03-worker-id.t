@@ -58,9 +58,10 @@ my $nested = Parallel::Scoreboard->new(
     base_dir  => "$dir/custom",
     worker_id => sub { eval { die "inner\n" }; 'worker-c' },
 );
+eval { die "earlier error\n" };
 $nested->update('fine');
 is($nested->read_all->{'worker-c'}, 'fine', 'an eval inside the sub is not an error');
-is($@, '', '$@ is clear after a successful update');
+is($@, "earlier error\n", "update leaves the caller's \$@ as it was");
 
 # Ids the library cannot take: clear errors.
 for my $bad ([undef, 'undef'], ['', 'empty'], ['x' x 256, '256 bytes']) {
