@@ -2,6 +2,7 @@
 //! (the parity test and the example of docs/c.md) built against the static
 //! library.
 
+mod c;
 mod callback;
 mod common;
 mod errors;
