@@ -377,16 +377,19 @@ int main(int argc, char **argv) {
     CHECK(is_status("explicit-1", "still mine"));
     CHECK(is_status("cb-worker", "via callback"));
 
-    /* Cleanup: a dead worker's file (a child that exits without freeing). */
+    /* Cleanup: a dead worker's file (a child that dies without freeing it). */
     fflush(NULL);
     child = fork();
     CHECK(child >= 0);
     if (child == 0) {
-        psb_worker *leaked;
-        OK(psb_worker_open(board, "dead-1", 6, &leaked));
-        _exit(0);
+        psb_worker *crashed;
+        OK(psb_worker_open(board, "dead-1", 6, &crashed));
+        CHECK(write(ack[1], "d", 1) == 1);
+        for (;;) pause();
     }
-    CHECK(wait_exit(child) == 0);
+    CHECK(read(ack[0], &c, 1) == 1 && c == 'd');
+    CHECK(kill(child, SIGKILL) == 0);
+    CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status));
     CHECK(exists("status_dead-1"));
     size_t removed = 99, failed = 99;
     OK(psb_board_cleanup(board, &removed, &failed));
