@@ -290,3 +290,60 @@ impl IdFault {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+
+    fn last_message() -> String {
+        // SAFETY: the thread's message, copied at once.
+        unsafe { CStr::from_ptr(last().2) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_the_panic_code_and_its_message() {
+        let code = guard(|| panic!("boom {}", 7));
+        assert_eq!(code, PSB_E_PANIC);
+        assert_eq!(last().0, PSB_E_PANIC);
+        assert_eq!(
+            last_message(),
+            "parallel-scoreboard panicked (a bug): boom 7"
+        );
+        let code = guard(|| std::panic::panic_any(5_u8));
+        assert_eq!(code, PSB_E_PANIC);
+        assert!(last_message().ends_with("(no message)"));
+        // The next call works as ever.
+        assert_eq!(guard(|| Ok(())), PSB_OK);
+    }
+
+    #[test]
+    fn every_kind_has_a_code_and_a_name() {
+        for (kind, code) in [
+            (ErrorKind::Io, PSB_E_IO),
+            (ErrorKind::InvalidId, PSB_E_INVALID_ID),
+            (ErrorKind::DuplicateId, PSB_E_DUPLICATE_ID),
+            (ErrorKind::Forked, PSB_E_FORKED),
+            (ErrorKind::Corrupt, PSB_E_CORRUPT),
+            (ErrorKind::Unsettled, PSB_E_UNSETTLED),
+            (ErrorKind::Contended, PSB_E_CONTENDED),
+            (ErrorKind::TooLarge, PSB_E_TOO_LARGE),
+            (ErrorKind::Insecure, PSB_E_INSECURE),
+            (ErrorKind::ReadOnly, PSB_E_READ_ONLY),
+            (ErrorKind::Missing, PSB_E_MISSING),
+            (ErrorKind::Serialize, PSB_E_OTHER),
+        ] {
+            assert_eq!(code_of(kind), code, "{kind:?}");
+            assert!(code_name(code).starts_with("PSB_E_"));
+            assert!(code_name(code).ends_with('\0'));
+        }
+    }
+
+    #[test]
+    fn a_nul_in_a_message_is_escaped() {
+        assert_eq!(c_string("id \"a\0b\"").to_bytes(), b"id \"a\\0b\"");
+    }
+}

@@ -2,5 +2,10 @@
 //! (the parity test and the example of docs/c.md) built against the static
 //! library.
 
+mod c;
+mod callback;
 mod common;
+mod errors;
+mod fork;
 mod header;
+mod reads;
