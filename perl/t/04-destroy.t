@@ -99,6 +99,27 @@ PERL
     like($@, qr/destroyed/, 'saying so');
 }
 
+# ithreads: an object is not cloned into a new thread (its clone there is an
+# unblessed undef), so nothing is freed twice; a thread makes its own.
+SKIP: {
+    require Config;
+    skip 'perl without ithreads', 3 unless $Config::Config{useithreads};
+    require threads;
+    my $sb = Parallel::Scoreboard->new(base_dir => "$dir/threads");
+    $sb->update('main thread');
+    my $t = threads->create(sub {
+        my $clone = ref $sb eq 'SCALAR' && !defined $$sb ? 'undef' : 'cloned';
+        my $own = Parallel::Scoreboard->new(base_dir => "$dir/threads", worker_id => sub { 'thread' });
+        $own->update('in a thread');
+        my $stats = $own->read_all;
+        return join ',', $clone, map { "$_=$stats->{$_}" } sort keys %$stats;
+    });
+    is($t->join, "undef,$$=main thread,thread=in a thread", "the thread's clone is undef; it makes its own");
+    is_deeply($sb->read_all, { $$ => 'main thread' }, "the thread's object went with it");
+    $sb->update('still fine');
+    is($sb->read_all->{$$}, 'still fine', 'the main thread goes on');
+}
+
 # Not an object made by new.
 ok(!eval { Parallel::Scoreboard::update(bless({}, 'Parallel::Scoreboard'), 'x'); 1 },
    'a hash not made by new is refused');
