@@ -286,15 +286,20 @@ read_all(self)
   PREINIT:
     psb_perl *p;
     HV *hv;
+    int rc;
   CODE:
     p = psb_perl_of(aTHX_ self);
     if (!p->board)
         croak("read_all: the object has been destroyed");
-    if (psb_board_read(p->board, p->snap) != PSB_OK)
+    rc = psb_board_read(p->board, p->snap);
+    /* No directory at base_dir (removed since): no workers, as the
+     * original's glob finds none. */
+    if (rc != PSB_OK && rc != PSB_E_MISSING)
         psb_croak(aTHX_ "failed to read the scoreboard");
     hv = newHV();
     RETVAL = newRV_noinc((SV *)hv);
-    fill_hash(aTHX_ hv, p->snap);
+    if (rc == PSB_OK)
+        fill_hash(aTHX_ hv, p->snap);
   OUTPUT:
     RETVAL
 
@@ -304,11 +309,13 @@ cleanup(self)
   PREINIT:
     psb_perl *p;
     size_t removed = 0;
+    int rc;
   CODE:
     p = psb_perl_of(aTHX_ self);
     if (!p->board)
         croak("cleanup: the object has been destroyed");
-    if (psb_board_cleanup(p->board, &removed, NULL) != PSB_OK)
+    rc = psb_board_cleanup(p->board, &removed, NULL);
+    if (rc != PSB_OK && rc != PSB_E_MISSING)
         psb_croak(aTHX_ "failed to clean up the scoreboard");
     RETVAL = (UV)removed;
   OUTPUT:

@@ -75,6 +75,19 @@ is_deeply($sb->read_all, { $$ => 'short again' }, 'cleanup keeps live workers');
 undef $sb;
 ok(!-e "$base/status_$$", 'the file is removed on destruction');
 
+# base_dir removed: no workers (as the original's glob finds none), no error;
+# made again: read again.
+{
+    my $gone = "$dir/gone";
+    my $sb = Parallel::Scoreboard->new(base_dir => $gone);
+    rmdir $gone or die $!;
+    is_deeply($sb->read_all, {}, 'a removed base_dir reads as no workers');
+    is($sb->cleanup, 0, 'and cleans up nothing');
+    my $again = Parallel::Scoreboard->new(base_dir => $gone);
+    $again->update('back');
+    is_deeply($sb->read_all, { $$ => 'back' }, 'a base_dir made again is read');
+}
+
 # A directory others may write to is refused; so is a file.
 my $open = "$dir/open";
 mkdir $open or die $!;

@@ -237,7 +237,17 @@ against the original.
 
 Errors croak with the library's message (for instance C<failed to update the
 scoreboard: ...>) and set C<$!> to the OS error when there is one. A read
-never dies for a bad or foreign file in base_dir: it is skipped.
+never dies for a bad or foreign file in base_dir: it is skipped. When no
+directory is at base_dir any more (removed since C<new>), C<read_all> returns
+an empty hash and C<cleanup> 0, as the original's do; a directory made there
+again is read. A read that fails otherwise (base_dir not readable, out of
+file descriptors) croaks, where the original returned the workers it could
+read.
+
+The first C<update> of a worker makes its file; if other processes keep
+creating and removing files of the same name meanwhile (the library then
+reports contention), C<update> tries again, up to 20 times, before it
+croaks.
 
 =head2 Threads
 
