@@ -111,10 +111,16 @@ psb_croak(pTHX_ const char *what)
 }
 
 /*
- * The library's worker-id callback: calls the Perl sub in scalar context
- * under G_EVAL and copies the id's UTF-8 bytes into `buf`. Returns 0 (no id)
- * when the sub died (the error kept in `pending`) or gave an id the library
- * cannot take (its length kept for the message).
+ * The library's worker-id callback: calls the Perl sub in scalar context,
+ * with no arguments, under G_EVAL, and copies the id's UTF-8 bytes into
+ * `buf`. Returns 0 (no id) when the sub died (the error kept in `pending`)
+ * or gave an id the library cannot take (its length kept for the message).
+ *
+ * Nothing in the sub can leave it but by returning: a die is caught
+ * (G_EVAL), and the sub runs on a stack of its own (PUSHSTACKi, as Perl runs
+ * tie methods), so a `last` or `next` in it cannot reach a loop of the
+ * caller's across the library's frames: it dies instead ("Can't "last"
+ * outside a loop block"), and that error is what `update` rethrows.
  */
 static size_t
 worker_id_cb(void *ctx, char *buf, size_t cap)
@@ -124,7 +130,6 @@ worker_id_cb(void *ctx, char *buf, size_t cap)
     dTHXa(p->interp);
 #endif
     size_t n = 0;
-    int count;
     dSP;
 
     ENTER;
@@ -132,35 +137,33 @@ worker_id_cb(void *ctx, char *buf, size_t cap)
     /* local $@: the caller's $@ is left as it was, as a plain call of the
      * sub (the original's) leaves it. */
     save_scalar(PL_errgv);
+    PUSHSTACKi(PERLSI_MAGIC);
+    SPAGAIN;
     PUSHMARK(SP);
     PUTBACK;
-    count = call_sv(p->id_sub, G_SCALAR | G_EVAL | G_NOARGS);
+    (void)call_sv(p->id_sub, G_SCALAR | G_EVAL);
     SPAGAIN;
-    if (SvTRUE(ERRSV)) {
-        if (p->pending)
-            SvREFCNT_dec(p->pending);
-        p->pending = newSVsv(ERRSV);
-        if (count > 0)
-            (void)POPs;
-    } else if (count > 0) {
+    /* G_SCALAR | G_EVAL: exactly one value, undef after a die. */
+    {
         SV *id = POPs;
-        STRLEN len = 0;
-        const char *s;
-        if (!SvOK(id)) {
-            len = 0;
-            s = "";
+        if (SvTRUE(ERRSV)) {
+            if (p->pending)
+                SvREFCNT_dec(p->pending);
+            p->pending = newSVsv(ERRSV);
         } else {
+            STRLEN len = 0;
             /* The id as UTF-8: a byte string's characters are encoded. */
-            s = SvPVutf8(id, len);
-        }
-        if (len > 0 && len < cap) {
-            memcpy(buf, s, len);
-            n = len;
-        } else {
-            p->bad_id_len = len;
+            const char *s = SvOK(id) ? SvPVutf8(id, len) : "";
+            if (len > 0 && len < cap) {
+                memcpy(buf, s, len);
+                n = len;
+            } else {
+                p->bad_id_len = len;
+            }
         }
     }
     PUTBACK;
+    POPSTACK;
     FREETMPS;
     LEAVE;
     return n;

@@ -7,7 +7,7 @@
 #
 # (or PSB_ORIGINAL_LIB=/path/to/original/lib). Run from perl/ after `make`:
 # the drop-in is loaded from ./blib. Workloads: `update` of 64 B, 4 KiB, and
-# alternating 16 B / 64 KiB; `read_all` of N workers, each a child process
+# alternating 16 B / 64 KiB, and of 64 B with a custom worker_id; `read_all` of N workers, each a child process
 # that made its own object and updated a 64-byte status (the first read,
 # then warm reads: the median). Times are CPU times of the measuring process
 # (user and system) per operation, the median of 5 batches of at least 0.2 s
@@ -71,7 +71,8 @@ for my $name (sort { order($a) <=> order($b) || $a cmp $b } keys %result) {
 
 sub order {
     my ($name) = @_;
-    my @order = ('update, 64 B', 'update, 4 KiB', 'update, alternating 16 B / 64 KiB');
+    my @order = ('update, 64 B', 'update, 4 KiB', 'update, alternating 16 B / 64 KiB',
+                 'update, 64 B, custom worker_id');
     for my $i (0 .. $#order) { return $i if $name eq $order[$i] }
     return $name =~ /^read_all, (\d+) workers( \(first)?/ ? 10 + log($1) + ($2 ? 0.5 : 0) : 99;
 }
@@ -122,6 +123,13 @@ sub run_child {
         print "$name\t$ns\n";
     }
     undef $sb;
+
+    # A custom worker_id: the sub is called at every update, in both.
+    my $custom = Parallel::Scoreboard->new(base_dir => "$dir/custom", worker_id => sub { 'w-1' });
+    $custom->update('x' x 64);
+    print "update, 64 B, custom worker_id\t",
+        per_op(sub { my $s = 'x' x 64; $custom->update($s) for 1 .. $_[0] }), "\n";
+    undef $custom;
 
     for my $n (split /,/, $workers) {
         my $board = "$dir/read-$n";

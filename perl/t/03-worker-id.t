@@ -63,6 +63,29 @@ $nested->update('fine');
 is($nested->read_all->{'worker-c'}, 'fine', 'an eval inside the sub is not an error');
 is($@, "earlier error\n", "update leaves the caller's \$@ as it was");
 
+# The sub gets no arguments, as the original's `$self->worker_id->()`.
+my @args_seen;
+my $args = Parallel::Scoreboard->new(
+    base_dir  => "$dir/custom",
+    worker_id => sub { @args_seen = @_; 'worker-d' },
+);
+sub call_with_args { $args->update('from a sub with arguments') }
+call_with_args('caller', 'arguments');
+is_deeply(\@args_seen, [], 'worker_id is called with no arguments');
+
+# Loop control cannot leave the sub across the library: it is an error.
+my $looping = Parallel::Scoreboard->new(
+    base_dir  => "$dir/custom",
+    worker_id => sub { no warnings 'exiting'; last; 'worker-e' },
+);
+my $iterations = 0;
+for (1 .. 2) {
+    $iterations++;
+    ok(!eval { $looping->update('x'); 1 }, "'last' in worker_id makes update die");
+    like($@, qr/^Can't "last" outside a loop block/, 'with Perl\'s error');
+}
+is($iterations, 2, "the caller's loop was not left");
+
 # Ids the library cannot take: clear errors.
 for my $bad ([undef, 'undef'], ['', 'empty'], ['x' x 256, '256 bytes']) {
     my $b = Parallel::Scoreboard->new(base_dir => "$dir/bad", worker_id => sub { $bad->[0] });

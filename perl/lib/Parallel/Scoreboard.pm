@@ -127,8 +127,12 @@ C<"0">). The first call makes the worker's status file.
 With the default worker id, C<update> does not call the C<worker_id> sub: the
 process id comes from the library, which keeps it current across C<fork>, so
 an update that fits in the worker's file makes no system call. With a custom
-C<worker_id>, the sub is called at every update, as in the original; if it
-dies, C<update> dies with the same error, and nothing is changed.
+C<worker_id>, the sub is called at every update with no arguments, as in the
+original; if it dies, C<update> dies with the same error, and nothing is
+changed. The sub runs on a stack of its own, called from inside the library:
+a C<last> or C<next> in it cannot leave it for a loop of the caller's (as it
+could in the original, with a warning), and makes C<update> die with Perl's
+C<Can't "last" outside a loop block>. C<$@> is left as it was.
 
 A string holding characters above 255 cannot be stored as bytes: see
 L</Wide characters>.
