@@ -19,12 +19,17 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use parallel_scoreboard::Scoreboard;
-use parallel_scoreboard_ffi::*;
+use parallel_scoreboard_ffi::{
+    PSB_OK, psb_board_free, psb_board_open, psb_board_update, psb_options, psb_options_init,
+    psb_worker_free, psb_worker_open, psb_worker_update,
+};
 
 #[path = "../../benches/support/baseline.rs"]
 #[allow(dead_code)]
 mod baseline;
+// The core's own measurement, whose casts its crate's lints allow.
 #[path = "../../benches/support/cpu_time.rs"]
+#[allow(clippy::cast_possible_truncation)]
 mod cpu_time;
 use baseline::{Placed, SRC_PHASE, Seqlock, coarse_ns};
 use cpu_time::CpuTime;
@@ -70,14 +75,23 @@ fn updates(c: &mut Criterion<CpuTime>) {
     let mut opts = std::mem::MaybeUninit::<psb_options>::uninit();
     // SAFETY: valid arguments; the handles are freed at the end, once.
     unsafe {
-        assert_eq!(psb_board_open(dir.as_ptr(), ptr::null(), &raw mut board), PSB_OK);
+        assert_eq!(
+            psb_board_open(dir.as_ptr(), ptr::null(), &raw mut board),
+            PSB_OK
+        );
         assert_eq!(psb_options_init(opts.as_mut_ptr()), PSB_OK);
         let opts = psb_options {
             worker_id: Some(fixed_id),
             ..opts.assume_init()
         };
-        assert_eq!(psb_board_open(dir.as_ptr(), &raw const opts, &raw mut board_by_id), PSB_OK);
-        assert_eq!(psb_worker_open(board, c"c-worker".as_ptr(), 8, &raw mut worker), PSB_OK);
+        assert_eq!(
+            psb_board_open(dir.as_ptr(), &raw const opts, &raw mut board_by_id),
+            PSB_OK
+        );
+        assert_eq!(
+            psb_worker_open(board, c"c-worker".as_ptr(), 8, &raw mut worker),
+            PSB_OK
+        );
     }
     // Distinct processes' boards would have distinct pids; here the Rust
     // board's default slot and the C board's share the pid, so the Rust one
@@ -117,14 +131,17 @@ fn updates(c: &mut Criterion<CpuTime>) {
     g.bench_function(BenchmarkId::new("Scoreboard::update", "64, id fn"), |b| {
         b.iter(|| rust_by_id.update(black_box(s)).unwrap());
     });
-    g.bench_function(BenchmarkId::new("psb_board_update", "64, id callback"), |b| {
-        b.iter(|| {
-            let s = black_box(s);
-            // SAFETY: a live board, `s.len()` bytes.
-            let rc = unsafe { psb_board_update(board_by_id, s.as_ptr().cast(), s.len()) };
-            assert_eq!(rc, PSB_OK);
-        });
-    });
+    g.bench_function(
+        BenchmarkId::new("psb_board_update", "64, id callback"),
+        |b| {
+            b.iter(|| {
+                let s = black_box(s);
+                // SAFETY: a live board, `s.len()` bytes.
+                let rc = unsafe { psb_board_update(board_by_id, s.as_ptr().cast(), s.len()) };
+                assert_eq!(rc, PSB_OK);
+            });
+        },
+    );
     g.finish();
     drop(rust_worker);
     drop(rust_by_id);
