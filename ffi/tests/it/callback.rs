@@ -104,6 +104,15 @@ fn an_id_the_callback_fails_to_give_is_an_invalid_id_with_why() {
         assert_eq!(e.code, PSB_E_INVALID_ID);
         assert_eq!(e.message, format!("invalid worker id ({why})"));
     }
+    // A callback that says it failed.
+    ctx.set(b"", PSB_ID_FAILED);
+    let e = board.update(b"x").unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (PSB_E_CALLBACK, "the worker-id callback failed")
+    );
+    let e = board.worker(None).unwrap_err();
+    assert_eq!(e.code, PSB_E_CALLBACK);
     // A good id after bad ones, and an empty explicit id is the library's
     // own message again.
     ctx.set(&[b'y'; 255], 255);
