@@ -219,15 +219,14 @@ impl IdCallback {
             _ if n == PSB_ID_FAILED => IdFault::Failed,
             _ if n == 0 => IdFault::Empty,
             Some(id) if n <= MAX_ID_LEN => match std::str::from_utf8(id) {
-                Ok(id) => {
-                    IdFault::set(None);
-                    return id.to_owned();
-                }
+                // No fault to clear: a kept one is taken by the error that
+                // the empty id given instead always causes.
+                Ok(id) => return id.to_owned(),
                 Err(_) => IdFault::NotUtf8,
             },
             _ => IdFault::TooLong(n),
         };
-        IdFault::set(Some(fault));
+        IdFault::set(fault);
         String::new()
     }
 }

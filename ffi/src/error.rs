@@ -104,9 +104,12 @@ pub(crate) enum Fail {
 impl From<Error> for Fail {
     fn from(e: Error) -> Self {
         // An id the callback could not give reaches the library as an empty
-        // one; the callback's own fault says more.
+        // one, which it refuses; the callback's own fault says more. Taken
+        // whatever the error: a call can fail before the id is looked at
+        // (no directory yet), and the fault must not outlive it.
+        let fault = IdFault::take();
         if e.kind() == ErrorKind::InvalidId
-            && let Some(fault) = IdFault::take()
+            && let Some(fault) = fault
         {
             return match fault {
                 IdFault::Failed => Fail::Callback,
@@ -283,9 +286,9 @@ thread_local! {
 }
 
 impl IdFault {
-    /// Keeps `fault` (or clears it, with `None`) for this thread.
-    pub(crate) fn set(fault: Option<IdFault>) {
-        let _ = ID_FAULT.try_with(|f| f.set(fault));
+    /// Keeps `fault` for this thread, for the error it causes to take.
+    pub(crate) fn set(fault: IdFault) {
+        let _ = ID_FAULT.try_with(|f| f.set(Some(fault)));
     }
 
     /// Takes the fault kept for this thread, if any.

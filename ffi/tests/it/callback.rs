@@ -192,3 +192,29 @@ fn threads_update_one_board_each_under_its_own_id() {
     board.read(&mut snap).unwrap();
     assert!(snap.workers().is_empty());
 }
+
+#[test]
+fn a_callback_fault_does_not_outlive_its_call() {
+    // The board's directory is missing: the update fails before the id is
+    // looked at, with the callback's fault kept; the next invalid id must
+    // not be reported as the callback's.
+    let tmp = testkit::tempdir();
+    let ctx = Ctx::new(b"");
+    let mut opts = std::mem::MaybeUninit::<psb_options>::uninit();
+    // SAFETY: a place for the options.
+    assert_eq!(unsafe { psb_options_init(opts.as_mut_ptr()) }, PSB_OK);
+    let opts = psb_options {
+        create: 0,
+        worker_id: Some(from_ctx),
+        worker_id_ctx: std::ptr::from_ref(&ctx).cast_mut().cast(),
+        // SAFETY: initialised by the call.
+        ..unsafe { opts.assume_init() }
+    };
+    let board = Board::open_with(&tmp.path().join("later"), Some(&opts)).unwrap();
+    ctx.set(b"", 0);
+    let e = board.update(b"x").unwrap_err();
+    assert_eq!(e.code, PSB_E_MISSING, "{e:?}");
+    std::fs::create_dir(tmp.path().join("later")).unwrap();
+    let e = board.worker(Some(b"")).unwrap_err();
+    assert_eq!(e.message, "invalid worker id (empty)");
+}
