@@ -66,6 +66,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+// What a worker-id callback returns when it cannot give an id (`SIZE_MAX`):
+// the call that asked fails with `PSB_E_CALLBACK`.
+#define PSB_ID_FAILED ((size_t)-1)
+
 // Success.
 #define PSB_OK 0
 
@@ -121,6 +125,13 @@
 // The library panicked (a bug); the call did nothing or was cut short, and
 // the handles stay usable.
 #define PSB_E_PANIC 102
+
+// The worker-id callback returned `PSB_ID_FAILED`: it could not name the
+// worker (an exception in a binding's callback, say). The call changed
+// nothing.
+#define PSB_E_CALLBACK 103
+
+
 
 // Not a skipped entry's error, or no reason given.
 #define PSB_REASON_NONE 0
@@ -202,11 +213,15 @@ typedef struct psb_worker psb_worker;
 // The worker-id callback: writes the calling worker's id (up to `cap`
 // bytes, UTF-8, no NUL needed) into `buf` and returns its length in bytes,
 // 1 to 255 (`cap` is at least 256). Returning 0, more than 255, or bytes
-// that are not UTF-8 fails the call that asked with `PSB_E_INVALID_ID`.
+// that are not UTF-8 fails the call that asked with `PSB_E_INVALID_ID`;
+// returning `PSB_ID_FAILED` (it could not name the worker) fails it with
+// `PSB_E_CALLBACK`. Either way the call changes nothing. The library
+// copies the id out of `buf` before it returns.
 //
 // It is called by `psb_board_update` (every call) and by `psb_worker_open`
-// with a NULL id, on the thread that made that call, which may be any
-// thread using the board: it and its `ctx` must be usable from all of
+// with a NULL id, and by nothing else (never by a read, a cleanup or a
+// free), on the thread that made that call, which may be any thread using
+// the board: it and its `ctx` must be usable from all of
 // them. It must return normally: no `longjmp` out of it, no C++ exception
 // through it. It may call the library (read the board, even update
 // another board).
@@ -365,7 +380,8 @@ int psb_board_open(const char *dir, const struct psb_options *opts, struct psb_b
 //
 // # Errors
 // - `PSB_E_NULL`: `board` is NULL, or `status` is NULL with `len` > 0.
-// - `PSB_E_INVALID_ID`: the callback gave no usable id.
+// - `PSB_E_INVALID_ID`: the callback gave no usable id; `PSB_E_CALLBACK`:
+//   it returned `PSB_ID_FAILED`.
 // - `PSB_E_DUPLICATE_ID`: on first use of an id that a live worker holds.
 // - `PSB_E_IO`: the file cannot be made or grown (`ENOSPC`, `EFBIG`...);
 //   the previous status stays published.
@@ -493,7 +509,8 @@ int psb_snapshot_skipped(const struct psb_snapshot *snap, size_t i, struct psb_s
 // # Errors
 // - `PSB_E_NULL`: `board` or `out` is NULL.
 // - `PSB_E_INVALID_ARGUMENT`: `id` is NULL with `id_len` > 0.
-// - `PSB_E_INVALID_ID`: the id is empty, over 255 bytes, or not UTF-8.
+// - `PSB_E_INVALID_ID`: the id is empty, over 255 bytes, or not UTF-8 (or
+//   the callback's, with a NULL id; `PSB_E_CALLBACK` if it failed).
 // - `PSB_E_DUPLICATE_ID`: a live worker holds the id (a dead one's is taken
 //   over).
 // - `PSB_E_IO`: the file cannot be made (`psb_error_os()`: `ENOSPC`,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use parallel_scoreboard::Scoreboard;
 
 use crate::args::{bytes, c_str, put, to_ref};
+use crate::codes::PSB_ID_FAILED;
 use crate::error::{Fail, IdFault, guard};
 
 /// A board: a directory of per-worker status files. Made by
@@ -22,11 +23,15 @@ pub struct psb_board(pub(crate) Scoreboard);
 /// The worker-id callback: writes the calling worker's id (up to `cap`
 /// bytes, UTF-8, no NUL needed) into `buf` and returns its length in bytes,
 /// 1 to 255 (`cap` is at least 256). Returning 0, more than 255, or bytes
-/// that are not UTF-8 fails the call that asked with `PSB_E_INVALID_ID`.
+/// that are not UTF-8 fails the call that asked with `PSB_E_INVALID_ID`;
+/// returning `PSB_ID_FAILED` (it could not name the worker) fails it with
+/// `PSB_E_CALLBACK`. Either way the call changes nothing. The library
+/// copies the id out of `buf` before it returns.
 ///
 /// It is called by `psb_board_update` (every call) and by `psb_worker_open`
-/// with a NULL id, on the thread that made that call, which may be any
-/// thread using the board: it and its `ctx` must be usable from all of
+/// with a NULL id, and by nothing else (never by a read, a cleanup or a
+/// free), on the thread that made that call, which may be any thread using
+/// the board: it and its `ctx` must be usable from all of
 /// them. It must return normally: no `longjmp` out of it, no C++ exception
 /// through it. It may call the library (read the board, even update
 /// another board).
@@ -211,17 +216,17 @@ impl IdCallback {
         // `cap` bytes into `buf` and returns normally; `buf` is `cap` bytes.
         let n = unsafe { (self.f)(self.ctx, buf.as_mut_ptr().cast(), buf.len()) };
         let fault = match buf.get(..n) {
+            _ if n == PSB_ID_FAILED => IdFault::Failed,
             _ if n == 0 => IdFault::Empty,
             Some(id) if n <= MAX_ID_LEN => match std::str::from_utf8(id) {
-                Ok(id) => {
-                    IdFault::set(None);
-                    return id.to_owned();
-                }
+                // No fault to clear: a kept one is taken by the error that
+                // the empty id given instead always causes.
+                Ok(id) => return id.to_owned(),
                 Err(_) => IdFault::NotUtf8,
             },
             _ => IdFault::TooLong(n),
         };
-        IdFault::set(Some(fault));
+        IdFault::set(fault);
         String::new()
     }
 }
@@ -238,7 +243,8 @@ impl IdCallback {
 ///
 /// # Errors
 /// - `PSB_E_NULL`: `board` is NULL, or `status` is NULL with `len` > 0.
-/// - `PSB_E_INVALID_ID`: the callback gave no usable id.
+/// - `PSB_E_INVALID_ID`: the callback gave no usable id; `PSB_E_CALLBACK`:
+///   it returned `PSB_ID_FAILED`.
 /// - `PSB_E_DUPLICATE_ID`: on first use of an id that a live worker holds.
 /// - `PSB_E_IO`: the file cannot be made or grown (`ENOSPC`, `EFBIG`...);
 ///   the previous status stays published.

@@ -43,6 +43,14 @@ pub const PSB_E_INVALID_ARGUMENT: c_int = 101;
 /// The library panicked (a bug); the call did nothing or was cut short, and
 /// the handles stay usable.
 pub const PSB_E_PANIC: c_int = 102;
+/// The worker-id callback returned `PSB_ID_FAILED`: it could not name the
+/// worker (an exception in a binding's callback, say). The call changed
+/// nothing.
+pub const PSB_E_CALLBACK: c_int = 103;
+
+/// What a worker-id callback returns when it cannot give an id:
+/// `(size_t)-1`. The call that asked fails with `PSB_E_CALLBACK`.
+pub const PSB_ID_FAILED: usize = usize::MAX;
 
 /// Not a skipped entry's error, or no reason given.
 pub const PSB_REASON_NONE: c_int = 0;

@@ -9,13 +9,13 @@ use std::panic::{self, AssertUnwindSafe};
 use parallel_scoreboard::{Error, ErrorKind, Reason};
 
 use crate::codes::{
-    PSB_E_CONTENDED, PSB_E_CORRUPT, PSB_E_DUPLICATE_ID, PSB_E_FORKED, PSB_E_INSECURE,
-    PSB_E_INVALID_ARGUMENT, PSB_E_INVALID_ID, PSB_E_IO, PSB_E_MISSING, PSB_E_NULL, PSB_E_OTHER,
-    PSB_E_PANIC, PSB_E_READ_ONLY, PSB_E_TOO_LARGE, PSB_E_UNSETTLED, PSB_OK, PSB_REASON_BAD_ID,
-    PSB_REASON_BAD_MAGIC, PSB_REASON_BEYOND_END_OF_FILE, PSB_REASON_DEAD_LEFT_FOR_OWNER,
-    PSB_REASON_LENGTH_BEYOND_REGION, PSB_REASON_NAME_MISMATCH, PSB_REASON_NONE,
-    PSB_REASON_NOT_A_REGULAR_FILE, PSB_REASON_NOT_A_STATUS_FILE_NAME, PSB_REASON_OTHER,
-    PSB_REASON_OWNED_BY_ANOTHER_USER, PSB_REASON_PAYLOAD_OVERLAPS_HEADER,
+    PSB_E_CALLBACK, PSB_E_CONTENDED, PSB_E_CORRUPT, PSB_E_DUPLICATE_ID, PSB_E_FORKED,
+    PSB_E_INSECURE, PSB_E_INVALID_ARGUMENT, PSB_E_INVALID_ID, PSB_E_IO, PSB_E_MISSING, PSB_E_NULL,
+    PSB_E_OTHER, PSB_E_PANIC, PSB_E_READ_ONLY, PSB_E_TOO_LARGE, PSB_E_UNSETTLED, PSB_OK,
+    PSB_REASON_BAD_ID, PSB_REASON_BAD_MAGIC, PSB_REASON_BEYOND_END_OF_FILE,
+    PSB_REASON_DEAD_LEFT_FOR_OWNER, PSB_REASON_LENGTH_BEYOND_REGION, PSB_REASON_NAME_MISMATCH,
+    PSB_REASON_NONE, PSB_REASON_NOT_A_REGULAR_FILE, PSB_REASON_NOT_A_STATUS_FILE_NAME,
+    PSB_REASON_OTHER, PSB_REASON_OWNED_BY_ANOTHER_USER, PSB_REASON_PAYLOAD_OVERLAPS_HEADER,
     PSB_REASON_PERL_STATUS_FILE, PSB_REASON_SHORT_HEADER, PSB_REASON_SHRANK,
     PSB_REASON_UNLOCKED_WITHOUT_HEADER, PSB_REASON_UNSUPPORTED_VERSION,
 };
@@ -80,6 +80,7 @@ pub(crate) fn code_name(code: c_int) -> &'static str {
         PSB_E_NULL => "PSB_E_NULL\0",
         PSB_E_INVALID_ARGUMENT => "PSB_E_INVALID_ARGUMENT\0",
         PSB_E_PANIC => "PSB_E_PANIC\0",
+        PSB_E_CALLBACK => "PSB_E_CALLBACK\0",
         _ => "unknown\0",
     }
 }
@@ -96,16 +97,24 @@ pub(crate) enum Fail {
     /// An id refused before the library saw it (not UTF-8), or one the
     /// worker-id callback gave that the library could not take.
     InvalidId(String),
+    /// The worker-id callback said it failed.
+    Callback,
 }
 
 impl From<Error> for Fail {
     fn from(e: Error) -> Self {
         // An id the callback could not give reaches the library as an empty
-        // one; the callback's own fault says more.
+        // one, which it refuses; the callback's own fault says more. Taken
+        // whatever the error: a call can fail before the id is looked at
+        // (no directory yet), and the fault must not outlive it.
+        let fault = IdFault::take();
         if e.kind() == ErrorKind::InvalidId
-            && let Some(fault) = IdFault::take()
+            && let Some(fault) = fault
         {
-            return Fail::InvalidId(fault.message());
+            return match fault {
+                IdFault::Failed => Fail::Callback,
+                _ => Fail::InvalidId(fault.message()),
+            };
         }
         Fail::Core(e)
     }
@@ -135,6 +144,10 @@ impl Fail {
             Fail::InvalidId(why) => {
                 record(PSB_E_INVALID_ID, 0, &format!("invalid worker id ({why})"));
                 PSB_E_INVALID_ID
+            }
+            Fail::Callback => {
+                record(PSB_E_CALLBACK, 0, "the worker-id callback failed");
+                PSB_E_CALLBACK
             }
         }
     }
@@ -229,6 +242,7 @@ fn recorded(fail: Fail) -> c_int {
         Fail::Null(_) => PSB_E_NULL,
         Fail::Invalid(_) => PSB_E_INVALID_ARGUMENT,
         Fail::InvalidId(_) => PSB_E_INVALID_ID,
+        Fail::Callback => PSB_E_CALLBACK,
     };
     // Recording allocates: should that panic, the code is still returned.
     panic::catch_unwind(AssertUnwindSafe(|| fail.record())).unwrap_or(code)
@@ -263,6 +277,8 @@ pub(crate) enum IdFault {
     TooLong(usize),
     /// Its bytes are not UTF-8.
     NotUtf8,
+    /// It returned `PSB_ID_FAILED`.
+    Failed,
 }
 
 thread_local! {
@@ -270,9 +286,9 @@ thread_local! {
 }
 
 impl IdFault {
-    /// Keeps `fault` (or clears it, with `None`) for this thread.
-    pub(crate) fn set(fault: Option<IdFault>) {
-        let _ = ID_FAULT.try_with(|f| f.set(fault));
+    /// Keeps `fault` for this thread, for the error it causes to take.
+    pub(crate) fn set(fault: IdFault) {
+        let _ = ID_FAULT.try_with(|f| f.set(Some(fault)));
     }
 
     /// Takes the fault kept for this thread, if any.
@@ -287,6 +303,7 @@ impl IdFault {
                 format!("the worker-id callback returned {n} bytes, at most 255")
             }
             IdFault::NotUtf8 => "the worker-id callback's id is not UTF-8".to_owned(),
+            IdFault::Failed => "the worker-id callback failed".to_owned(),
         }
     }
 }

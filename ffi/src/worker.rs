@@ -28,7 +28,8 @@ pub struct psb_worker(Worker);
 /// # Errors
 /// - `PSB_E_NULL`: `board` or `out` is NULL.
 /// - `PSB_E_INVALID_ARGUMENT`: `id` is NULL with `id_len` > 0.
-/// - `PSB_E_INVALID_ID`: the id is empty, over 255 bytes, or not UTF-8.
+/// - `PSB_E_INVALID_ID`: the id is empty, over 255 bytes, or not UTF-8 (or
+///   the callback's, with a NULL id; `PSB_E_CALLBACK` if it failed).
 /// - `PSB_E_DUPLICATE_ID`: a live worker holds the id (a dead one's is taken
 ///   over).
 /// - `PSB_E_IO`: the file cannot be made (`psb_error_os()`: `ENOSPC`,

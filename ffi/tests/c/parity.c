@@ -117,8 +117,10 @@ static int exists(const char *name) {
     return access(p, F_OK) == 0;
 }
 
-/* The worker-id callback: the id is the NUL-terminated string at ctx. */
+/* The worker-id callback: the id is the NUL-terminated string at ctx
+ * ("!": it fails). */
 static size_t id_from_ctx(void *ctx, char *buf, size_t cap) {
+    if (strcmp((const char *)ctx, "!") == 0) return PSB_ID_FAILED;
     size_t n = strlen((const char *)ctx);
     memcpy(buf, ctx, n < cap ? n : cap);
     return n;
@@ -254,6 +256,8 @@ int main(int argc, char **argv) {
     CHECK(is_status("cb-default", "default id"));
     cb_id[0] = '\0';
     FAILS(psb_board_update(custom, "x", 1), PSB_E_INVALID_ID, "callback returned 0 bytes");
+    strcpy(cb_id, "!");
+    FAILS(psb_board_update(custom, "x", 1), PSB_E_CALLBACK, "callback failed");
 
     /* An explicit worker; its status grows, then shrinks. */
     psb_worker *w;

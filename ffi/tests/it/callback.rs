@@ -104,6 +104,15 @@ fn an_id_the_callback_fails_to_give_is_an_invalid_id_with_why() {
         assert_eq!(e.code, PSB_E_INVALID_ID);
         assert_eq!(e.message, format!("invalid worker id ({why})"));
     }
+    // A callback that says it failed.
+    ctx.set(b"", PSB_ID_FAILED);
+    let e = board.update(b"x").unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (PSB_E_CALLBACK, "the worker-id callback failed")
+    );
+    let e = board.worker(None).unwrap_err();
+    assert_eq!(e.code, PSB_E_CALLBACK);
     // A good id after bad ones, and an empty explicit id is the library's
     // own message again.
     ctx.set(&[b'y'; 255], 255);
@@ -182,4 +191,30 @@ fn threads_update_one_board_each_under_its_own_id() {
     // The threads have exited: their workers are gone.
     board.read(&mut snap).unwrap();
     assert!(snap.workers().is_empty());
+}
+
+#[test]
+fn a_callback_fault_does_not_outlive_its_call() {
+    // The board's directory is missing: the update fails before the id is
+    // looked at, with the callback's fault kept; the next invalid id must
+    // not be reported as the callback's.
+    let tmp = testkit::tempdir();
+    let ctx = Ctx::new(b"");
+    let mut opts = std::mem::MaybeUninit::<psb_options>::uninit();
+    // SAFETY: a place for the options.
+    assert_eq!(unsafe { psb_options_init(opts.as_mut_ptr()) }, PSB_OK);
+    let opts = psb_options {
+        create: 0,
+        worker_id: Some(from_ctx),
+        worker_id_ctx: std::ptr::from_ref(&ctx).cast_mut().cast(),
+        // SAFETY: initialised by the call.
+        ..unsafe { opts.assume_init() }
+    };
+    let board = Board::open_with(&tmp.path().join("later"), Some(&opts)).unwrap();
+    ctx.set(b"", 0);
+    let e = board.update(b"x").unwrap_err();
+    assert_eq!(e.code, PSB_E_MISSING, "{e:?}");
+    std::fs::create_dir(tmp.path().join("later")).unwrap();
+    let e = board.worker(Some(b"")).unwrap_err();
+    assert_eq!(e.message, "invalid worker id (empty)");
 }

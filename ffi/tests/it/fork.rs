@@ -98,3 +98,17 @@ fn a_fork_child_updates_as_itself_and_leaves_the_parents_files() {
         ]
     );
 }
+
+#[test]
+fn freeing_a_board_whose_directory_is_gone_is_quiet() {
+    let tmp = testkit::tempdir();
+    let path = tmp.path().join("board");
+    let board = Board::open(&path).unwrap();
+    board.update(b"up").unwrap();
+    let w = board.worker(Some(b"w")).unwrap();
+    std::fs::remove_dir_all(&path).unwrap();
+    // Both frees succeed (the drops assert PSB_OK), and nothing is made.
+    drop(w);
+    drop(board);
+    assert!(!path.exists());
+}
