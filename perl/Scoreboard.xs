@@ -8,10 +8,11 @@
  * XSUBs working on it directly.
  *
  * Perl and Rust frames: Rust calls back into Perl only through `worker_id_cb`,
- * which runs the Perl sub under G_EVAL, so a `die` there never unwinds (longjmp)
- * through the library's frames: the error is kept in `pending`, the callback
- * returns 0 (no id), the library returns without changing anything, and the
- * XSUB rethrows the error once the C call has returned.
+ * which runs the Perl sub under G_EVAL on a stack of its own, so neither a
+ * `die` nor loop control there ever unwinds (longjmp) through the library's
+ * frames: the error is kept in `pending`, the callback returns PSB_ID_FAILED,
+ * the library returns PSB_E_CALLBACK without changing anything, and the XSUB
+ * rethrows the error once the C call has returned.
  */
 #define PERL_NO_GET_CONTEXT
 #include "EXTERN.h"
@@ -113,8 +114,9 @@ psb_croak(pTHX_ const char *what)
 /*
  * The library's worker-id callback: calls the Perl sub in scalar context,
  * with no arguments, under G_EVAL, and copies the id's UTF-8 bytes into
- * `buf`. Returns 0 (no id) when the sub died (the error kept in `pending`)
- * or gave an id the library cannot take (its length kept for the message).
+ * `buf`. Returns PSB_ID_FAILED when the sub died (the error kept in
+ * `pending`; the update fails with PSB_E_CALLBACK), and 0 (no id) when it
+ * gave an id the library cannot take (its length kept for the message).
  *
  * Nothing in the sub can leave it but by returning: a die is caught
  * (G_EVAL), and the sub runs on a stack of its own (PUSHSTACKi, as Perl runs
@@ -150,6 +152,7 @@ worker_id_cb(void *ctx, char *buf, size_t cap)
             if (p->pending)
                 SvREFCNT_dec(p->pending);
             p->pending = newSVsv(ERRSV);
+            n = PSB_ID_FAILED;
         } else {
             STRLEN len = 0;
             /* The id as UTF-8: a byte string's characters are encoded. */
@@ -266,7 +269,7 @@ update(self, status)
     for (tries = 0; rc == PSB_E_CONTENDED && tries < 20; tries++)
         rc = psb_board_update(p->board, bytes, len);
     if (rc != PSB_OK) {
-        if (p->pending) {
+        if (rc == PSB_E_CALLBACK && p->pending) {
             /* The worker_id sub died: its error, as the original gives it. */
             SV *err = sv_2mortal(p->pending);
             p->pending = NULL;
