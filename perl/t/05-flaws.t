@@ -13,30 +13,59 @@ use Parallel::Scoreboard;
 
 my $dir = board_dir();
 
-# Torn reads are impossible: a writer alternates a 64 KiB status and a short
-# one as fast as it can; every read must hold the writer with one of them,
-# whole.
+# Torn reads are impossible: two writers alternate 64 KiB statuses and a
+# short one as fast as they can; every read must hold both writers, each with
+# one of them, whole (the original, checking an MD5 and retrying ten times,
+# left a busy writer out of a few per cent of its reads).
 {
+    # Two long statuses that differ in every byte, so that a long one half
+    # written over the other is torn wherever it is cut.
     my $long = join '', map { chr(65 + $_ % 26) } 0 .. 65535;
+    (my $long2 = $long) =~ tr/A-Z/a-z/;
     my $short = 'short';
-    my $writer = spawn {
-        my $sb = Parallel::Scoreboard->new(base_dir => "$dir/torn", worker_id => sub { 'writer' });
-        while (1) { $sb->update($long); $sb->update($short) }
-    };
+    my %whole = map { $_ => 1 } $long, $long2, $short;
+    my @writers = map {
+        my $id = "writer-$_";
+        spawn {
+            my $sb = Parallel::Scoreboard->new(base_dir => "$dir/torn", worker_id => sub { $id });
+            while (1) { $sb->update($long); $sb->update($short); $sb->update($long2) }
+        };
+    } 1 .. 2;
+    my $writer = $writers[0];
     my $sb = Parallel::Scoreboard->new(base_dir => "$dir/torn");
-    eventually { exists $sb->read_all->{writer} } or die 'the writer never started';
+    eventually { keys %{ $sb->read_all } == 2 } or die 'the writers never started';
     my ($reads, $bad, $longs, $shorts) = (0, 0, 0, 0);
+    my @warnings;
+    local $SIG{__WARN__} = sub { push @warnings, @_ };
     my $end = Time::HiRes::time() + 3;
     while (Time::HiRes::time() < $end || $reads < 200) {
-        my $s = $sb->read_all->{writer};
+        my $all = $sb->read_all;
         $reads++;
-        if (!defined $s) { $bad++ }
-        elsif ($s eq $long) { $longs++ }
-        elsif ($s eq $short) { $shorts++ }
-        else { $bad++ }
+        for my $s (@{$all}{qw(writer-1 writer-2)}) {
+            if (!defined $s || !$whole{$s}) { $bad++ }
+            elsif ($s eq $short) { $shorts++ }
+            else { $longs++ }
+        }
     }
-    is($bad, 0, "no torn or missing status in $reads reads ($longs long, $shorts short)");
-    stop($writer);
+    is($bad, 0, "no torn or missing status in $reads reads of 2 writers ($longs long, $shorts short)");
+    is_deeply(\@warnings, [], 'no warnings');
+
+    # A writer stopped at any point, mid-update included: every read still
+    # gives its last complete status (the original's reader, finding the
+    # record torn ten times, warned and left the worker out).
+    my ($stops, $complete) = (0, 0);
+    @warnings = ();
+    for my $round (1 .. 40) {
+        Time::HiRes::sleep(0.0001 * ($round % 13));
+        kill 'STOP', $writer;
+        $stops++;
+        my $s = $sb->read_all->{'writer-1'};
+        $complete++ if defined $s && $whole{$s};
+        kill 'CONT', $writer;
+    }
+    is($complete, $stops, "a writer stopped $stops times, anywhere: its last complete status every time");
+    is_deeply(\@warnings, [], 'no warnings');
+    stop($_) for @writers;
 }
 
 # Statuses shrink: after a large status, a short one is what every reader
@@ -49,11 +78,42 @@ my $dir = board_dir();
     is_deeply($sb->read_all, { $$ => 'tiny' }, 'then a short one');
     my $other = spawn {
         my $reader = Parallel::Scoreboard->new(base_dir => "$dir/shrink");
-        my $s = $reader->read_all->{$$ == getppid() ? 0 : getppid()};
+        my $s = $reader->read_all->{getppid()};
         exit(defined $s && $s eq 'tiny' ? 0 : 3);
     };
     waitpid $other, 0;
     is($? >> 8, 0, 'another process reads the short one');
+
+    # What reads copy is the current status, not the largest the file held:
+    # the bytes this process reads through read(2) (/proc/self/io, rchar)
+    # over 20 reads stay far below one 8 MiB copy (the original read the
+    # whole record each time: 160 MiB).
+    SKIP: {
+        skip 'no /proc/self/io', 2 unless -r '/proc/self/io';
+        pipe my $r, my $w or die $!;
+        my $parent = $$;
+        my $reader = spawn {
+            close $r;
+            my $rchar = sub {
+                open my $io, '<', '/proc/self/io' or die $!;
+                while (<$io>) { return $1 if /^rchar:\s*(\d+)/ }
+                die 'no rchar';
+            };
+            my $board = Parallel::Scoreboard->new(base_dir => "$dir/shrink");
+            my $first = $board->read_all->{$parent};
+            my $before = $rchar->();
+            $board->read_all for 1 .. 20;
+            my $read = $rchar->() - $before;
+            print $w defined $first && $first eq 'tiny' ? "$read\n" : "wrong status\n";
+            close $w;
+        };
+        close $w;
+        chomp(my $read = <$r> // 'nothing');
+        waitpid $reader, 0;
+        like($read, qr/^\d+\z/, 'a reader process reads the short status');
+        cmp_ok($read =~ /^\d+\z/ ? $read : 1 << 30, '<', 1 << 20,
+               "20 reads after the shrink read $read bytes through read(2)");
+    }
 }
 
 # Pid (id) reuse: a dead worker's file is removed by readers without ever
@@ -102,12 +162,21 @@ my $dir = board_dir();
     my $sb = Parallel::Scoreboard->new(base_dir => $board);
     open my $foreign, '>', "$board/status_99999.tmp" or die $!;
     close $foreign;
-    for my $n (1 .. 40) {
+    # Each worker says when it starts its first update (which makes its
+    # file); it is SIGKILLed 0 to 200 µs later, so that many die while
+    # making the file.
+    for my $n (1 .. 60) {
+        pipe my $r, my $w or die $!;
         my $pid = spawn {
-            my $w = Parallel::Scoreboard->new(base_dir => $board);
-            $w->update("worker $n") while 1;
+            close $r;
+            my $me = Parallel::Scoreboard->new(base_dir => $board);
+            syswrite $w, '.';
+            $me->update("worker $n") while 1;
         };
-        Time::HiRes::sleep(0.0005 * ($n % 20));
+        close $w;
+        sysread $r, my $buf, 1 or die 'worker failed';
+        my $until = Time::HiRes::time() + 0.00001 * ($n % 21);
+        1 while Time::HiRes::time() < $until;
         stop($pid);
     }
     $sb->cleanup;

@@ -211,7 +211,9 @@ temporary that the next C<cleanup> removes.
 
 With a custom C<worker_id> whose result changes within one process (not
 across a fork), the object keeps an entry for each id it has updated, until
-it is destroyed; the original let the earlier ids' entries go.
+it is destroyed; the original let the earlier ids' entries go. The sub is
+the one given to C<new> (the original called the C<worker_id> method at
+every update, so a subclass could override it).
 
 The object is destroyed as the original's is: its worker's file is removed
 (during global destruction too, silently). When the process exits or is
