@@ -36,18 +36,32 @@ sub put {
     push @added, "rust/$rel";
 }
 
+# In a git checkout, the files git tracks (no editor backups, no build
+# output); otherwise (a tarball's rust/) every file.
+my $git = system("git -C '$root' rev-parse --is-inside-work-tree >/dev/null 2>&1") == 0;
+
 sub put_tree {
     my ($rel) = @_;
     my $from = "$root/$rel";
     die "missing: $from\n" unless -d $from;
-    find({ no_chdir => 1, wanted => sub {
-        return unless -f $_;
-        my $file = substr($_, length("$root/"));
+    my @files;
+    if ($git) {
+        open my $ls, '-|', 'git', '-C', $root, 'ls-files', '-z', '--', $rel or die "git ls-files: $!\n";
+        local $/ = "\0";
+        @files = map { chomp; $_ } <$ls>;
+        close $ls or die "git ls-files failed in $root\n";
+    } else {
+        find({ no_chdir => 1, wanted => sub {
+            push @files, substr($_, length("$root/")) if -f $_;
+        } }, $from);
+    }
+    die "no files in $from\n" unless @files;
+    for my $file (@files) {
         my $to = "$dist/rust/$file";
         make_path(dirname($to));
-        copy($_, $to) or die "copy $_ to $to: $!\n";
+        copy("$root/$file", $to) or die "copy $root/$file to $to: $!\n";
         push @added, "rust/$file";
-    } }, $from);
+    }
 }
 
 sub slurp {
