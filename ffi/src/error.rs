@@ -232,6 +232,13 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<(), Fail>) -> c_int {
     }
 }
 
+/// Runs an entry point that returns a value rather than a code: `fallback`
+/// should it panic (nothing unwinds out).
+#[inline]
+pub(crate) fn guarded<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+    panic::catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
+}
+
 /// Records `fail`; returns its code. Out of line: the success path of the
 /// entry points stays small.
 #[cold]

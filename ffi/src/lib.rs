@@ -13,7 +13,8 @@
 //!   and `psb_error_os`;
 //! - bytes are `(const void *, size_t)`;
 //! - nothing unwinds across the boundary: every entry point runs its body
-//!   under `catch_unwind` ([`error::guard`]) and returns `PSB_E_PANIC`
+//!   under `catch_unwind` (`error::guard`, or `error::guarded` for those
+//!   that return a value) and returns `PSB_E_PANIC` (or a harmless value)
 //!   should the library panic.
 //!
 //! The functions are `unsafe extern "C"`: each says, under `# Safety`, what
@@ -65,7 +66,7 @@ pub extern "C" fn psb_version() -> *const c_char {
 /// Calls that succeed leave the last error as it was.
 #[unsafe(no_mangle)]
 pub extern "C" fn psb_error_code() -> c_int {
-    error::last().0
+    error::guarded(PSB_OK, || error::last().0)
 }
 
 /// The message of the thread's last error (the latest call on this thread
@@ -75,7 +76,7 @@ pub extern "C" fn psb_error_code() -> c_int {
 /// call on this thread (or the thread's exit); copy it to keep it.
 #[unsafe(no_mangle)]
 pub extern "C" fn psb_error_message() -> *const c_char {
-    error::last().2
+    error::guarded(c"".as_ptr(), || error::last().2)
 }
 
 /// The operating system's error number (errno) of the thread's last error:
@@ -83,7 +84,7 @@ pub extern "C" fn psb_error_message() -> *const c_char {
 /// when the last error has none.
 #[unsafe(no_mangle)]
 pub extern "C" fn psb_error_os() -> c_int {
-    error::last().1
+    error::guarded(0, || error::last().1)
 }
 
 /// The name of a result code, such as `"PSB_E_IO"`; `"unknown"` for a value
@@ -92,5 +93,7 @@ pub extern "C" fn psb_error_os() -> c_int {
 /// Returns a static string: never NULL, never freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn psb_code_name(code: c_int) -> *const c_char {
-    error::code_name(code).as_ptr().cast()
+    error::guarded(c"unknown".as_ptr(), || {
+        error::code_name(code).as_ptr().cast()
+    })
 }

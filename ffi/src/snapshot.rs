@@ -10,7 +10,7 @@ use parallel_scoreboard::Snapshot;
 
 use crate::args::{put, to_mut, to_ref};
 use crate::board::psb_board;
-use crate::error::{self, Fail, guard};
+use crate::error::{self, Fail, guard, guarded};
 
 /// What `psb_board_read` fills: every live worker's status, id, pid, update
 /// count and times, and the entries the read skipped. Made by
@@ -159,8 +159,10 @@ pub unsafe extern "C" fn psb_board_read(board: *const psb_board, snap: *mut psb_
 /// `snap` is NULL or a live snapshot that no other thread is changing.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn psb_snapshot_count(snap: *const psb_snapshot) -> usize {
-    // SAFETY: NULL or a live snapshot, by the caller's contract.
-    unsafe { snap.as_ref() }.map_or(0, |s| s.snap.workers.len())
+    guarded(0, || {
+        // SAFETY: NULL or a live snapshot, by the caller's contract.
+        unsafe { snap.as_ref() }.map_or(0, |s| s.snap.workers.len())
+    })
 }
 
 /// The number of dead workers' files the read into `snap` removed (0 for
@@ -170,8 +172,10 @@ pub unsafe extern "C" fn psb_snapshot_count(snap: *const psb_snapshot) -> usize 
 /// As `psb_snapshot_count`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn psb_snapshot_removed(snap: *const psb_snapshot) -> usize {
-    // SAFETY: NULL or a live snapshot, by the caller's contract.
-    unsafe { snap.as_ref() }.map_or(0, |s| s.snap.removed)
+    guarded(0, || {
+        // SAFETY: NULL or a live snapshot, by the caller's contract.
+        unsafe { snap.as_ref() }.map_or(0, |s| s.snap.removed)
+    })
 }
 
 /// The number of entries the read into `snap` skipped (0 for NULL).
@@ -180,8 +184,10 @@ pub unsafe extern "C" fn psb_snapshot_removed(snap: *const psb_snapshot) -> usiz
 /// As `psb_snapshot_count`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn psb_snapshot_skipped_count(snap: *const psb_snapshot) -> usize {
-    // SAFETY: NULL or a live snapshot, by the caller's contract.
-    unsafe { snap.as_ref() }.map_or(0, |s| s.snap.skipped.len())
+    guarded(0, || {
+        // SAFETY: NULL or a live snapshot, by the caller's contract.
+        unsafe { snap.as_ref() }.map_or(0, |s| s.snap.skipped.len())
+    })
 }
 
 /// Stores the `i`th live worker of `snap` (from 0, in id order) in `*out`.
