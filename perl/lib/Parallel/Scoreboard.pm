@@ -204,8 +204,8 @@ never removes the file of a new live worker that took the same id (the
 original, by unlinking by name, could remove a fresh worker's file after a
 process id was reused). A second object in the same process does not remove
 the first one's file (the original's C<new> did); if both update with the
-same id, the second's C<update> croaks (C<duplicate id>) and the first
-keeps its entry. Statuses shrink as well as grow: a read copies only the
+same id, the second's C<update> croaks (C<worker id is held by a live
+worker>) and the first keeps its entry. Statuses shrink as well as grow: a read copies only the
 current status. A worker killed while making its file leaves at most a
 temporary that the next C<cleanup> removes.
 
