@@ -54,6 +54,23 @@ like($table, qr/^\Q$_\E\s.*\s\Q$expected{$_}\E$/m, "the table shows $_ with its 
 # The pid column: a Perl worker's pid is its process's.
 like($table, qr/^$perl_worker\s+$perl_worker\s/m, 'the Perl worker with its pid');
 
+# `scoreboard serve`: the JSON endpoint has every worker, Perl's included.
+SKIP: {
+    eval { require JSON; require HTTP::Tiny; 1 } or skip 'JSON is missing', 2;
+    my $serve = open(my $serve_out, '-|', $cli, 'serve', $dir, '--listen', '127.0.0.1:0')
+        or die "scoreboard serve: $!";
+    my $line = <$serve_out> // '';
+    my ($url) = $line =~ m{^listening on (http://\S+/)$};
+    ok($url, 'scoreboard serve listens') or diag $line;
+    my $res = HTTP::Tiny->new(timeout => 30)->get("${url}json");
+    my $got = $res->{success} ? eval { JSON::decode_json($res->{content}) } : undef;
+    is_deeply($got, { map { $_ => $expected{$_} } keys %expected },
+              'scoreboard serve /json shows every worker with its status')
+        or diag $res->{content};
+    kill 'TERM', $serve;
+    waitpid $serve, 0;
+}
+
 # A Perl writer killed: gone for both readers.
 stop($perl_worker);
 delete $expected{$perl_worker};
