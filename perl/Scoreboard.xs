@@ -254,14 +254,22 @@ update(self, status)
     if (!p->board)
         croak("update: the object has been destroyed");
     SvGETMAGIC(status);
-    if (SvUTF8(status) || (p->id_sub && !SvTEMP(status)))
+    /* The string value (an overloaded object's too, stringified once); its
+     * UTF-8 flag then says how the bytes are encoded. */
+    bytes = SvPV_nomg(status, len);
+    if (SvUTF8(status) || (p->id_sub && !SvTEMP(status))) {
         /* A copy: downgraded, so that the caller's string keeps its form
          * (a character above 255 croaks here, "Wide character in
          * subroutine entry", as the original's md5() does); or one the
          * worker_id sub, which runs while the library holds the bytes,
          * cannot change. */
-        status = sv_mortalcopy_flags(status, SV_NOSTEAL);
-    bytes = SvPVbyte_nomg(status, len);
+        SV *copy = sv_2mortal(newSVpvn(bytes, len));
+        if (SvUTF8(status)) {
+            SvUTF8_on(copy);
+            sv_utf8_downgrade(copy, FALSE);
+        }
+        bytes = SvPV_nomg(copy, len);
+    }
     rc = psb_board_update(p->board, bytes, len);
     /* Making the worker's file can lose to other processes creating and
      * removing files of the same name (readers removing a dead worker's):

@@ -78,4 +78,18 @@ tie my $wide_tied, 'WideTie';
 ok(!eval { $sb->update($wide_tied); 1 }, 'a tied wide value croaks');
 like($@, qr/^Wide character in subroutine entry/, 'with the same message');
 
+# Objects: their string form, made once.
+{
+    package Stringy;
+    use overload '""' => sub { $_[0]{calls}++; $_[0]{text} }, fallback => 1;
+}
+my $plain = bless { text => 'as text', calls => 0 }, 'Stringy';
+$sb->update($plain);
+is($sb->read_all->{$$}, 'as text', 'an object is stored as its string form');
+is($plain->{calls}, 1, 'stringified once');
+my $wide_object = bless { text => "\x{263a}", calls => 0 }, 'Stringy';
+ok(!eval { $sb->update($wide_object); 1 }, 'an object whose string is wide croaks');
+like($@, qr/^Wide character in subroutine entry/, 'with the same message');
+is($sb->read_all->{$$}, 'as text', 'and changes nothing');
+
 done_testing;
