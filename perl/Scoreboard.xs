@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "parallel_scoreboard.h"
 
@@ -274,8 +275,12 @@ update(self, status)
     /* Making the worker's file can lose to other processes creating and
      * removing files of the same name (readers removing a dead worker's):
      * the library says to try again, which the original never needed. */
-    for (tries = 0; rc == PSB_E_CONTENDED && tries < 20; tries++)
+    for (tries = 1; rc == PSB_E_CONTENDED && tries <= 20; tries++) {
+        /* 0.1 ms more each time (21 ms in all), to let the others finish. */
+        struct timespec pause = { 0, 100000L * tries };
+        nanosleep(&pause, NULL);
         rc = psb_board_update(p->board, bytes, len);
+    }
     if (rc != PSB_OK) {
         if (rc == PSB_E_CALLBACK && p->pending) {
             /* The worker_id sub died: its error, as the original gives it. */

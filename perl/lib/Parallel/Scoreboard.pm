@@ -252,8 +252,8 @@ read.
 
 The first C<update> of a worker makes its file; if other processes keep
 creating and removing files of the same name meanwhile (the library then
-reports contention), C<update> tries again, up to 20 times, before it
-croaks.
+reports contention), C<update> tries again, up to 20 times over about 20 ms,
+before it croaks.
 
 =head2 Threads
 
