@@ -277,8 +277,8 @@ update(self, status)
      * the library says to try again, which the original never needed. */
     for (tries = 1; rc == PSB_E_CONTENDED && tries <= 20; tries++) {
         /* 0.1 ms more each time (21 ms in all), to let the others finish. */
-        struct timespec pause = { 0, 100000L * tries };
-        nanosleep(&pause, NULL);
+        struct timespec delay = { 0, 100000L * tries };
+        nanosleep(&delay, NULL);
         rc = psb_board_update(p->board, bytes, len);
     }
     if (rc != PSB_OK) {
