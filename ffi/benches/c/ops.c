@@ -54,9 +54,10 @@ int main(int argc, char **argv) {
         perror("mkdtemp");
         return 1;
     }
-    /* Where the status lies in its page changes the time of the copy by
-     * up to half (measured: the same 64 B update takes 12 or 20 ns), so
-     * `time` tries it at 8 offsets rather than time the stack's luck. */
+    /* Where the status lies in its page against the file's payload can
+     * change the time of the copy (4K aliasing: see the core's
+     * benches/support/baseline.rs), so `time` tries 8 offsets rather than
+     * time the stack's luck. */
     char *page = aligned_alloc(4096, 4096);
     if (page == NULL) return 1;
     memset(page, 'x', 4096);
