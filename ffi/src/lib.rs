@@ -25,6 +25,11 @@
 // The C names are the ABI: `psb_board`, `psb_options`.
 #![allow(non_camel_case_types)]
 
+// The promise that no panic crosses into C rests on `catch_unwind`, which
+// catches nothing when panics abort.
+#[cfg(panic = "abort")]
+compile_error!("parallel-scoreboard-ffi must be built with panic = \"unwind\"");
+
 mod args;
 mod board;
 mod codes;
