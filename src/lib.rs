@@ -234,6 +234,8 @@ mod guide_doctests {
     struct Testing;
     #[doc = include_str!("../docs/c.md")]
     struct C;
+    #[doc = include_str!("../docs/perl.md")]
+    struct Perl;
 }
 
 mod board;
