@@ -102,3 +102,18 @@ pub extern "C" fn psb_code_name(code: c_int) -> *const c_char {
         error::code_name(code).as_ptr().cast()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{psb_board, psb_snapshot, psb_worker};
+
+    /// What the header promises of each handle's threads.
+    #[test]
+    fn handles_are_send_and_sync_as_the_header_says() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<psb_board>();
+        send::<psb_worker>();
+        send::<psb_snapshot>();
+    }
+}
