@@ -230,8 +230,8 @@ typedef size_t (*psb_worker_id_fn)(void *ctx, char *buf, size_t cap);
 // How to open a board. Fill one with `psb_options_init` (the defaults),
 // then change the fields wanted.
 //
-// Later versions may add fields at the end; always start from
-// `psb_options_init`.
+// Its size and layout are part of the ABI: a version that adds a field is
+// a new major version. Always start from `psb_options_init`.
 typedef struct psb_options {
   // Non-zero (default): create the directory (mode 0700, and missing
   // parents) if missing. Zero: neither create it nor fail because it is

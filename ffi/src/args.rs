@@ -5,8 +5,8 @@ use std::ffi::{CStr, c_char, c_void};
 
 use crate::error::Fail;
 
-/// `&*p`, or `Fail::Null(what)` when `p` is NULL (made only then: an
-/// eager `ok_or` left a call dropping it on every update's path).
+/// `&*p`, or `Fail::Null(what)` when `p` is NULL (made only then: with
+/// `ok_or`, every update called the drop glue of an error it never used).
 ///
 /// # Safety
 /// `p` is NULL or points to a live `T` that nothing mutates while the
@@ -14,7 +14,10 @@ use crate::error::Fail;
 pub(crate) unsafe fn to_ref<'a, T>(p: *const T, what: &'static str) -> Result<&'a T, Fail> {
     // SAFETY: by this function's contract, a non-NULL `p` points to a live,
     // unmutated `T`; `as_ref` turns NULL into `None`.
-    unsafe { p.as_ref() }.ok_or_else(|| Fail::Null(what))
+    match unsafe { p.as_ref() } {
+        Some(r) => Ok(r),
+        None => Err(Fail::Null(what)),
+    }
 }
 
 /// `&mut *p`, or `Fail::Null(what)` when `p` is NULL.
@@ -25,7 +28,10 @@ pub(crate) unsafe fn to_ref<'a, T>(p: *const T, what: &'static str) -> Result<&'
 pub(crate) unsafe fn to_mut<'a, T>(p: *mut T, what: &'static str) -> Result<&'a mut T, Fail> {
     // SAFETY: by this function's contract, a non-NULL `p` points to a live
     // `T` used by nobody else; `as_mut` turns NULL into `None`.
-    unsafe { p.as_mut() }.ok_or_else(|| Fail::Null(what))
+    match unsafe { p.as_mut() } {
+        Some(r) => Ok(r),
+        None => Err(Fail::Null(what)),
+    }
 }
 
 /// The `len` bytes at `ptr`; NULL is allowed with `len` 0 only.

@@ -41,8 +41,8 @@ pub type psb_worker_id_fn =
 /// How to open a board. Fill one with `psb_options_init` (the defaults),
 /// then change the fields wanted.
 ///
-/// Later versions may add fields at the end; always start from
-/// `psb_options_init`.
+/// Its size and layout are part of the ABI: a version that adds a field is
+/// a new major version. Always start from `psb_options_init`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct psb_options {

@@ -25,6 +25,11 @@
 // The C names are the ABI: `psb_board`, `psb_options`.
 #![allow(non_camel_case_types)]
 
+// The promise that no panic crosses into C rests on `catch_unwind`, which
+// catches nothing when panics abort.
+#[cfg(panic = "abort")]
+compile_error!("parallel-scoreboard-ffi must be built with panic = \"unwind\"");
+
 mod args;
 mod board;
 mod codes;
@@ -96,4 +101,19 @@ pub extern "C" fn psb_code_name(code: c_int) -> *const c_char {
     error::guarded(c"unknown".as_ptr(), || {
         error::code_name(code).as_ptr().cast()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{psb_board, psb_snapshot, psb_worker};
+
+    /// What the header promises of each handle's threads.
+    #[test]
+    fn handles_are_send_and_sync_as_the_header_says() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<psb_board>();
+        send::<psb_worker>();
+        send::<psb_snapshot>();
+    }
 }

@@ -276,8 +276,15 @@ fn a_missing_board_is_missing_until_made() {
         ..unsafe { opts.assume_init() }
     };
     let monitor = Board::open_with(&path, Some(&opts)).unwrap();
+    // A snapshot that held workers holds none after a failed read.
+    let other = Board::open(&tmp.path().join("other")).unwrap();
+    other.update(b"elsewhere").unwrap();
     let mut snap = Snap::new();
+    other.read(&mut snap).unwrap();
+    assert_eq!(snap.workers().len(), 1);
     let e = monitor.read(&mut snap).unwrap_err();
+    assert!(snap.workers().is_empty() && snap.skipped().is_empty());
+    assert_eq!(snap.removed(), 0);
     assert_eq!(e.code, PSB_E_MISSING);
     assert_eq!(e.os, 0);
     assert!(e.message.contains("later"), "{e:?}");
