@@ -29,6 +29,11 @@ thread_local! {
 /// worker for `update()` and `worker()`; by default the id is the process id
 /// (the child's own after `os.fork()`).
 ///
+/// `create=False` opens a board whose directory may not exist yet (a monitor
+/// started before the server): reads raise `MissingError` until it does.
+/// `group`, a group id, shares the board with that group for reading (the
+/// directory mode 2750, status files 0640).
+///
 /// Safe to share between threads. `close()` (or leaving a `with` block)
 /// removes the entries `update()` made.
 #[pyclass(name = "Scoreboard", module = "parallel_scoreboard", frozen)]
@@ -77,9 +82,18 @@ fn id_error_or(py: Python<'_>, e: &parallel_scoreboard::Error) -> PyErr {
 #[pymethods]
 impl PyScoreboard {
     #[new]
-    #[pyo3(signature = (base_dir, worker_id = None))]
-    fn new(py: Python<'_>, base_dir: PathBuf, worker_id: Option<Py<PyAny>>) -> PyResult<Self> {
-        let mut builder = Scoreboard::builder(&base_dir);
+    #[pyo3(signature = (base_dir, worker_id = None, *, create = true, group = None))]
+    fn new(
+        py: Python<'_>,
+        base_dir: PathBuf,
+        worker_id: Option<Py<PyAny>>,
+        create: bool,
+        group: Option<u32>,
+    ) -> PyResult<Self> {
+        let mut builder = Scoreboard::builder(&base_dir).create(create);
+        if let Some(gid) = group {
+            builder = builder.group(gid);
+        }
         if let Some(f) = worker_id {
             if !f.bind(py).is_callable() {
                 return Err(PyTypeError::new_err("worker_id must be callable"));

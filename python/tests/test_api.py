@@ -264,3 +264,26 @@ def test_boards_and_workers_do_not_pickle(board_dir):
         pickle.dumps(board)
     with pytest.raises(TypeError):
         pickle.dumps(board.worker("w"))
+
+
+def test_create_false_waits_for_the_directory(board_dir):
+    monitor = ps.Scoreboard(board_dir, create=False)
+    assert not os.path.exists(board_dir)
+    with pytest.raises(ps.MissingError):
+        monitor.read_all()
+    with pytest.raises(ps.MissingError):
+        monitor.update(b"no directory to make a file in")
+    server = ps.Scoreboard(board_dir)  # makes it
+    server.update(b"up")
+    assert monitor.read_all() == {str(os.getpid()): b"up"}
+
+
+def test_group_shares_the_board_for_reading(board_dir):
+    gid = os.getgid()
+    board = ps.Scoreboard(board_dir, group=gid)
+    w = board.worker("w")
+    w.update(b"x")
+    st = os.stat(board_dir)
+    assert st.st_mode & 0o7777 == 0o2750
+    assert st.st_gid == gid
+    assert os.stat(w.path).st_mode & 0o777 == 0o640

@@ -21,13 +21,18 @@ class Scoreboard:
 
     ``worker_id``, a callable returning a ``str`` (or an ``int``), names the
     calling worker for ``update()`` and ``worker()``; by default the id is the
-    process id (the child's own after ``os.fork()``).
+    process id (the child's own after ``os.fork()``). ``create=False``: the
+    directory is not made (reads raise MissingError until it exists).
+    ``group``: a group id the board is shared with for reading.
     """
 
     def __new__(
         cls,
         base_dir: str | os.PathLike[str],
         worker_id: Callable[[], str | int] | None = None,
+        *,
+        create: bool = True,
+        group: int | None = None,
     ) -> Self: ...
     @property
     def base_dir(self) -> str:
