@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from webutil import (APPS, Monitor, Server, SlowRequests, child_env, eventually, http_get,
+from webutil import (APPS, BUSY, IDLE, Monitor, Server, SlowRequests, child_env, eventually, http_get,
                      listening_socket, python, raw_request, read_until, slot_pid, slots)
 
 
@@ -73,6 +73,9 @@ def hold_slow_requests(monitor, port, gate_dir, n, label):
         busy_auto = monitor.auto_text()
         statuses = slots(monitor.statuses())
         assert sorted(v["path"] for v in statuses.values()) == sorted("/slow/" + t for t in requests.tokens)
+        for slot_id in statuses:
+            raw = monitor.raw(slot_id)
+            assert BUSY.fullmatch(raw), raw
         assert 'scoreboard_workers_by_state{state="busy"} %d\n' % n in monitor.metrics()
     finally:
         results = requests.release()
@@ -80,6 +83,9 @@ def hold_slow_requests(monitor, port, gate_dir, n, label):
     eventually(lambda: monitor.counts() == (0, n), "0 busy, %d idle" % n)
     idle = slots(monitor.statuses())
     assert all(v["last_outcome"] == "complete" and v["last_code"] == 200 for v in idle.values()), idle
+    for slot_id in idle:
+        raw = monitor.raw(slot_id)
+        assert IDLE.fullmatch(raw), raw
     assert 'scoreboard_workers_by_state{state="idle"} %d\n' % n in monitor.metrics()
     return busy_auto, monitor.auto_text(), idle
 

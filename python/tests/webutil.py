@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -138,6 +139,10 @@ class Monitor:
         """``/json``: id -> status (JSON statuses decoded)."""
         return json.loads(self.get("/json"))
 
+    def raw(self, worker_id: str) -> str:
+        """``/worker/ID``: one worker's status as written."""
+        return self.get("/worker/" + urllib.parse.quote(worker_id, safe=""))
+
     def metrics(self) -> str:
         return self.get("/metrics")
 
@@ -148,6 +153,12 @@ class Monitor:
 
     def stop(self):
         self.server.stop()
+
+
+#: The statuses the middlewares write, exactly (the tower layer's).
+BUSY = re.compile(r'\{"state":"busy","method":"GET","path":"[^"]*","client":"127\.0\.0\.1:\d+","requests":\d+\}')
+IDLE = re.compile(r'\{"state":"idle","requests":\d+,"last_code":(\d+|null),"last_ms":\d+\.\d{3},'
+                  r'"last_outcome":"(complete|aborted|cancelled|error)"\}')
 
 
 def slots(statuses: dict) -> dict:

@@ -77,7 +77,8 @@ class _Response:
         return self._start_response(status, headers, exc_info)
 
     def __iter__(self):
-        self._iter = iter(self._result)
+        if self._iter is None:
+            self._iter = iter(self._result)
         return self
 
     def __next__(self):
