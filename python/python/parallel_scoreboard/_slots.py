@@ -81,6 +81,8 @@ _ESCAPES = {c: "\\u%04x" % c for c in range(0x20)}
 _ESCAPES[0x7F] = "\\u007f"
 _ESCAPES[ord('"')] = '\\"'
 _ESCAPES[ord("\\")] = "\\\\"
+_search = _NEEDS_ESCAPE.search
+_SHORT_PATH = MAX_PATH // 4
 _METHODS = {m: '"%s"' % m for m in ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
@@ -190,16 +192,6 @@ class SlotPool:
 
     # -- rules 1 and 2: taking a slot -------------------------------------
 
-    def _take(self) -> _Slot | None:
-        try:
-            return self._idle.pop()
-        except IndexError:
-            pass
-        slot = self._make()
-        if slot is None:
-            self.unrecorded += 1
-        return slot
-
     def _make(self) -> _Slot | None:
         with self._lock:
             # Given back while the lock was awaited.
@@ -285,13 +277,16 @@ class SlotPool:
         if self.max_idle == 0 or self._scarce_until:
             self._release(slot)
             return
-        idle = self._idle
-        idle.append(slot)
-        if len(idle) > self.max_idle:
-            with self._lock:
-                extra = idle.pop(0) if len(idle) > self.max_idle else None
-            if extra is not None:
-                self._release(extra)
+        self._idle.append(slot)
+        if len(self._idle) > self.max_idle:
+            self._trim()
+
+    def _trim(self) -> None:
+        """Releases the slot idle longest while more than ``max_idle`` are."""
+        with self._lock:
+            extra = self._idle.pop(0) if len(self._idle) > self.max_idle else None
+        if extra is not None:
+            self._release(extra)
 
     def _release(self, slot: _Slot) -> None:
         """Closes ``slot`` (which removes its file), then frees its number."""
@@ -306,22 +301,39 @@ class SlotPool:
 
     # -- requests ------------------------------------------------------------
 
-    def start(self, method: str, path: str, client: str | None) -> _Slot | None:
+    def start(self, method: str, path: str, host, port) -> _Slot | None:
         """Takes a slot for a request and shows it busy; ``None`` when the
-        request goes without one (counted in :attr:`unrecorded`)."""
-        slot = self._take()
-        if slot is None:
-            return None
+        request goes without one (counted in :attr:`unrecorded`). ``host``
+        and ``port`` are the peer's (``client_text``)."""
+        try:
+            slot = self._idle.pop()
+        except IndexError:
+            slot = self._make()
+            if slot is None:
+                self.unrecorded += 1
+                return None
         slot.requests += 1
-        if len(path) > MAX_PATH // 4:
+        if len(path) > _SHORT_PATH:
             path = cut_path(path)
-        status = '{"state":"busy","method":%s,"path":%s,"client":%s,"requests":%d}' % (
-            _METHODS.get(method) or json_string(method),
-            json_string(path),
-            "null" if client is None else json_string(client),
-            slot.requests,
-        )
-        self._publish(slot, status)
+        # Inline escaping: the common string needs none, and a call costs
+        # as much as the search.
+        if _search(path) is not None:
+            path = path.translate(_ESCAPES)
+        if host:
+            client = client_text(host, port)
+            if _search(client) is not None:
+                client = client.translate(_ESCAPES)
+            client = '"' + client + '"'
+        else:
+            client = "null"
+        status = '{"state":"busy","method":%s,"path":"%s","client":%s,"requests":%d}' % (
+            _METHODS.get(method) or json_string(method), path, client, slot.requests)
+        # A status that cannot be published is not worth failing the request
+        # for; the previous one stays published.
+        try:
+            slot.worker.update(status)
+        except ScoreboardError:
+            pass
         slot.started = time.monotonic_ns()
         return slot
 
@@ -339,8 +351,20 @@ class SlotPool:
             outcome,
             ',"unrecorded":%d' % self.unrecorded if self.unrecorded else "",
         )
-        self._publish(slot, status)
-        self._give_back(slot)
+        try:
+            slot.worker.update(status)
+        except ScoreboardError:
+            pass
+        if slot.generation != self.generation:
+            # A parent's slot in a fork child: not this pool's to keep.
+            return
+        if self.max_idle == 0 or self._scarce_until:
+            self._release(slot)
+            return
+        idle = self._idle
+        idle.append(slot)
+        if len(idle) > self.max_idle:
+            self._trim()
 
     def ready(self) -> bool:
         """Shows one slot idle before any request: a worker process that has

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import asyncio
 
-from ._slots import DEFAULT_MAX_IDLE, SlotPool, client_text, slot_pool
+from ._slots import DEFAULT_MAX_IDLE, SlotPool, slot_pool
 
 __all__ = ["DEFAULT_MAX_IDLE", "ScoreboardMiddleware", "SlotPool", "slot_pool"]
 
@@ -131,12 +131,8 @@ class ScoreboardMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        client = scope.get("client")
-        slot = self.pool.start(
-            scope.get("method") or "GET",
-            request_path(scope),
-            client_text(client[0], client[1]) if client else None,
-        )
+        client = scope.get("client") or (None, None)
+        slot = self.pool.start(scope.get("method") or "GET", request_path(scope), client[0], client[1])
         if slot is None:
             return await self.app(scope, receive, send)
         cycle = _Cycle(self.pool, slot, receive, send)

@@ -22,7 +22,7 @@ the rules, forks included).
 
 from __future__ import annotations
 
-from ._slots import DEFAULT_MAX_IDLE, SlotPool, client_text, slot_pool
+from ._slots import DEFAULT_MAX_IDLE, SlotPool, slot_pool
 
 __all__ = ["DEFAULT_MAX_IDLE", "ScoreboardMiddleware", "SlotPool", "slot_pool"]
 
@@ -31,18 +31,12 @@ def request_path(environ) -> str:
     """The request's path as it came (percent-encoded, without the query),
     as the tower layer shows it: gunicorn's ``RAW_URI`` or the common
     ``REQUEST_URI``, else ``SCRIPT_NAME + PATH_INFO``."""
-    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
-    if raw:
-        q = raw.find("?")
-        if q >= 0:
-            raw = raw[:q]
-        if raw[:1] != "/":
-            # Absolute form (`http://host/p`): its path.
-            scheme = raw.find("://")
-            if scheme >= 0:
-                start = raw.find("/", scheme + 3)
-                raw = raw[start:] if start >= 0 else "/"
-        path = raw
+    path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if path:
+        if "?" in path:
+            path = path[:path.index("?")]
+        if path[:1] != "/":
+            path = _origin_form(path)
     else:
         path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     if not path.isascii():
@@ -51,18 +45,26 @@ def request_path(environ) -> str:
     return path
 
 
+def _origin_form(target: str) -> str:
+    """The path of an absolute-form target (``http://host/p``)."""
+    scheme = target.find("://")
+    if scheme < 0:
+        return target
+    start = target.find("/", scheme + 3)
+    return target[start:] if start >= 0 else "/"
+
+
 class _Response:
     """The response iterable handed to the server: it forwards the
     application's chunks and ends the request's slot at ``close()``."""
 
-    __slots__ = ("_pool", "_slot", "_start_response", "_result", "_iter", "code", "_outcome")
+    __slots__ = ("_pool", "_slot", "_start_response", "_result", "code", "_outcome", "_iter")
 
     def __init__(self, pool: SlotPool, slot, start_response):
         self._pool = pool
         self._slot = slot
         self._start_response = start_response
         self._result = None
-        self._iter = None
         self.code = None
         # Until the iterable is exhausted, a close is an abort.
         self._outcome = "aborted"
@@ -77,19 +79,16 @@ class _Response:
         return self._start_response(status, headers, exc_info)
 
     def __iter__(self):
-        if self._iter is None:
-            self._iter = iter(self._result)
-        return self
-
-    def __next__(self):
+        # A generator: the server's loop runs at C speed, and a loop that
+        # stops early (a client gone) is seen at close().
         try:
-            return next(self._iter)
-        except StopIteration:
-            self._outcome = "complete"
+            yield from self._result
+        except GeneratorExit:
             raise
         except BaseException:
             self._outcome = "error"
             raise
+        self._outcome = "complete"
 
     def close(self):
         try:
@@ -115,13 +114,23 @@ class _Response:
 
 
 class _SizedResponse(_Response):
-    """A response over a list or tuple: servers may ask its length (wsgiref
-    sets Content-Length from a one-chunk body)."""
+    """A response over a list or tuple: iterated by the list's own iterator
+    (no generator), whose length left says at ``close()`` whether the body
+    was sent to its end. Servers may ask its length (wsgiref sets
+    Content-Length from a one-chunk body)."""
 
     __slots__ = ()
 
+    def __iter__(self):
+        self._iter = it = iter(self._result)
+        return it
+
     def __len__(self):
         return len(self._result)
+
+    def close(self):
+        it = getattr(self, "_iter", None)
+        self._end("complete" if it is not None and it.__length_hint__() == 0 else "aborted")
 
 
 class ScoreboardMiddleware:
@@ -150,7 +159,8 @@ class ScoreboardMiddleware:
         slot = pool.start(
             environ.get("REQUEST_METHOD") or "GET",
             request_path(environ),
-            client_text(environ.get("REMOTE_ADDR"), environ.get("REMOTE_PORT")),
+            environ.get("REMOTE_ADDR"),
+            environ.get("REMOTE_PORT"),
         )
         if slot is None:
             return self.app(environ, start_response)
@@ -162,11 +172,13 @@ class ScoreboardMiddleware:
             response.code = None
             response._end("error")
             raise
-        wrapper = environ.get("wsgi.file_wrapper")
-        if wrapper is not None and isinstance(wrapper, type) and isinstance(result, wrapper):
-            return _file_response(response, result)
-        if type(result) is list or type(result) is tuple:
+        kind = type(result)
+        if kind is list or kind is tuple:
             response.__class__ = _SizedResponse
+        else:
+            wrapper = environ.get("wsgi.file_wrapper")
+            if wrapper is not None and isinstance(wrapper, type) and isinstance(result, wrapper):
+                return _file_response(response, result)
         response._result = result
         return response
 
