@@ -74,14 +74,13 @@ pub enum ErrorKind {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Reason {
-    /// The entry's name is not a status file's (`sb-<id>`), and it is not a
-    /// Perl status file either (only a regular file of this user named
-    /// `status_<id>` is opened to tell).
+    /// The entry's name is not a status file's (`status_<id>`).
     NotAStatusFileName,
-    /// A file of Perl's `Parallel::Scoreboard`: named `status_<id>`, a
-    /// regular file of this user, holding a complete record of that module's
-    /// format (digest, big-endian length, payload; the digest is not
-    /// checked). The directory is the Perl module's.
+    /// A file of Perl's `Parallel::Scoreboard` (which names its files
+    /// `status_<id>` too): a regular file of this user without our header,
+    /// holding a complete record of that module's format (digest, big-endian
+    /// length, payload; the digest is not checked). The directory is the Perl
+    /// module's, or the module wrote into ours; it is never removed.
     PerlStatusFile,
     /// A status file's name on something other than a regular file.
     NotARegularFile,
@@ -170,8 +169,8 @@ impl fmt::Display for Reason {
 /// [`Reason`] and details if any, and the path. The error underneath (the
 /// operating system's, or the serializer's) is its
 /// [`source`](std::error::Error::source), which reports that walk the chain
-/// print after it (anyhow's `{:#}`, `std::error::Report`): "I/O error:
-/// /run/app/sb-7: Permission denied (os error 13)" comes out once, not twice.
+/// print after it (anyhow's `{:#}`, `std::error::Report`): `I/O error:
+/// /run/app/status_7: Permission denied (os error 13)` comes out once, not twice.
 /// Match on [`kind`](Self::kind) and [`reason`](Self::reason), not on the
 /// wording, which may change.
 ///
@@ -554,10 +553,10 @@ mod tests {
 
     #[test]
     fn converts_into_io_error_keeping_the_kind_and_the_message() {
-        let e = Error::duplicate_id("x", "/dev/shm/b/sb-x");
+        let e = Error::duplicate_id("x", "/dev/shm/b/status_x");
         assert_eq!(
             e.to_string(),
-            "worker id is held by a live worker (id \"x\"): /dev/shm/b/sb-x"
+            "worker id is held by a live worker (id \"x\"): /dev/shm/b/status_x"
         );
         let io: io::Error = e.into();
         assert_eq!(io.kind(), io::ErrorKind::AlreadyExists);
@@ -594,12 +593,12 @@ mod tests {
         // Errors without a cause have none.
         for e in [
             Error::missing("/m"),
-            Error::corrupt("/m/sb-a", Reason::BadMagic),
-            Error::unsettled("/m/sb-a"),
-            Error::contended("a", "/m/sb-a"),
-            Error::too_large(2, 1, "/m/sb-a"),
+            Error::corrupt("/m/status_a", Reason::BadMagic),
+            Error::unsettled("/m/status_a"),
+            Error::contended("a", "/m/status_a"),
+            Error::too_large(2, 1, "/m/status_a"),
             Error::invalid_id("empty"),
-            Error::forked("/m/sb-a"),
+            Error::forked("/m/status_a"),
             Error::insecure("/m", "why"),
             Error::read_only("/m", "why"),
         ] {
@@ -608,8 +607,8 @@ mod tests {
             assert!(e.to_string().contains("/m") || e.kind() == ErrorKind::InvalidId);
         }
         assert_eq!(
-            Error::corrupt("/m/sb-a", Reason::BadMagic).to_string(),
-            "not a valid status file (bad magic): /m/sb-a"
+            Error::corrupt("/m/status_a", Reason::BadMagic).to_string(),
+            "not a valid status file (bad magic): /m/status_a"
         );
     }
 
@@ -637,8 +636,8 @@ mod tests {
 
     #[test]
     fn clones_keep_kind_path_detail_and_os_error() {
-        let e =
-            Error::io_at("/x/sb-a", io::Error::from_raw_os_error(libc::EACCES)).with_detail("why");
+        let e = Error::io_at("/x/status_a", io::Error::from_raw_os_error(libc::EACCES))
+            .with_detail("why");
         let c = e.clone();
         assert_eq!(c.to_string(), e.to_string());
         assert_eq!(c.kind(), ErrorKind::Io);

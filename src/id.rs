@@ -1,9 +1,9 @@
 //! Worker ids and the file names they map to.
 //!
-//! A status file is named `sb-` followed by the id with every byte outside
+//! A status file is named `status_` followed by the id with every byte outside
 //! `[A-Za-z0-9_.-]` written as `%XX`. That is injective, so two ids never share
 //! a name, and no id can produce `/`, `.` or `..`. Where the escaped id would
-//! make a name longer than [`NAME_MAX`], the name is `sb-~` and a 128-bit FNV-1a
+//! make a name longer than [`NAME_MAX`], the name is `status_~` and a 128-bit FNV-1a
 //! hash of the id (`~` is always escaped, so the two forms never meet). The id
 //! itself is stored in the file's header; the name is only how an id finds its
 //! file, and readers check that a header's id maps to its file's name.
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// Longest id, in bytes (the header's id field holds 256).
 pub(crate) const MAX_ID_LEN: usize = 255;
 /// Prefix of status file names.
-pub(crate) const PREFIX: &str = "sb-";
+pub(crate) const PREFIX: &str = "status_";
 /// Prefix of publication temporaries.
 pub(crate) const TMP_PREFIX: &str = ".sb-tmp-";
 /// Longest file name on the file systems we run on.
@@ -69,8 +69,8 @@ mod tests {
 
     #[test]
     fn plain_ids_read_as_themselves() {
-        assert_eq!(file_name("4242"), "sb-4242");
-        assert_eq!(file_name("acceptor-3"), "sb-acceptor-3");
+        assert_eq!(file_name("4242"), "status_4242");
+        assert_eq!(file_name("acceptor-3"), "status_acceptor-3");
     }
 
     #[test]
@@ -81,12 +81,12 @@ mod tests {
             assert!(!name.contains('/') && !name.contains('\0'), "{name}");
             assert!(name.len() <= NAME_MAX);
         }
-        assert_eq!(file_name("../x"), "sb-..%2Fx");
+        assert_eq!(file_name("../x"), "status_..%2Fx");
         assert_ne!(file_name("%41"), file_name("A"));
         let slashes = "/".repeat(200);
         let name = file_name(&slashes);
         assert!(
-            name.starts_with("sb-~") && name.len() == 3 + 1 + 32,
+            name.starts_with("status_~") && name.len() == PREFIX.len() + 1 + 32,
             "{name}"
         );
     }

@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn parses_what_a_writer_wrote_and_rejects_damage() {
         let bytes = image("w1", b"hello");
-        let p = parse("sb-w1", &bytes).unwrap();
+        let p = parse("status_w1", &bytes).unwrap();
         assert_eq!(
             (p.id.as_str(), p.pid, p.status.as_slice(), p.updates),
             ("w1", 42, &b"hello"[..], 1)
@@ -108,15 +108,15 @@ mod tests {
             assert_eq!(e.path(), Some(std::path::Path::new(name)));
             e.reason().cloned().expect("a reason")
         };
-        assert_eq!(reason("sb-w2", &bytes), Reason::NameMismatch);
-        assert_eq!(reason("sb-w1", &bytes[..100]), Reason::ShortHeader);
+        assert_eq!(reason("status_w2", &bytes), Reason::NameMismatch);
+        assert_eq!(reason("status_w1", &bytes[..100]), Reason::ShortHeader);
         let mut bad = bytes.clone();
         bad[0] ^= 1;
-        assert_eq!(reason("sb-w1", &bad), Reason::BadMagic);
+        assert_eq!(reason("status_w1", &bad), Reason::BadMagic);
         // A length past the end of the file.
         let mut long = bytes.clone();
         let len_at = (crate::layout::desc(1) + crate::layout::LEN) * 8;
         long[len_at..len_at + 8].copy_from_slice(&4000u64.to_le_bytes());
-        assert_eq!(reason("sb-w1", &long), Reason::LengthBeyondRegion);
+        assert_eq!(reason("status_w1", &long), Reason::LengthBeyondRegion);
     }
 }

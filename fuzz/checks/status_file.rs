@@ -18,7 +18,7 @@ use super::{HEADER_LEN, MAGIC, MAX_ID_LEN};
 /// the fuzzer can make headers whose id matches the name, and so `parse`'s
 /// mapping is checked against the documented one).
 fn file_name(id: &str) -> String {
-    let mut name = String::from("sb-");
+    let mut name = String::from("status_");
     for &b in id.as_bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-') {
             name.push(char::from(b));
@@ -33,7 +33,7 @@ fn file_name(id: &str) -> String {
             .fold(0x6c62_272e_07bb_0142_62b8_2175_6295_c58d_u128, |h, &b| {
                 (h ^ u128::from(b)).wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b)
             });
-        format!("sb-~{hash:032x}")
+        format!("status_~{hash:032x}")
     } else {
         name
     }
@@ -50,9 +50,9 @@ fn header_id(bytes: &[u8]) -> Option<&str> {
 fn choose_name(choice: u8, bytes: &[u8]) -> String {
     match choice % 8 {
         // Mostly the name the header's id maps to, so parsing gets past it.
-        0..=3 => header_id(bytes).map_or_else(|| "sb-x".to_owned(), file_name),
-        4 => "sb-w1".to_owned(),
-        5 => "sb-%41".to_owned(),
+        0..=3 => header_id(bytes).map_or_else(|| "status_x".to_owned(), file_name),
+        4 => "status_w1".to_owned(),
+        5 => "status_%41".to_owned(),
         // A publication temporary: removed by readers once dead, whatever it holds.
         6 => ".sb-tmp-fuzz".to_owned(),
         // Not a status file's name: never touched.
@@ -89,7 +89,7 @@ pub(crate) fn check_status_file(data: &[u8]) {
     let path = dir.join(&name);
     fs::write(&path, bytes).expect("writing the status file");
     let temp = name.starts_with(".sb-tmp-");
-    let ours = name.starts_with("sb-");
+    let ours = name.starts_with("status_");
 
     // A live worker's file: locked, as its owner locks it (read-write).
     let board = watching_board(&PARSE_BOARD, dir);

@@ -7,7 +7,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 
-use super::{ScanReport, corrupt, perl};
+use super::{ScanReport, corrupt};
 use crate::dir::{self, BaseDir};
 use crate::error::{Error, ErrorKind, OsClass, Reason};
 use crate::id::{PREFIX, TMP_PREFIX};
@@ -72,13 +72,11 @@ pub(super) fn classify<'a>(
     }
     let ours = temp || name.as_encoded_bytes().starts_with(PREFIX.as_bytes());
     let Some(text) = name.to_str().filter(|_| ours) else {
-        // Not a status file name: skipped while it exists. Only a regular
-        // file of this user, named as the Perl module names its files, is
-        // opened, to tell those from the rest (see `perl`); anything else may
-        // be a FIFO, a device, anything.
+        // Not a status file name: skipped while it exists, never opened (it
+        // may be a FIFO, a device, anything).
         return match sys::identity_at(dir.fd(), name) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Found::Gone),
-            _ => Err(Skip::Lasting(foreign(dir, name, owner))),
+            _ => Err(Skip::Lasting(foreign(dir, name))),
         };
     };
     let file = match sys::open_entry(dir.fd(), text, false) {
@@ -168,14 +166,8 @@ fn has_magic(file: &File) -> bool {
     file.read_exact_at(&mut word, 0).is_ok() && u64::from_le_bytes(word) == MAGIC
 }
 
-/// An entry whose name is not a status file's: the Perl module's status
-/// file, if its content is one, else just not ours.
+/// An entry whose name is not a status file's.
 #[cold]
-fn foreign(dir: &BaseDir, name: &OsStr, owner: u32) -> Error {
-    let text = name.to_string_lossy();
-    let why = match name.to_str() {
-        Some(text) if perl::is_status_file(dir, text, owner) => Reason::PerlStatusFile,
-        _ => Reason::NotAStatusFileName,
-    };
-    corrupt(dir, &text, why)
+fn foreign(dir: &BaseDir, name: &OsStr) -> Error {
+    corrupt(dir, &name.to_string_lossy(), Reason::NotAStatusFileName)
 }

@@ -70,7 +70,7 @@ mod tests {
 
     #[test]
     fn a_well_formed_header_gives_its_id_pid_and_start() {
-        let h = check_header(&file("acceptor 3", None), "sb-acceptor%203").unwrap();
+        let h = check_header(&file("acceptor 3", None), "status_acceptor%203").unwrap();
         assert_eq!(
             (h.id.as_str(), h.pid, h.started_ns),
             ("acceptor 3", 4242, 5)
@@ -80,21 +80,24 @@ mod tests {
     #[test]
     fn each_flaw_of_a_header_has_its_reason() {
         let check = |words: &LocalWords, name: &str| check_header(words, name).unwrap_err();
-        assert_eq!(check(&file("a", None), "sb-b"), Reason::NameMismatch);
-        assert_eq!(check(&file("a", Some((0, 0))), "sb-a"), Reason::BadMagic);
+        assert_eq!(check(&file("a", None), "status_b"), Reason::NameMismatch);
+        assert_eq!(
+            check(&file("a", Some((0, 0))), "status_a"),
+            Reason::BadMagic
+        );
         // The version and the header length share word 1.
         let v1 = u64::from(HEADER_LEN as u32) << 32 | 1;
         assert_eq!(
-            check(&file("a", Some((1, v1))), "sb-a"),
+            check(&file("a", Some((1, v1))), "status_a"),
             Reason::UnsupportedVersion {
                 version: 1,
                 header_len: HEADER_LEN as u32
             }
         );
         // The id's length: none, or beyond the field.
-        assert_eq!(check(&file("a", Some((4, 0))), "sb-a"), Reason::BadId);
-        assert_eq!(check(&file("a", Some((4, 256))), "sb-a"), Reason::BadId);
+        assert_eq!(check(&file("a", Some((4, 0))), "status_a"), Reason::BadId);
+        assert_eq!(check(&file("a", Some((4, 256))), "status_a"), Reason::BadId);
         let short = LocalWords::new(HEADER_LEN - 8);
-        assert_eq!(check(&short, "sb-a"), Reason::ShortHeader);
+        assert_eq!(check(&short, "status_a"), Reason::ShortHeader);
     }
 }

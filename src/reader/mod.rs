@@ -339,8 +339,20 @@ impl Reader {
     }
 
     /// Says what the entry `name` is, and maps it if it is a live worker's
-    /// file not mapped yet.
+    /// file not mapped yet. A file without our header that holds the Perl
+    /// module's record (both name a worker's file `status_<id>`) is skipped
+    /// as [`Reason::PerlStatusFile`].
     fn look(
+        &mut self,
+        dir: &BaseDir,
+        name: &OsStr,
+        report: &mut ScanReport,
+    ) -> std::result::Result<Look, Skip> {
+        self.look_at(dir, name, report)
+            .map_err(|skip| perl::hint(dir, name, skip))
+    }
+
+    fn look_at(
         &mut self,
         dir: &BaseDir,
         name: &OsStr,

@@ -2,7 +2,7 @@
 //! reader pointed at the Perl module's directory can say so
 //! ([`Reason::PerlStatusFile`](crate::Reason::PerlStatusFile)).
 //!
-//! The Perl module names a worker's file `status_<id>`; its record is the
+//! The Perl module names a worker's file `status_<id>`, as we do; its record is the
 //! 16-byte MD5 digest of the payload, the payload's length as a 4-byte
 //! big-endian integer, then the payload (the file never shrinks, so bytes past
 //! the payload are left over from longer statuses). An entry is taken for one
@@ -12,13 +12,19 @@
 //! it, is what reads such files. Text named like a Perl status file is not one
 //! (its "length" does not fit).
 //!
-//! Only entries already skipped (not a status file's name) are looked at, and
-//! only once until they change: this is never on a read's hot path.
+//! Only entries already skipped for want of our header (bad magic, too short
+//! for it, unlocked without it) are looked at, and only once until they
+//! change: this is never on a read's hot path.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt as _;
 
+use std::ffi::OsStr;
+
+use super::classify::Skip;
+use super::corrupt;
 use crate::dir::BaseDir;
+use crate::error::Reason;
 use crate::sys;
 
 /// The Perl module's name of a worker's status file, before the id.
@@ -28,11 +34,32 @@ const HEAD_LEN: u64 = 20;
 /// Largest payload taken for a Perl status.
 const MAX_PAYLOAD: u64 = 16 << 20;
 
+/// `skip`, or, for an entry skipped for want of our header that is a Perl
+/// status file ([`is_status_file`]), the same entry skipped as
+/// [`Reason::PerlStatusFile`] (never removed, as no skip is).
+#[cold]
+pub(super) fn hint(dir: &BaseDir, name: &OsStr, skip: Skip) -> Skip {
+    let headerless = |e: &crate::Error| {
+        matches!(
+            e.reason(),
+            Some(Reason::BadMagic | Reason::ShortHeader | Reason::UnlockedWithoutHeader)
+        )
+    };
+    match (skip, name.to_str()) {
+        (Skip::Lasting(e), Some(text))
+            if headerless(&e) && is_status_file(dir, text, dir.owner()) =>
+        {
+            Skip::Lasting(corrupt(dir, text, Reason::PerlStatusFile))
+        }
+        (skip, _) => skip,
+    }
+}
+
 /// Whether the entry `name` of `dir` is named as the Perl module's status
 /// files are, is a regular file of the user `euid`, and holds a complete
 /// record. Anything else (not there, not a regular file, another user's, too
 /// short, a length that does not fit) is not.
-pub(super) fn is_status_file(dir: &BaseDir, name: &str, euid: u32) -> bool {
+fn is_status_file(dir: &BaseDir, name: &str, euid: u32) -> bool {
     // A temporary of the Perl module (`status_<id>.tmp`) is one of its files too.
     let named = name
         .strip_prefix(NAME_PREFIX)

@@ -41,17 +41,17 @@ fn port_of_the_original_test() {
         map(&[(&me, "me manager"), (&p1, "counter 2"), (&p2, "counter 1")])
     );
 
-    assert!(tmp.path().join(format!("sb-{p2}")).exists());
+    assert!(tmp.path().join(format!("status_{p2}")).exists());
     w2.kill();
     assert_eq!(
         board.read_all().unwrap(),
         map(&[(&me, "me manager"), (&p1, "counter 2")])
     );
     assert!(
-        !tmp.path().join(format!("sb-{p2}")).exists(),
+        !tmp.path().join(format!("status_{p2}")).exists(),
         "the dead worker's file is removed"
     );
-    let mut want = vec![format!("sb-{me}"), format!("sb-{p1}")];
+    let mut want = vec![format!("status_{me}"), format!("status_{p1}")];
     want.sort();
     assert_eq!(entries(tmp.path()), want);
 
@@ -81,7 +81,7 @@ fn dropping_a_worker_or_board_removes_its_file() {
     board.update(b"own slot").unwrap();
     assert_eq!(
         entries(tmp.path()),
-        vec![format!("sb-{}", std::process::id())]
+        vec![format!("status_{}", std::process::id())]
     );
     drop(board);
     assert!(entries(tmp.path()).is_empty());
@@ -114,7 +114,7 @@ fn cleanup_removes_dead_files_and_counts_them() {
     assert_eq!(entries(tmp.path()).len(), 4);
     assert_eq!(board.cleanup().unwrap().removed, 3);
     assert_eq!(board.cleanup().unwrap().removed, 0);
-    assert_eq!(entries(tmp.path()), vec!["sb-live".to_owned()]);
+    assert_eq!(entries(tmp.path()), vec!["status_live".to_owned()]);
     assert_eq!(board.read_all().unwrap(), map(&[("live", "still here")]));
 }
 

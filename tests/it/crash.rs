@@ -55,7 +55,7 @@ fn crash_at(point: &str, scenario: &Scenario) {
     let mut bystander = Helper::spawn("script", &dir);
     bystander.ok("worker live");
     bystander.ok("wupdate live still here");
-    let live_ino = std::fs::metadata(dir.join("sb-live")).unwrap().ino();
+    let live_ino = std::fs::metadata(dir.join("status_live")).unwrap().ino();
     let want = BTreeMap::from([("live".to_owned(), b"still here".to_vec())]);
     assert_eq!(watching.read_all().unwrap(), want);
 
@@ -65,7 +65,7 @@ fn crash_at(point: &str, scenario: &Scenario) {
         old.ok("worker victim");
         old.ok("wupdate victim old");
         old.kill();
-        assert!(dir.join("sb-victim").exists());
+        assert!(dir.join("status_victim").exists());
     }
     let mut f = Helper::spawn_with("script", &dir, &[("PARALLEL_SCOREBOARD_FAULT", point)]);
     match scenario {
@@ -96,9 +96,9 @@ fn crash_at(point: &str, scenario: &Scenario) {
     assert_eq!(w.read_all().unwrap(), want, "{point}: watching board");
     assert_eq!(l.read_all().unwrap(), want, "{point}: listing board");
     w.cleanup().unwrap();
-    assert_eq!(entries(&dir), ["sb-live"], "{point}: after cleanup");
+    assert_eq!(entries(&dir), ["status_live"], "{point}: after cleanup");
     assert_eq!(
-        std::fs::metadata(dir.join("sb-live")).unwrap().ino(),
+        std::fs::metadata(dir.join("status_live")).unwrap().ino(),
         live_ino,
         "{point}: the live file was replaced"
     );

@@ -49,7 +49,7 @@ fn a_full_file_system_is_an_error_that_loses_nothing() {
         Some(libc::ENOSPC),
         "{e}"
     );
-    assert!(e.to_string().contains("sb-w"), "{e}");
+    assert!(e.to_string().contains("status_w"), "{e}");
     let want = BTreeMap::from([
         ("p".to_owned(), b"other process".to_vec()),
         ("w".to_owned(), b"before the disk filled".to_vec()),
@@ -71,7 +71,7 @@ fn a_full_file_system_is_an_error_that_loses_nothing() {
         Some(libc::ENOSPC),
         "{e}"
     );
-    assert_eq!(entries(&dir), ["sb-p", "sb-w"]);
+    assert_eq!(entries(&dir), ["status_p", "status_w"]);
 
     // Space again: growth works.
     std::fs::remove_file(fs.join("filler")).unwrap();
@@ -158,7 +158,7 @@ fn no_memory_for_a_status_is_an_error_not_an_abort() {
     assert!(
         answer.starts_with("err Io")
             && answer.contains(&format!("no memory for its {len}-byte status"))
-            && answer.contains("sb-big"),
+            && answer.contains("status_big"),
         "{answer}"
     );
     // The reader lives on; once the status is small again, reads are whole.

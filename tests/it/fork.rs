@@ -92,7 +92,7 @@ fn a_parent_killed_while_its_child_lives_is_seen_dead() {
     );
     assert_eq!(
         entries(tmp.path()),
-        vec![format!("sb-{child}")],
+        vec![format!("status_{child}")],
         "the parent's files are removed"
     );
     kill_and_wait(&child);

@@ -32,7 +32,7 @@ fn from_one_byte_to_4_mib_and_back_read_by_a_warm_reader() {
     let down: Vec<usize> = sizes.iter().rev().skip(1).copied().collect();
     sizes.extend(down);
     sizes.extend([0, 4 * MIB, 3, 4 * MIB - 1, 1]);
-    let path = tmp.path().join("sb-g");
+    let path = tmp.path().join("status_g");
     let mut largest_file = 0;
     for (seed, len) in sizes.into_iter().enumerate() {
         h.ok(&format!("grow g {len} {seed}"));
@@ -96,7 +96,7 @@ fn refused_growth_is_an_error_that_loses_nothing() {
     let answer = h.send(&format!("grow limited {} 2", 4 * MIB));
     assert!(answer.starts_with("err Io"), "{answer}");
     assert!(
-        answer.contains("sb-limited"),
+        answer.contains("status_limited"),
         "the error names the file: {answer}"
     );
     assert_eq!(
@@ -133,7 +133,7 @@ fn a_file_size_limit_is_an_error_whatever_sigxfsz_does() {
         answer.starts_with("err Io") && answer.contains("RLIMIT_FSIZE"),
         "{answer}"
     );
-    assert!(answer.contains("sb-limited"), "{answer}");
+    assert!(answer.contains("status_limited"), "{answer}");
     assert_eq!(
         board.read_all().unwrap()["limited"],
         pattern(100_000, 1),
@@ -147,7 +147,7 @@ fn a_file_size_limit_is_an_error_whatever_sigxfsz_does() {
     // limit, the room left below it holds the status.
     h.ok("grow limited 150000 4");
     assert_eq!(board.read_all().unwrap()["limited"], pattern(150_000, 4));
-    let len = std::fs::metadata(tmp.path().join("sb-limited"))
+    let len = std::fs::metadata(tmp.path().join("status_limited"))
         .unwrap()
         .len();
     assert!(len <= LIMIT, "{len}");

@@ -19,19 +19,19 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
 
     let outside = tmp.path().join("outside.txt");
     std::fs::write(&outside, b"not yours").unwrap();
-    nix::unistd::mkfifo(&dir.join("sb-fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
-    symlink(&outside, dir.join("sb-link-out")).unwrap();
-    symlink(dir.join("sb-link-b"), dir.join("sb-link-a")).unwrap();
-    symlink(dir.join("sb-link-a"), dir.join("sb-link-b")).unwrap();
-    symlink(live.path(), dir.join("sb-link-live")).unwrap();
-    std::fs::create_dir(dir.join("sb-dir")).unwrap();
-    std::fs::write(dir.join("sb-garbage"), vec![0xAB; 10_000]).unwrap();
-    std::fs::write(dir.join("sb-empty"), b"").unwrap();
+    nix::unistd::mkfifo(&dir.join("status_fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    symlink(&outside, dir.join("status_link-out")).unwrap();
+    symlink(dir.join("status_link-b"), dir.join("status_link-a")).unwrap();
+    symlink(dir.join("status_link-a"), dir.join("status_link-b")).unwrap();
+    symlink(live.path(), dir.join("status_link-live")).unwrap();
+    std::fs::create_dir(dir.join("status_dir")).unwrap();
+    std::fs::write(dir.join("status_garbage"), vec![0xAB; 10_000]).unwrap();
+    std::fs::write(dir.join("status_empty"), b"").unwrap();
     std::fs::write(dir.join("notes.txt"), b"hello").unwrap();
     // A copy of a real status file under another user's name: unlocked, but
     // not this user's to remove.
-    std::fs::copy(live.path(), dir.join("sb-other")).unwrap();
-    std::os::unix::fs::chown(dir.join("sb-other"), Some(65534), Some(65534)).unwrap();
+    std::fs::copy(live.path(), dir.join("status_other")).unwrap();
+    std::os::unix::fs::chown(dir.join("status_other"), Some(65534), Some(65534)).unwrap();
     let before = entries(&dir);
 
     // Reads finish (a FIFO is never opened for blocking) and list the live worker.
@@ -64,7 +64,11 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
         })
         .collect();
     skipped.sort();
-    let mut want: Vec<String> = before.iter().filter(|n| *n != "sb-live").cloned().collect();
+    let mut want: Vec<String> = before
+        .iter()
+        .filter(|n| *n != "status_live")
+        .cloned()
+        .collect();
     want.sort();
     assert_eq!(skipped, want, "every odd entry is reported");
     for e in &snap.skipped {
@@ -77,7 +81,7 @@ fn odd_entries_are_skipped_reported_and_left_alone() {
     assert_eq!(entries(&dir), before, "nothing was removed or added");
     assert_eq!(std::fs::read(&outside).unwrap(), b"not yours");
     assert_eq!(
-        std::fs::metadata(dir.join("sb-garbage")).unwrap().len(),
+        std::fs::metadata(dir.join("status_garbage")).unwrap().len(),
         10_000
     );
 }
@@ -153,10 +157,10 @@ fn a_removed_odd_entry_is_no_longer_reported() {
     let board = crate::common::open(&dir).unwrap();
     assert!(snapshot(&board).unwrap().skipped.is_empty());
     std::fs::write(dir.join("\u{7}"), b"x").unwrap();
-    std::fs::write(dir.join("sb-junk"), b"x").unwrap();
+    std::fs::write(dir.join("status_junk"), b"x").unwrap();
     assert_eq!(snapshot(&board).unwrap().skipped.len(), 2);
     std::fs::remove_file(dir.join("\u{7}")).unwrap();
-    std::fs::remove_file(dir.join("sb-junk")).unwrap();
+    std::fs::remove_file(dir.join("status_junk")).unwrap();
     let snap = snapshot(&board).unwrap();
     assert!(snap.skipped.is_empty(), "{:?}", snap.skipped);
 }
@@ -231,7 +235,7 @@ fn crafted_status_files_are_skipped_then_removed_never_fatal() {
     let snap = snapshot(&board).unwrap();
     assert!(snap.workers.is_empty());
     assert_eq!(snap.removed, 6, "{snap:?}");
-    assert_eq!(entries(&dir), ["sb-bad-magic"]);
+    assert_eq!(entries(&dir), ["status_bad-magic"]);
     assert_eq!(snap.skipped.len(), 1, "{:?}", snap.skipped);
     assert!(
         snap.skipped[0].to_string().contains("left in place"),
@@ -248,15 +252,15 @@ fn a_name_taken_by_something_else_is_refused_with_its_reason() {
     let tmp = tempdir();
     let dir = tmp.path().join("board");
     let board = crate::common::open(&dir).unwrap();
-    std::fs::create_dir(dir.join("sb-dir")).unwrap();
+    std::fs::create_dir(dir.join("status_dir")).unwrap();
     let e = board.worker_with_id("dir").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
     assert_eq!(e.reason(), Some(&Reason::NotARegularFile), "{e}");
-    assert_eq!(e.path(), Some(dir.join("sb-dir").as_path()));
+    assert_eq!(e.path(), Some(dir.join("status_dir").as_path()));
     // Another user's file, where root can make one.
     let root = nix::unistd::geteuid().is_root();
     if root {
-        let theirs = dir.join("sb-theirs");
+        let theirs = dir.join("status_theirs");
         std::fs::write(&theirs, b"x").unwrap();
         std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
         let e = board.worker_with_id("theirs").unwrap_err();
@@ -269,9 +273,9 @@ fn a_name_taken_by_something_else_is_refused_with_its_reason() {
     }
     // Nothing was removed or added.
     let left: &[&str] = if root {
-        &["sb-dir", "sb-theirs"]
+        &["status_dir", "status_theirs"]
     } else {
-        &["sb-dir"]
+        &["status_dir"]
     };
     assert_eq!(entries(&dir), left);
 }

@@ -25,7 +25,7 @@ fn takeovers_and_cleanups_race_without_removing_a_live_file() {
         doomed.ok("wupdate contested old owner");
         doomed.kill();
         // One dead file, named for the id.
-        assert_eq!(entries(tmp.path()), vec!["sb-contested".to_owned()]);
+        assert_eq!(entries(tmp.path()), vec!["status_contested".to_owned()]);
 
         let barrier = Barrier::new(NEWCOMERS + CLEANERS);
         let winners: Vec<_> = std::thread::scope(|s| {

@@ -74,27 +74,30 @@ fn crafted(board: &Scoreboard, dir: &Path) -> (Vec<File>, Vec<(PathBuf, Reason)>
     }
     // A whole, live file under another worker's name.
     let (path, lock) = damaged(board, "original", 296, 0);
-    let renamed = dir.join("sb-renamed");
+    let renamed = dir.join("status_renamed");
     locks.push(live(&renamed, &std::fs::read(&path).unwrap()));
     drop(lock);
     std::fs::remove_file(&path).unwrap();
     want.push((renamed, Reason::NameMismatch));
-    let short = dir.join("sb-short");
-    locks.push(live(&short, &[0; 100]));
+    let short = dir.join("status_short");
+    // (Not zeros: 100 zero bytes are also the Perl module's record of an
+    // empty status, digest aside, which is not checked.)
+    locks.push(live(&short, &[7; 100]));
     want.push((short, Reason::ShortHeader));
     // Unlocked, as a dead worker's file, but not one of ours: left alone.
-    let unlocked = dir.join("sb-no-header");
+    let unlocked = dir.join("status_no-header");
     std::fs::write(&unlocked, [7; 600]).unwrap();
     want.push((unlocked, Reason::UnlockedWithoutHeader));
-    let subdir = dir.join("sb-a-directory");
+    let subdir = dir.join("status_a-directory");
     std::fs::create_dir(&subdir).unwrap();
     want.push((subdir, Reason::NotARegularFile));
     (locks, want)
 }
 
-/// Foreign entries: the Perl module's files are known by their name and a
-/// complete record; a file merely named like one is not one, nor is a record
-/// under another name.
+/// Foreign entries: the Perl module's files are known by their name (ours
+/// too) and a complete record without our header; a file merely named like
+/// one is an unlocked file without our header, and a record under another
+/// name is not a status file at all.
 fn foreign(dir: &Path) -> Vec<(PathBuf, Reason)> {
     let mut cut = perl_record(b"");
     cut.pop();
@@ -109,9 +112,9 @@ fn foreign(dir: &Path) -> Vec<(PathBuf, Reason)> {
         (
             "status_fake",
             b"named like a Perl status file, holding text".to_vec(),
-            Reason::NotAStatusFileName,
+            Reason::UnlockedWithoutHeader,
         ),
-        ("status_cut", cut, Reason::NotAStatusFileName),
+        ("status_cut", cut, Reason::UnlockedWithoutHeader),
         ("README", b"hello".to_vec(), Reason::NotAStatusFileName),
     ];
     let mut want = Vec::new();
@@ -157,15 +160,15 @@ fn every_broken_file_is_skipped_for_its_reason() {
     let (_locks, mut want) = crafted(&board, &dir);
     want.extend(foreign(&dir));
     if nix::unistd::geteuid().is_root() {
-        let theirs = dir.join("sb-theirs");
+        let theirs = dir.join("status_theirs");
         std::fs::write(&theirs, [0; 4096]).unwrap();
         std::os::unix::fs::chown(&theirs, Some(65534), None).unwrap();
         want.push((theirs, Reason::OwnedByAnotherUser { uid: 65534 }));
-        // Another user's Perl record is not opened, so not known as one.
+        // Another user's Perl record is not trusted, so not known as one.
         let perl_theirs = dir.join("status_65534");
         std::fs::write(&perl_theirs, perl_record(b"")).unwrap();
         std::os::unix::fs::chown(&perl_theirs, Some(65534), None).unwrap();
-        want.push((perl_theirs, Reason::NotAStatusFileName));
+        want.push((perl_theirs, Reason::OwnedByAnotherUser { uid: 65534 }));
     }
     check("watching, first read", &board, &want);
     check("watching, warm", &board, &want);
@@ -187,5 +190,5 @@ fn a_perl_file_stops_being_one_when_its_content_does() {
     check("perl", &board, &[(path.clone(), Reason::PerlStatusFile)]);
     // Rewritten (closed after writing: the watch reports it) with text.
     std::fs::write(&path, b"some notes, now").unwrap();
-    check("text", &board, &[(path, Reason::NotAStatusFileName)]);
+    check("text", &board, &[(path, Reason::UnlockedWithoutHeader)]);
 }

@@ -75,7 +75,7 @@ pub fn role(dir: &str) {
                 let (id, len) = rest.split_once(' ').expect("truncate ID LEN");
                 let f = OpenOptions::new()
                     .write(true)
-                    .open(Path::new(dir).join(format!("sb-{id}")))
+                    .open(Path::new(dir).join(format!("status_{id}")))
                     .expect("open own file");
                 f.set_len(len.parse().unwrap()).expect("ftruncate");
                 // Kept open: no close event tells the readers to look again.
@@ -175,7 +175,7 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
         );
     }
 
-    let want = "live-0=serving,live-1=idle sb-dead-0:DeadLeftForOwner { uid: 65534 }";
+    let want = "live-0=serving,live-1=idle status_dead-0:DeadLeftForOwner { uid: 65534 }";
     // Root, in this process.
     let root = crate::common::builder(&dir).create(false).open().unwrap();
     let snap = snapshot(&root).unwrap();
@@ -198,12 +198,15 @@ fn root_and_a_group_member_read_another_users_board_and_change_nothing() {
         "a reader wrote"
     );
     // Nothing of the owner's was removed, nothing was added.
-    assert_eq!(entries(&dir), ["sb-dead-0", "sb-live-0", "sb-live-1"]);
+    assert_eq!(
+        entries(&dir),
+        ["status_dead-0", "status_live-0", "status_live-1"]
+    );
 
     // The owner's own read removes its dead worker's file; the readers then
     // see the board without it.
     assert_eq!(owner.ok("snapshot"), "live-0=serving,live-1=idle");
-    assert_eq!(entries(&dir), ["sb-live-0", "sb-live-1"]);
+    assert_eq!(entries(&dir), ["status_live-0", "status_live-1"]);
     assert_eq!(member.ok("snapshot"), "live-0=serving,live-1=idle");
     assert_eq!(
         describe(&snapshot(&root).unwrap()),
@@ -291,7 +294,7 @@ fn the_owner_truncating_its_files_never_faults_or_hangs_a_reader() {
                         .and_then(Path::file_name)
                         .unwrap()
                         .to_string_lossy();
-                    assert!(name.starts_with("sb-cut-"), "skipped {e}");
+                    assert!(name.starts_with("status_cut-"), "skipped {e}");
                 }
             }
             (reads, bad)
@@ -352,38 +355,42 @@ fn odd_entries_of_the_owner_are_skipped_by_other_users_and_left_alone() {
     let (dir, mut owner) = shared_board(tmp.path());
     owner.ok("worker live fine");
     // A copy of the live file, another of it cut short, and a third user's.
-    let live = dir.join("sb-live");
-    fs::copy(&live, dir.join("sb-copy")).unwrap();
-    fs::copy(&live, dir.join("sb-short")).unwrap();
+    let live = dir.join("status_live");
+    fs::copy(&live, dir.join("status_copy")).unwrap();
+    fs::copy(&live, dir.join("status_short")).unwrap();
     OpenOptions::new()
         .write(true)
-        .open(dir.join("sb-short"))
+        .open(dir.join("status_short"))
         .unwrap()
         .set_len(100)
         .unwrap();
-    fs::copy(&live, dir.join("sb-third")).unwrap();
-    nix::unistd::mkfifo(&dir.join("sb-fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    fs::copy(&live, dir.join("status_third")).unwrap();
+    nix::unistd::mkfifo(&dir.join("status_fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
     // Readable by the group: opened (never blocking), and skipped as such.
-    fs::set_permissions(dir.join("sb-fifo"), fs::Permissions::from_mode(0o640)).unwrap();
-    symlink("/etc/shadow", dir.join("sb-link-shadow")).unwrap();
-    symlink(&live, dir.join("sb-link-live")).unwrap();
-    fs::create_dir(dir.join("sb-dir")).unwrap();
-    fs::write(dir.join("sb-garbage"), vec![0xAB; 10_000]).unwrap();
-    fs::write(dir.join("sb-empty"), b"").unwrap();
+    fs::set_permissions(dir.join("status_fifo"), fs::Permissions::from_mode(0o640)).unwrap();
+    symlink("/etc/shadow", dir.join("status_link-shadow")).unwrap();
+    symlink(&live, dir.join("status_link-live")).unwrap();
+    fs::create_dir(dir.join("status_dir")).unwrap();
+    fs::write(dir.join("status_garbage"), vec![0xAB; 10_000]).unwrap();
+    fs::write(dir.join("status_empty"), b"").unwrap();
     fs::write(dir.join("status_1"), b"not perl").unwrap();
     for name in entries(&dir) {
-        let who = if name == "sb-third" { 64_003 } else { NOBODY };
+        let who = if name == "status_third" {
+            64_003
+        } else {
+            NOBODY
+        };
         lchown(dir.join(&name), Some(who), Some(GROUP)).unwrap();
     }
     let before = entries(&dir);
 
     // Unlocked files are dead workers' (left for the owner) when they have
     // a status header, and left alone as not ours when they do not.
-    let want = "live=fine sb-copy:DeadLeftForOwner { uid: 65534 },sb-dir:NotARegularFile,\
-                sb-empty:UnlockedWithoutHeader,sb-fifo:NotARegularFile,\
-                sb-garbage:UnlockedWithoutHeader,sb-link-live:Io,sb-link-shadow:Io,\
-                sb-short:DeadLeftForOwner { uid: 65534 },sb-third:OwnedByAnotherUser { uid: 64003 },\
-                status_1:NotAStatusFileName";
+    let want = "live=fine status_1:UnlockedWithoutHeader,\
+                status_copy:DeadLeftForOwner { uid: 65534 },status_dir:NotARegularFile,\
+                status_empty:UnlockedWithoutHeader,status_fifo:NotARegularFile,\
+                status_garbage:UnlockedWithoutHeader,status_link-live:Io,status_link-shadow:Io,\
+                status_short:DeadLeftForOwner { uid: 65534 },status_third:OwnedByAnotherUser { uid: 64003 }";
     // Root, in a thread, so that a read that blocked would be seen.
     let (tx, rx) = std::sync::mpsc::channel();
     let path = dir.clone();

@@ -165,7 +165,7 @@ fn a_running_thread_keeps_its_worker_while_others_exit() {
             short.join().unwrap();
         }
         // The keeper has updated by now: wait for its file.
-        while !entries(dir).contains(&"sb-keeper".to_owned()) {
+        while !entries(dir).contains(&"status_keeper".to_owned()) {
             thread::yield_now();
         }
         let all = board.read_all().unwrap();
@@ -367,7 +367,7 @@ fn a_fork_child_releases_its_own_slots_and_leaves_the_parents_alone() {
     assert_eq!(h.line(), "parent 0", "the child exited cleanly");
     // The child's last thread released its slot as it exited; the parent's
     // file is untouched. Nothing has read the board since.
-    assert_eq!(entries(tmp.path()), [format!("sb-{parent}-forker")]);
+    assert_eq!(entries(tmp.path()), [format!("status_{parent}-forker")]);
     assert_eq!(h.send("read"), format!("read {parent}-forker"));
     assert!(h.finish().success());
     assert!(entries(tmp.path()).is_empty());

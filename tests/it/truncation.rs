@@ -35,7 +35,7 @@ fn a_truncated_status_file_kills_its_writer_and_readers_skip_it() {
     // kept open, so the watch hears of it only as IN_MODIFY (no close yet).
     let truncator = std::fs::OpenOptions::new()
         .write(true)
-        .open(dir.join("sb-victim"))
+        .open(dir.join("status_victim"))
         .unwrap();
     truncator.set_len(0).unwrap();
     for r in &mut readers {

@@ -21,7 +21,9 @@ fn dead_workers(dir: &Path, n: usize) -> Vec<PathBuf> {
         h.ok(&format!("wupdate dead-{i} gone soon"));
     }
     h.kill();
-    (0..n).map(|i| dir.join(format!("sb-dead-{i}"))).collect()
+    (0..n)
+        .map(|i| dir.join(format!("status_dead-{i}")))
+        .collect()
 }
 
 /// Asserts that `errors` are exactly one Io error per path in `paths`, with
@@ -66,7 +68,7 @@ fn dead_files_on_a_read_only_mount_are_reported_not_hidden() {
             assert!(board.read_all().unwrap().is_empty());
         }
     }
-    assert_eq!(entries(&dir), ["sb-dead-0", "sb-dead-1"]);
+    assert_eq!(entries(&dir), ["status_dead-0", "status_dead-1"]);
 
     // Writable again: the next cleanup removes them and reports nothing.
     mount.remount("rw");
@@ -143,7 +145,7 @@ fn a_dead_file_in_a_directory_its_user_may_not_write_is_reported() {
     let mut cleaner = Helper::spawn_as("script", &dir, NOBODY);
     assert_eq!(cleaner.ok("cleanup-report"), format!("0 {}", libc::EACCES));
     assert_eq!(cleaner.ok("read"), "");
-    assert_eq!(entries(&dir), ["sb-dead-0"]);
+    assert_eq!(entries(&dir), ["status_dead-0"]);
     chmod(&dir, 0o700);
     assert_eq!(cleaner.ok("cleanup-report"), "1");
     assert!(entries(&dir).is_empty());

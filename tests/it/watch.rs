@@ -142,7 +142,7 @@ fn a_lost_event_queue_falls_back_to_listing() {
         board.read_all().unwrap(),
         BTreeMap::from([("b".to_owned(), b"started".to_vec())])
     );
-    assert_eq!(entries(&dir), ["sb-b"]);
+    assert_eq!(entries(&dir), ["status_b"]);
     // And the watch is back in use: the next start is seen too.
     b.ok("worker c");
     b.ok("wupdate c too");

@@ -42,7 +42,7 @@ fn workers(dir: &str) {
             (Some("truncate"), Some(id), Some(len)) => {
                 let file = std::fs::OpenOptions::new()
                     .write(true)
-                    .open(std::path::Path::new(dir).join(format!("sb-{id}")))
+                    .open(std::path::Path::new(dir).join(format!("status_{id}")))
                     .expect("open own file");
                 file.set_len(len.parse().expect("length"))
                     .expect("ftruncate");

@@ -87,7 +87,8 @@ fn a_file_merely_named_like_a_perl_file_gets_no_hint() {
     assert_eq!(
         note,
         format!(
-            "1 entry skipped (not a valid status file (not a status file name): {})",
+            "1 entry skipped (not a valid status file (unlocked and without a status header; \
+             left in place): {})",
             fake.display()
         )
     );
@@ -97,7 +98,8 @@ fn a_file_merely_named_like_a_perl_file_gets_no_hint() {
     assert!(
         note.starts_with(
             "2 entries skipped: 1 is a Perl Parallel::Scoreboard status file, try --legacy; \
-             1 other (not a valid status file (not a status file name): "
+             1 other (not a valid status file (unlocked and without a status header; left \
+             in place): "
         ) && note.ends_with("status_fake)"),
         "{note}"
     );

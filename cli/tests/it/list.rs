@@ -153,7 +153,7 @@ fn cleanup_removes_dead_workers_files_and_says_how_many() {
         scoreboard_ok(&["cleanup", d]),
         "removed 2 dead worker files\n"
     );
-    assert_eq!(crate::common::entries(dir.path()), ["sb-l1"]);
+    assert_eq!(crate::common::entries(dir.path()), ["status_l1"]);
     assert_eq!(
         scoreboard_ok(&["cleanup", d]),
         "removed 0 dead worker files\n"
@@ -181,7 +181,7 @@ fn cleanup_that_cannot_remove_a_dead_file_fails_naming_it() {
     dead.ok("worker stuck");
     dead.ok("worker freed");
     dead.kill();
-    let stuck = dir.path().join("sb-stuck");
+    let stuck = dir.path().join("status_stuck");
     let ok = std::process::Command::new("chattr")
         .arg("+i")
         .arg(&stuck)
@@ -203,7 +203,7 @@ fn cleanup_that_cannot_remove_a_dead_file_fails_naming_it() {
             && err.contains("Operation not permitted"),
         "{err}"
     );
-    assert_eq!(crate::common::entries(dir.path()), ["sb-stuck"]);
+    assert_eq!(crate::common::entries(dir.path()), ["status_stuck"]);
     drop(guard);
     assert_eq!(
         scoreboard_ok(&["cleanup", d]),

@@ -99,7 +99,7 @@ fn root_and_a_group_member_list_and_serve_another_users_board_read_only() {
         );
     }
     // The dead worker's file is the owner's to remove.
-    assert!(entries(&dir).contains(&"sb-dead-0".to_owned()));
+    assert!(entries(&dir).contains(&"status_dead-0".to_owned()));
 
     // `serve` as root and as the member, while the owner cuts its files.
     let servers = [
@@ -126,7 +126,7 @@ fn root_and_a_group_member_list_and_serve_another_users_board_read_only() {
         assert!(server.stop(), "a server did not stop cleanly");
     }
     // Nothing of the owner's was removed by its readers.
-    assert!(entries(&dir).contains(&"sb-dead-0".to_owned()));
+    assert!(entries(&dir).contains(&"status_dead-0".to_owned()));
     assert_eq!(entries(&dir).len(), 10);
     drop(owner);
 }

@@ -1,0 +1,70 @@
+"""Typed statuses: dicts and lists stored as JSON, `read_all_json`."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import parallel_scoreboard as ps
+
+
+def test_dict_and_list_are_stored_as_compact_json(board_dir):
+    board = ps.Scoreboard(board_dir)
+    w = board.worker("w")
+    status = {"state": "busy", "path": "/caf\u00e9", "n": 12, "t": 1.5, "tags": ["a", None]}
+    w.update(status)
+    raw = board.read_all()["w"]
+    assert raw == json.dumps(status, separators=(",", ":"), ensure_ascii=False).encode()
+    assert "caf\u00e9".encode() in raw  # UTF-8, not \\u escapes
+    assert board.read_all_json() == {"w": status}
+    w.update([1, [2, 3], {"k": "v"}])
+    assert board.read_all_json() == {"w": [1, [2, 3], {"k": "v"}]}
+
+
+def test_subclasses_of_dict_and_list(board_dir):
+    import collections
+
+    board = ps.Scoreboard(board_dir)
+    w = board.worker("w")
+    w.update(collections.OrderedDict([("b", 1), ("a", 2)]))
+    assert board.read_all()["w"] == b'{"b":1,"a":2}'
+
+
+def test_read_all_json_leaves_other_statuses_as_bytes(board_dir):
+    board = ps.Scoreboard(board_dir)
+    ws = {k: board.worker(k) for k in ("json", "text", "binary", "number", "empty", "partial")}
+    ws["json"].update(b'{"a": [1, 2]}')
+    ws["text"].update(b"idle")
+    ws["binary"].update(b"\xff\xfe{}")
+    ws["number"].update(b"42")
+    ws["empty"].update(b"")
+    ws["partial"].update(b'{"a": 1} trailing')
+    assert board.read_all_json() == {
+        "json": {"a": [1, 2]},
+        "text": b"idle",
+        "binary": b"\xff\xfe{}",
+        "number": 42,
+        "empty": b"",
+        "partial": b'{"a": 1} trailing',
+    }
+
+
+def test_unserialisable_values_raise_and_keep_the_status(board_dir):
+    board = ps.Scoreboard(board_dir)
+    w = board.worker("w")
+    w.update({"ok": True})
+    with pytest.raises(TypeError):
+        w.update({"when": object()})
+    with pytest.raises(ValueError):
+        w.update({"nan": math.nan})  # not JSON: other readers could not parse it
+    with pytest.raises(TypeError):
+        board.update([{1, 2}])
+    assert board.read_all_json() == {"w": {"ok": True}}
+
+
+def test_board_update_with_json_under_a_custom_id(board_dir):
+    board = ps.Scoreboard(board_dir, worker_id=lambda: "custom")
+    board.update({"state": "idle"})
+    assert board.read_all_json() == {"custom": {"state": "idle"}}
