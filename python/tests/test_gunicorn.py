@@ -129,6 +129,9 @@ def test_sync_workers_preloaded_app_busy_and_idle(gunicorn, monitor, gate_dir):
     assert master == {"state": "master", "pid": server.pid, "workers": 3, "spawned": 3, "exited": 0}
     assert_slots_belong_to_workers(statuses, server)
     assert sorted(s.split("-")[1] for s in slots(statuses)) == ["1", "1", "1"]
+    metrics = monitor.metrics()
+    assert 'scoreboard_workers_by_state{state="master"} 1\n' in metrics, metrics
+    assert 'scoreboard_worker_status_field{id="master-%d",field="spawned"} 3\n' % server.pid in metrics
     assert all(v == {"state": "idle", "requests": 0} for v in slots(statuses).values())
 
     busy_auto, idle_auto = check_busy_then_idle(monitor, port, gate_dir, 3, "sync")
