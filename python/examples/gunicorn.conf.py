@@ -9,8 +9,9 @@ What it does (docs/python.md, "gunicorn"):
   idle, so a worker that has not served yet is on the board.
 - Once the worker has loaded the application (``post_worker_init``), the
   application is wrapped in ``parallel_scoreboard.wsgi.ScoreboardMiddleware``
-  unless it is wrapped already (an application that wraps itself, with or
-  without ``--preload``): every request in flight then holds a slot
+  unless it is one already (an application that wraps itself, with or
+  without ``--preload``; ``SCOREBOARD_WRAP=0`` when it wraps an inner part,
+  as Flask's ``app.wsgi_app``): every request in flight then holds a slot
   (``<pid>-<n>``; a sync worker has one, a gthread worker one per request in
   flight). The application needs no change.
 - The master (the arbiter) shows itself as ``master-<pid>``:
@@ -39,8 +40,13 @@ def post_fork(server, worker):
     slot_pool(scoreboard_dir).ready()
 
 
+# SCOREBOARD_WRAP=0: the application wraps itself somewhere this file cannot
+# see (Flask's `app.wsgi_app = ScoreboardMiddleware(app.wsgi_app, ...)`).
+wrap_application = os.environ.get("SCOREBOARD_WRAP", "1") != "0"
+
+
 def post_worker_init(worker):
-    if not isinstance(worker.wsgi, ScoreboardMiddleware):
+    if wrap_application and not isinstance(worker.wsgi, ScoreboardMiddleware):
         worker.wsgi = ScoreboardMiddleware(worker.wsgi, scoreboard_dir)
 
 

@@ -310,24 +310,29 @@ class SlotPool:
         except IndexError:
             slot = self._make()
             if slot is None:
-                self.unrecorded += 1
+                with self._lock:
+                    self.unrecorded += 1
                 return None
-        slot.requests += 1
+        slot.requests = requests = slot.requests + 1
         if len(path) > _SHORT_PATH:
             path = cut_path(path)
-        # Inline escaping: the common string needs none, and a call costs
-        # as much as the search.
+        # Escaping inline: the usual string needs none, and a call costs as
+        # much as the search.
         if _search(path) is not None:
             path = path.translate(_ESCAPES)
         if host:
-            client = client_text(host, port)
-            if _search(client) is not None:
-                client = client.translate(_ESCAPES)
-            client = '"' + client + '"'
+            if port is None or port == "":
+                client = f'"{host}"'
+            elif ":" in host:
+                client = f'"[{host}]:{port}"'
+            else:
+                client = f'"{host}:{port}"'
+            if _search(client, 1, len(client) - 1) is not None:
+                client = '"' + client[1:-1].translate(_ESCAPES) + '"'
         else:
             client = "null"
-        status = '{"state":"busy","method":%s,"path":"%s","client":%s,"requests":%d}' % (
-            _METHODS.get(method) or json_string(method), path, client, slot.requests)
+        method = _METHODS.get(method) or json_string(method)
+        status = f'{{"state":"busy","method":{method},"path":"{path}","client":{client},"requests":{requests}}}'
         # A status that cannot be published is not worth failing the request
         # for; the previous one stays published.
         try:
@@ -343,14 +348,10 @@ class SlotPool:
         (``complete``, ``cancelled``, ``aborted`` or ``error``), and gives it
         back."""
         us = (time.monotonic_ns() - slot.started) // 1000
-        status = '{"state":"idle","requests":%d,"last_code":%s,"last_ms":%d.%03d,"last_outcome":"%s"%s}' % (
-            slot.requests,
-            "null" if code is None else int(code),
-            us // 1000,
-            us % 1000,
-            outcome,
-            ',"unrecorded":%d' % self.unrecorded if self.unrecorded else "",
-        )
+        code = "null" if code is None else int(code)
+        status = (f'{{"state":"idle","requests":{slot.requests},"last_code":{code},'
+                  f'"last_ms":{us // 1000}.{us % 1000:03d},"last_outcome":"{outcome}"')
+        status = status + (f',"unrecorded":{self.unrecorded}}}' if self.unrecorded else "}")
         try:
             slot.worker.update(status)
         except ScoreboardError:
