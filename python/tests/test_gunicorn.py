@@ -206,3 +206,16 @@ def test_sigkilled_worker_leaves_and_its_replacement_joins(gunicorn, monitor, ga
     assert_slots_belong_to_workers(statuses, server)
     assert victim not in worker_pids(server.pid)
     print("\nafter SIGKILL of worker %d:\n%s" % (victim, monitor.auto_text()))
+
+    # One worker fewer (TTOU): it exits in order, dropping the master's
+    # handle it inherited, which leaves the master's entry alone.
+    os.kill(server.pid, signal.SIGTTOU)
+
+    def shrunk():
+        statuses = monitor.statuses()
+        master = statuses.get("master-%d" % server.pid)
+        return (master is not None and master["workers"] == 1 and master["exited"] == 2
+                and len(slots(statuses)) == 1 and statuses)
+
+    statuses = eventually(shrunk, "one worker left, the master still shown")
+    assert_slots_belong_to_workers(statuses, server)
