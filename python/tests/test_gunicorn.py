@@ -10,9 +10,22 @@ import os
 import signal
 
 import pytest
-
-from webutil import (APPS, BUSY, IDLE, GUNICORN_CONF, Monitor, Server, SlowRequests, child_env, eventually,
-                     http_get, listening_socket, python, slot_pid, slots)
+from webutil import (
+    APPS,
+    BUSY,
+    GUNICORN_CONF,
+    IDLE,
+    Monitor,
+    Server,
+    SlowRequests,
+    child_env,
+    eventually,
+    http_get,
+    listening_socket,
+    python,
+    slot_pid,
+    slots,
+)
 
 
 @pytest.fixture

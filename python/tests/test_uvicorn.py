@@ -7,9 +7,23 @@ layer's outcome."""
 from __future__ import annotations
 
 import pytest
-
-from webutil import (APPS, BUSY, IDLE, Monitor, Server, SlowRequests, child_env, eventually, http_get,
-                     listening_socket, python, raw_request, read_until, slot_pid, slots)
+from webutil import (
+    APPS,
+    BUSY,
+    IDLE,
+    Monitor,
+    Server,
+    SlowRequests,
+    child_env,
+    eventually,
+    http_get,
+    listening_socket,
+    python,
+    raw_request,
+    read_until,
+    slot_pid,
+    slots,
+)
 
 
 @pytest.fixture
@@ -61,9 +75,11 @@ def slot_of(monitor: Monitor, path: str) -> str:
 
 
 def idle_status(monitor: Monitor, slot_id: str) -> dict:
-    return eventually(
-        lambda: (lambda v: v if v and v["state"] == "idle" else None)(monitor.statuses().get(slot_id)),
-        "slot %s idle" % slot_id)
+    def idle():
+        status = monitor.statuses().get(slot_id)
+        return status if status and status["state"] == "idle" else None
+
+    return eventually(idle, "slot %s idle" % slot_id)
 
 
 def hold_slow_requests(monitor, port, gate_dir, n, label):

@@ -9,9 +9,7 @@ import json
 import os
 
 import pytest
-
-from parallel_scoreboard import Scoreboard
-from parallel_scoreboard import _slots
+from parallel_scoreboard import Scoreboard, _slots
 from parallel_scoreboard.wsgi import ScoreboardMiddleware, slot_pool
 
 

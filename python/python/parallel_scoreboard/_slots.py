@@ -106,19 +106,6 @@ def cut_path(path: str) -> str:
     return raw[:MAX_PATH].decode("utf-8", "ignore")
 
 
-def client_text(host, port) -> str | None:
-    """A peer address as Rust's ``SocketAddr`` shows it (``1.2.3.4:5``,
-    ``[::1]:5``); the host alone when the port is unknown; ``None`` when the
-    host is."""
-    if not host:
-        return None
-    if port is None or port == "":
-        return str(host)
-    if ":" in host:
-        return "[%s]:%s" % (host, port)
-    return "%s:%s" % (host, port)
-
-
 class _Slot:
     """One slot: a worker of the board, and the request it shows."""
 
@@ -304,7 +291,9 @@ class SlotPool:
     def start(self, method: str, path: str, host, port) -> _Slot | None:
         """Takes a slot for a request and shows it busy; ``None`` when the
         request goes without one (counted in :attr:`unrecorded`). ``host``
-        and ``port`` are the peer's (``client_text``)."""
+        and ``port`` are the peer's: shown ``host:port`` (``[host]:port``
+        for IPv6, as Rust's ``SocketAddr``), the host alone without a
+        port, ``null`` without a host."""
         try:
             slot = self._idle.pop()
         except IndexError:
