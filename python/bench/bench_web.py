@@ -8,6 +8,13 @@ Also timed: the two status updates a request makes, alone (the part of the
 cost that is the board's).
 
     python python/bench/bench_web.py [--requests N] [--rounds R]
+
+With ``--only NAME`` it runs one loop once, for counting instructions per
+request, which the machine's load does not change: the difference of
+callgrind's totals for two request counts, divided by their difference::
+
+    for n in 2000 12000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python python/bench/bench_web.py --only wsgi --requests $n 2>&1 | grep Collected; done
 """
 
 from __future__ import annotations
@@ -95,7 +102,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--only", choices=["wsgi-bare", "wsgi", "asgi-bare", "asgi"],
+                        help="run one loop once (after a warm-up of 1000 requests), for an "
+                             "instruction count under valgrind --tool=callgrind")
     args = parser.parse_args()
+    if args.only:
+        return only(args.only, args.requests)
     tmp = tempfile.mkdtemp(prefix="psb-bench-web-", dir="/dev/shm")
     try:
         wsgi = WsgiMiddleware(wsgi_app, tmp + "/wsgi")
@@ -125,6 +137,27 @@ def main() -> None:
         asgi.pool.close()
         worker.close()
         board.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def only(name: str, n: int) -> None:
+    tmp = tempfile.mkdtemp(prefix="psb-bench-web-", dir="/dev/shm")
+    try:
+        wsgi = WsgiMiddleware(wsgi_app, tmp + "/wsgi")
+        asgi = AsgiMiddleware(asgi_app, tmp + "/asgi")
+        loop = asyncio.new_event_loop()
+        run = {
+            "wsgi-bare": lambda k: wsgi_loop(wsgi_app, k),
+            "wsgi": lambda k: wsgi_loop(wsgi, k),
+            "asgi-bare": lambda k: loop.run_until_complete(asgi_loop_async(asgi_app, k)),
+            "asgi": lambda k: loop.run_until_complete(asgi_loop_async(asgi, k)),
+        }[name]
+        run(1000)
+        print("%s: %.0f ns/request" % (name, run(n)))
+        loop.close()
+        wsgi.pool.close()
+        asgi.pool.close()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -15,9 +15,9 @@ requests of Python and Rust servers alike.
 
 A response ends, and ``last_outcome`` says how:
 
-- ``complete``: the last ``http.response.body`` (``more_body`` false) was
-  sent, or the last ``http.response.trailers`` when the response announced
-  trailers, or an ``http.response.pathsend``. A streamed response keeps its
+- ``complete``: the last ``http.response.body`` (or ``zerocopysend``;
+  ``more_body`` false) was sent, or the last ``http.response.trailers`` when
+  the response announced trailers, or an ``http.response.pathsend``. A streamed response keeps its
   slot busy until then.
 - ``cancelled``: the client disconnected (``http.disconnect`` received by the
   application) before the response started, or the application's task was
@@ -95,7 +95,7 @@ class _Cycle:
         if kind == "http.response.start":
             self.code = message.get("status")
             self._trailers = bool(message.get("trailers", False))
-        elif kind == "http.response.body":
+        elif kind == "http.response.body" or kind == "http.response.zerocopysend":
             last = not self._trailers and not message.get("more_body", False)
         elif kind == "http.response.trailers":
             last = not message.get("more_trailers", False)
