@@ -114,6 +114,8 @@ def check_busy_then_idle(monitor: Monitor, port: int, gate_dir, n: int, label: s
             assert BUSY.fullmatch(raw), raw
         metrics = monitor.metrics()
         assert 'scoreboard_workers_by_state{state="busy"} %d\n' % n in metrics, metrics
+        page = monitor.get("/server-status")
+        assert page.count('<td class="state">busy</td>') == n, page
     finally:
         results = requests.release()
     assert all(r == (200, b"released\n") for r in results.values()), results

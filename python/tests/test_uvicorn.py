@@ -93,6 +93,11 @@ def hold_slow_requests(monitor, port, gate_dir, n, label):
             raw = monitor.raw(slot_id)
             assert BUSY.fullmatch(raw), raw
         assert 'scoreboard_workers_by_state{state="busy"} %d\n' % n in monitor.metrics()
+        # The HTML page: a row per slot, in the busy state.
+        page = monitor.get("/server-status")
+        for slot_id in statuses:
+            assert 'data-id="%s"' % slot_id in page, page
+        assert page.count('<td class="state">busy</td>') == n, page
     finally:
         results = requests.release()
     assert all(r == (200, b"released\n") for r in results.values()), results
