@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -65,9 +66,13 @@ def update_cases(board: ps.Scoreboard, tmp: str) -> dict[str, object]:
     cases["Scoreboard.update(64 B) (default id: the pid)"] = timeit.Timer(
         "upd(data)", globals={"upd": board.update, "data": data}
     )
-    cases["Worker.update(dict of 3 items, as JSON)"] = timeit.Timer(
-        "upd(v)",
-        globals={"upd": upd, "v": {"state": "busy", "path": "/index.html", "n": 12}},
+    request = {"state": "busy", "method": "GET", "path": "/index.html", "client": "127.0.0.1", "since": 1796623858.36, "requests": 1234}
+    cases["Worker.update(dict of 6 items, as JSON)"] = timeit.Timer(
+        "upd(v)", globals={"upd": upd, "v": request}
+    )
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+    cases["json module: encode(the same dict).encode() + Worker.update"] = timeit.Timer(
+        "upd(encode(v).encode())", globals={"upd": upd, "encode": encode, "v": request}
     )
     gauge = prometheus_gauge(tmp)
     if gauge is not None:
@@ -95,15 +100,30 @@ def prometheus_gauge(tmp: str):
     )
 
 
-def read_cases(board: ps.Scoreboard, workers: int, size: int) -> tuple[dict[str, object], list]:
+def json_status(i: int, size: int) -> bytes:
+    """A JSON object of `size` bytes, as a server's worker would publish."""
+    head = {"state": "busy", "method": "GET", "client": "127.0.0.1", "requests": i, "since": 1796623858.25, "path": ""}
+    text = json.dumps(head, separators=(",", ":"))
+    head["path"] = "/" + "p" * (size - len(text) - 1)
+    out = json.dumps(head, separators=(",", ":")).encode()
+    assert len(out) == size
+    return out
+
+
+def read_cases(board: ps.Scoreboard, jboard: ps.Scoreboard, workers: int, size: int) -> tuple[dict[str, object], list]:
     keep = []
     src: dict[str, bytearray] = {}
+    jsrc: dict[str, bytes] = {}
     for i in range(workers):
         w = board.worker(f"worker-{i:04}")
         status = bytes([i % 256]) * size
         w.update(status)
         keep.append(w)
         src[w.id] = bytearray(status)
+        jw = jboard.worker(f"worker-{i:04}")
+        jw.update(json_status(i, size))
+        keep.append(jw)
+        jsrc[jw.id] = json_status(i, size)
     got = board.read_all()
     assert len(got) == workers and all(len(v) == size for v in got.values()), "board"
     cases = {
@@ -116,6 +136,12 @@ def read_cases(board: ps.Scoreboard, workers: int, size: int) -> tuple[dict[str,
         f"read_all_json(), {workers} workers x {size} B (not JSON: bytes)": timeit.Timer(
             "f()", globals={"f": board.read_all_json}
         ),
+        f"json module: {{k: loads(v) for k, v in src.items()}}, {workers} JSON objects of {size} B": timeit.Timer(
+            "{k: loads(v) for k, v in src.items()}", globals={"src": jsrc, "loads": json.loads}
+        ),
+        f"read_all_json(), {workers} workers x JSON objects of {size} B": timeit.Timer(
+            "f()", globals={"f": jboard.read_all_json}
+        ),
         f"snapshot(), {workers} workers x {size} B": timeit.Timer(
             "f()", globals={"f": board.snapshot}
         ),
@@ -124,14 +150,15 @@ def read_cases(board: ps.Scoreboard, workers: int, size: int) -> tuple[dict[str,
 
 
 def run_table(args) -> int:
-    tmp = tempfile.mkdtemp(prefix="psb-bench-py-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    tmp = tempfile.mkdtemp(prefix="psb-test-py-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         board = ps.Scoreboard(os.path.join(tmp, "board"))
         ucases = update_cases(board, tmp)
         keep = ucases.pop("_keep")
         ups = interleaved(ucases, number=args.number, repeat=args.repeat)
         rboard = ps.Scoreboard(os.path.join(tmp, "read"))
-        rcases, workers = read_cases(rboard, args.workers, args.size)
+        jboard = ps.Scoreboard(os.path.join(tmp, "json"))
+        rcases, workers = read_cases(rboard, jboard, args.workers, args.size)
         reads = interleaved(rcases, number=max(1, args.number // 20000), repeat=args.repeat)
         del keep, workers
     finally:
@@ -169,7 +196,7 @@ def run_table(args) -> int:
 def loop(kind: str, n: int) -> None:
     """The loop `--syscalls` traces: `n` updates of a Worker, or `n` turns of
     an empty loop doing the same Python work but the call."""
-    tmp = tempfile.mkdtemp(prefix="psb-bench-py-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    tmp = tempfile.mkdtemp(prefix="psb-test-py-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     try:
         board = ps.Scoreboard(os.path.join(tmp, "board"))
         w = board.worker("syscalls")
@@ -188,7 +215,8 @@ def syscalls(args) -> int:
     them, per update, counted by `strace -f -c`."""
     counts = {}
     for kind in ("update", "empty"):
-        out = tempfile.mktemp(prefix="psb-bench-py-strace-")
+        fd, out = tempfile.mkstemp(prefix="psb-test-py-strace-")
+        os.close(fd)
         try:
             subprocess.run(
                 ["strace", "-f", "-c", "-o", out, sys.executable, __file__, "--loop", kind, str(args.updates)],
@@ -200,7 +228,7 @@ def syscalls(args) -> int:
             if os.path.exists(out):
                 os.unlink(out)
         total = [line for line in text.splitlines() if line.rstrip().endswith("total")]
-        counts[kind] = int(total[-1].split()[2]) if total else 0
+        counts[kind] = int(total[-1].split()[3]) if total else 0
     extra = counts["update"] - counts["empty"]
     per = extra / args.updates
     print(f"strace -c: {counts['update']} system calls with {args.updates} updates, "

@@ -114,7 +114,8 @@ impl PyScoreboard {
     fn update(&self, py: Python<'_>, status: &Bound<'_, PyAny>) -> PyResult<()> {
         let board = self.board()?;
         ID_ERROR.with(|slot| slot.borrow_mut().take());
-        status::with_status(status, |bytes| board.update(bytes))?.map_err(|e| id_error_or(py, &e))
+        status::with_status(status, &mut Vec::new(), |bytes| board.update(bytes))?
+            .map_err(|e| id_error_or(py, &e))
     }
 
     /// A `Worker` for `id`, or for the calling worker's id (`worker_id()`,

@@ -10,6 +10,7 @@
 
 mod board;
 mod errors;
+mod json;
 mod read;
 mod status;
 mod worker;

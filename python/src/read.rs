@@ -13,10 +13,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parallel_scoreboard::{Cleanup, Scoreboard, Snapshot};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 
 use crate::errors;
+use crate::json;
 
 /// What a board keeps between reads; see the module docs.
 #[derive(Default)]
@@ -131,49 +131,14 @@ pub(crate) fn statuses_json<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (w, (_, id)) in snap.workers.iter().zip(ids) {
-        dict.set_item(id.bind(py), decode_or_bytes(py, &w.status)?)?;
+        dict.set_item(id.bind(py), decode_or_bytes(py, &w.status))?;
     }
     Ok(dict)
 }
 
-/// `json.loads`, looked up once.
-static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-/// `json.JSONDecodeError`, looked up once.
-static DECODE_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-fn loads(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    Ok(LOADS
-        .get_or_try_init(py, || {
-            py.import("json")?.getattr("loads").map(Bound::unbind)
-        })?
-        .bind(py))
-}
-
-/// `status` decoded as JSON, or as `bytes` when it is not JSON (nor UTF-8).
-fn decode_or_bytes<'py>(py: Python<'py>, status: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(text) = std::str::from_utf8(status) else {
-        return Ok(PyBytes::new(py, status).into_any());
-    };
-    match loads(py)?.call1((text,)) {
-        Ok(value) => Ok(value),
-        Err(e) => {
-            let decode_error = DECODE_ERROR.get_or_try_init(py, || {
-                py.import("json")?
-                    .getattr("JSONDecodeError")
-                    .map(Bound::unbind)
-            })?;
-            if e.matches(py, decode_error.bind(py))? {
-                Ok(PyBytes::new(py, status).into_any())
-            } else {
-                Err(e)
-            }
-        }
-    }
-}
-
-/// `status` decoded as JSON (`WorkerStatus.json()`).
-fn decode<'py>(py: Python<'py>, status: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    loads(py)?.call1((PyBytes::new(py, status),))
+/// `status` decoded as JSON, or as `bytes` when it is not JSON.
+fn decode_or_bytes<'py>(py: Python<'py>, status: &[u8]) -> Bound<'py, PyAny> {
+    json::decode(py, status).unwrap_or_else(|| PyBytes::new(py, status).into_any())
 }
 
 /// Seconds since the epoch, as `time.time()` gives them.
@@ -209,7 +174,7 @@ impl PyWorkerStatus {
     /// The status decoded as JSON (`json.loads`); raises `ValueError` when it
     /// is not JSON.
     fn json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        decode(py, self.status.bind(py).as_bytes())
+        json::decode_or_err(py, self.status.bind(py).as_bytes())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

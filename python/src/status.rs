@@ -1,30 +1,36 @@
 //! What `update` accepts as a status, as bytes: `bytes` (no copy), `str`
 //! (its UTF-8, no copy), `bytearray`, any other object with the buffer
 //! protocol (`memoryview`, `array.array`: copied once), and `dict` or `list`
-//! (compact JSON, `json.dumps(v, separators=(",", ":"), ensure_ascii=False,
-//! allow_nan=False)`).
+//! (compact JSON, as `crate::json` writes it).
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 
-/// The JSON encoder's `encode`, made once.
-static ENCODE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+use crate::json;
 
-/// Calls `f` with `status` as bytes. The common case, exact `bytes`, is one
-/// type check; the others are out of line.
+/// Calls `f` with `status` as bytes; a JSON status is written into `buf`
+/// (cleared first). The common case, exact `bytes`, is one type check; the
+/// others are out of line.
 #[inline]
-pub(crate) fn with_status<R>(status: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+pub(crate) fn with_status<R>(
+    status: &Bound<'_, PyAny>,
+    buf: &mut Vec<u8>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> PyResult<R> {
     if let Ok(bytes) = status.cast_exact::<PyBytes>() {
         return Ok(f(bytes.as_bytes()));
     }
-    with_other(status, f)
+    with_other(status, buf, f)
 }
 
 #[cold]
 #[inline(never)]
-fn with_other<R>(status: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+fn with_other<R>(
+    status: &Bound<'_, PyAny>,
+    buf: &mut Vec<u8>,
+    f: impl FnOnce(&[u8]) -> R,
+) -> PyResult<R> {
     if let Ok(bytes) = status.cast::<PyBytes>() {
         Ok(f(bytes.as_bytes()))
     } else if let Ok(text) = status.cast::<PyString>() {
@@ -34,8 +40,9 @@ fn with_other<R>(status: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyRes
         // could resize the array under a borrowed slice.
         Ok(f(&array.to_vec()))
     } else if status.is_instance_of::<PyDict>() || status.is_instance_of::<PyList>() {
-        let json = encode_json(status)?;
-        Ok(f(json.to_str()?.as_bytes()))
+        buf.clear();
+        json::encode(status, buf)?;
+        Ok(f(buf))
     } else if let Ok(view) = PyMemoryView::from(status) {
         let bytes = view.call_method0("tobytes")?;
         let bytes = bytes.cast::<PyBytes>()?;
@@ -46,19 +53,4 @@ fn with_other<R>(status: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyRes
             status.get_type().name()?
         )))
     }
-}
-
-/// `value` as compact JSON text.
-pub(crate) fn encode_json<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
-    let py = value.py();
-    let encode = ENCODE.get_or_try_init(py, || -> PyResult<_> {
-        let json = py.import("json")?;
-        let kwargs = pyo3::types::PyDict::new(py);
-        kwargs.set_item("separators", (",", ":"))?;
-        kwargs.set_item("ensure_ascii", false)?;
-        kwargs.set_item("allow_nan", false)?;
-        let encoder = json.getattr("JSONEncoder")?.call((), Some(&kwargs))?;
-        Ok(encoder.getattr("encode")?.unbind())
-    })?;
-    Ok(encode.bind(py).call1((value,))?.cast_into::<PyString>()?)
 }

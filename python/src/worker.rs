@@ -24,13 +24,19 @@ pub(crate) struct PyWorker {
     /// `None` once closed.
     inner: Option<Worker>,
     id: Py<PyString>,
+    /// The JSON text of the latest typed status (its buffer kept).
+    json: Vec<u8>,
 }
+
+/// The most JSON buffer capacity a `Worker` keeps between updates.
+const KEEP: usize = 64 << 10;
 
 impl PyWorker {
     pub(crate) fn new(py: Python<'_>, worker: Worker) -> Self {
         Self {
             id: PyString::new(py, worker.id()).unbind(),
             inner: Some(worker),
+            json: Vec::new(),
         }
     }
 
@@ -62,9 +68,13 @@ impl PyWorker {
                 Err(e) => Err(errors::to_py(status.py(), &e)),
             };
         }
-        let worker = self.open()?;
-        status::with_status(status, |bytes| worker.update(bytes))?
-            .map_err(|e| errors::to_py(status.py(), &e))
+        let Self { inner, json, .. } = self;
+        let worker = inner.as_mut().ok_or_else(closed)?;
+        let result = status::with_status(status, json, |bytes| worker.update(bytes));
+        if json.capacity() > KEEP {
+            *json = Vec::new();
+        }
+        result?.map_err(|e| errors::to_py(status.py(), &e))
     }
 
     /// Removes this worker's file (its entry leaves the board). Idempotent.

@@ -21,6 +21,8 @@ def test_update_publishes_this_process_entry_by_pid(board_dir):
     assert board.read_all() == {str(os.getpid()): b"this is my current status"}
     board.update(b"idle")
     assert board.read_all() == {str(os.getpid()): b"idle"}
+    # Named as the original module names its files.
+    assert os.path.exists(os.path.join(board_dir, f"status_{os.getpid()}"))
 
 
 @pytest.mark.parametrize(

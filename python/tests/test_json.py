@@ -68,3 +68,62 @@ def test_board_update_with_json_under_a_custom_id(board_dir):
     board = ps.Scoreboard(board_dir, worker_id=lambda: "custom")
     board.update({"state": "idle"})
     assert board.read_all_json() == {"custom": {"state": "idle"}}
+
+
+def test_encoding_follows_the_json_module(board_dir):
+    board = ps.Scoreboard(board_dir)
+    w = board.worker("w")
+    values = [
+        {"int keys": {1: "a", -2: "b"}},
+        {"big": 2**70, "neg": -(2**64), "u64": 2**64 - 1, "i64": -(2**63)},
+        {"floats": [0.1, 1.5, -0.0, 1e300, 5e-324, 3.0, 1796623858.36]},
+        {"tuple": (1, 2), "nested": [[[]], {}], "bool": [True, False], "none": None},
+        {"escapes": "quote\" backslash\\ newline\n tab\t nul\x00 \u2028 \U0001f600"},
+    ]
+    for value in values:
+        w.update(value)
+        raw = board.read_all()["w"]
+        # The same value as the json module reads it back.
+        assert json.loads(raw) == json.loads(json.dumps(value)), raw
+
+
+def test_encoding_refuses_what_json_cannot_say(board_dir):
+    import decimal
+
+    board = ps.Scoreboard(board_dir)
+    w = board.worker("w")
+    w.update({"kept": 1})
+    loop: list = []
+    loop.append(loop)
+    for bad, exc in [
+        ({True: 1}, TypeError),
+        ({(1, 2): 1}, TypeError),
+        ({"d": decimal.Decimal("1.5")}, TypeError),
+        ({"b": b"bytes"}, TypeError),
+        ({"inf": math.inf}, ValueError),
+        (loop, ValueError),
+        ({"s": "\udc80"}, UnicodeEncodeError),
+    ]:
+        with pytest.raises(exc):
+            w.update(bad)
+    assert board.read_all_json() == {"w": {"kept": 1}}
+
+
+def test_decoding(board_dir):
+    board = ps.Scoreboard(board_dir)
+    w = board.worker("w")
+    for raw, value in [
+        (b'  {"a": [1, 2.5, "x", null, true]}  ', {"a": [1, 2.5, "x", None, True]}),
+        (b'"just a string"', "just a string"),
+        (b"[]", []),
+        (b'{"u": "\\u00e9\\ud83d\\ude00"}', {"u": "\u00e9\U0001f600"}),
+        (b"18446744073709551615", 18446744073709551615),
+        (b"-9223372036854775808", -9223372036854775808),
+    ]:
+        w.update(raw)
+        assert board.read_all_json() == {"w": value}, raw
+        (s,) = board.snapshot().workers
+        assert s.json() == value
+    # Beyond 64 bits, integers come back as floats.
+    w.update(b"123456789012345678901234567890")
+    assert board.read_all_json()["w"] == pytest.approx(1.2345678901234568e29)
