@@ -83,7 +83,8 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM to the process group, SIGKILL to what is left after 15 s;
-        reaps the process."""
+        reaps the process. Prints the end of its log, which pytest shows
+        when the test failed."""
         for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
             try:
                 os.killpg(self.proc.pid, sig)
@@ -101,6 +102,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 continue
         self._log.close()
+        print("--- %s (pid %d), the end of its log:\n%s" % (" ".join(self.argv[:4]), self.pid, self.log()[-4000:]))
 
 
 def child_env(**extra) -> dict:
