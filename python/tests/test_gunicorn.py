@@ -53,7 +53,10 @@ def gunicorn(request, board_dir, gate_dir, tmp_path):
         argv = [python(), "-m", "gunicorn", "-c", GUNICORN_CONF, "--chdir", APPS,
                 "--bind", "fd://%d" % sock.fileno(), "--workers", workers,
                 "--worker-class", worker_class, "--threads", threads,
-                "--graceful-timeout", "5", "--log-level", "info"]
+                # A sync worker held by a slow request sends no heartbeat:
+                # the default 30 s before the master kills it is too short
+                # for a loaded machine.
+                "--timeout", "120", "--graceful-timeout", "5", "--log-level", "info"]
         if preload:
             argv.append("--preload")
         argv.append("psb_wsgi_app:app")
@@ -103,7 +106,7 @@ def check_busy_then_idle(monitor: Monitor, port: int, gate_dir, n: int, label: s
     releases them and checks it again. Returns the ``?auto`` texts seen."""
     requests = SlowRequests(port, gate_dir, n, label)
     try:
-        eventually(lambda: monitor.counts()[0] == n, "%d busy workers" % n)
+        eventually(lambda: monitor.counts()[0] == n, "%d busy workers" % n, detail=monitor.state)
         busy_auto = monitor.auto_text()
         statuses = monitor.statuses()
         busy = {k: v for k, v in slots(statuses).items() if v["state"] == "busy"}
@@ -119,7 +122,7 @@ def check_busy_then_idle(monitor: Monitor, port: int, gate_dir, n: int, label: s
     finally:
         results = requests.release()
     assert all(r == (200, b"released\n") for r in results.values()), results
-    eventually(lambda: monitor.counts()[0] == 0, "no busy worker")
+    eventually(lambda: monitor.counts()[0] == 0, "no busy worker", detail=monitor.state)
     statuses = monitor.statuses()
     idle = slots(statuses)
     assert all(v["state"] == "idle" for v in idle.values()), idle
@@ -138,7 +141,7 @@ def test_sync_workers_preloaded_app_busy_and_idle(gunicorn, monitor, gate_dir):
     # The application wraps itself at import, in the master (--preload):
     # slots are still made in the workers only.
     server, port = gunicorn(workers=3, preload=True, wrap_in_app=True)
-    eventually(lambda: monitor.counts() == (0, 3), "3 idle workers before any request")
+    eventually(lambda: monitor.counts() == (0, 3), "3 idle workers before any request", detail=monitor.state)
     statuses = monitor.statuses()
     master = master_status(statuses, server.pid)
     assert master == {"state": "master", "pid": server.pid, "workers": 3, "spawned": 3, "exited": 0}
@@ -171,7 +174,7 @@ def test_gthread_workers_a_slot_per_request_in_flight(gunicorn, monitor, gate_di
     # Not preloaded, not wrapped by the application: gunicorn.conf.py wraps
     # it in each worker.
     server, port = gunicorn(workers=2, worker_class="gthread", threads=4)
-    eventually(lambda: monitor.counts() == (0, 2), "2 idle workers before any request")
+    eventually(lambda: monitor.counts() == (0, 2), "2 idle workers before any request", detail=monitor.state)
     busy_auto, idle_auto = check_busy_then_idle(monitor, port, gate_dir, 4, "gthread")
     print("\ngunicorn gthread, 4 slow requests in flight:\n" + busy_auto + "after:\n" + idle_auto)
     assert "BusyWorkers: 4\nIdleWorkers: " in busy_auto
@@ -197,7 +200,7 @@ def test_gthread_workers_a_slot_per_request_in_flight(gunicorn, monitor, gate_di
 
 def test_sigkilled_worker_leaves_and_its_replacement_joins(gunicorn, monitor, gate_dir):
     server, port = gunicorn(workers=2)
-    eventually(lambda: monitor.counts() == (0, 2), "2 idle workers")
+    eventually(lambda: monitor.counts() == (0, 2), "2 idle workers", detail=monitor.state)
     held = SlowRequests(port, gate_dir, 1, "kill")
     try:
         busy = eventually(
@@ -213,7 +216,7 @@ def test_sigkilled_worker_leaves_and_its_replacement_joins(gunicorn, monitor, ga
             return (victim not in pids and len(pids) == 2 and monitor.counts() == (0, 2)
                     and master["spawned"] == 3 and master["exited"] == 1) and statuses
 
-        statuses = eventually(replaced, "the killed worker gone and its replacement idle")
+        statuses = eventually(replaced, "the killed worker gone and its replacement idle", detail=monitor.state)
     finally:
         results = held.release()
     # The killed worker's request got no answer.
@@ -232,5 +235,5 @@ def test_sigkilled_worker_leaves_and_its_replacement_joins(gunicorn, monitor, ga
         return (master is not None and master["workers"] == 1 and master["exited"] == 2
                 and len(slots(statuses)) == 1 and statuses)
 
-    statuses = eventually(shrunk, "one worker left, the master still shown")
+    statuses = eventually(shrunk, "one worker left, the master still shown", detail=monitor.state)
     assert_slots_belong_to_workers(statuses, server)

@@ -51,7 +51,9 @@ def uvicorn(request, board_dir, gate_dir, tmp_path):
         argv = [python(), "-m", "uvicorn", "--fd", sock.fileno(), "--app-dir", APPS,
                 "--log-level", "warning", "--no-access-log"]
         if workers > 1:
-            argv += ["--workers", workers]
+            # The supervisor kills a worker that misses a 5 s health check,
+            # which a loaded 2-core machine can make it miss.
+            argv += ["--workers", workers, "--timeout-worker-healthcheck", "60"]
         argv.append("psb_asgi_app:app")
         server = Server(argv, tmp_path / ("uvicorn-%d.log" % len(started)),
                         env=child_env(SCOREBOARD_DIR=board_dir, GATE_DIR=gate_dir),
@@ -83,17 +85,22 @@ def idle_status(monitor: Monitor, slot_id: str) -> dict:
 
 
 def hold_slow_requests(monitor, port, gate_dir, n, label):
+    """Holds ``n`` slow requests in flight and checks what the monitor shows,
+    then releases them and checks again. Slots made earlier (idle) may be
+    on the board too. Returns the ``?auto`` texts and the slots after."""
     requests = SlowRequests(port, gate_dir, n, label)
     try:
-        eventually(lambda: monitor.counts() == (n, 0), "%d busy, 0 idle" % n)
+        eventually(lambda: monitor.counts()[0] == n, "%d busy" % n, detail=monitor.state)
         busy_auto = monitor.auto_text()
         statuses = slots(monitor.statuses())
-        assert sorted(v["path"] for v in statuses.values()) == sorted("/slow/" + t for t in requests.tokens)
-        for slot_id in statuses:
+        busy = [k for k, v in statuses.items() if v["state"] == "busy"]
+        assert sorted(statuses[k]["path"] for k in busy) == sorted("/slow/" + t for t in requests.tokens)
+        for slot_id in busy:
             raw = monitor.raw(slot_id)
             assert BUSY.fullmatch(raw), raw
+        assert monitor.counts() == (n, len(statuses) - n)
         assert 'scoreboard_workers_by_state{state="busy"} %d\n' % n in monitor.metrics()
-        # The HTML page: a row per slot, in the busy state.
+        # The HTML page: a row per slot, the busy ones in the busy state.
         page = monitor.get("/server-status")
         for slot_id in statuses:
             assert 'data-id="%s"' % slot_id in page, page
@@ -101,13 +108,14 @@ def hold_slow_requests(monitor, port, gate_dir, n, label):
     finally:
         results = requests.release()
     assert all(r == (200, b"released\n") for r in results.values()), results
-    eventually(lambda: monitor.counts() == (0, n), "0 busy, %d idle" % n)
+    eventually(lambda: monitor.counts()[0] == 0, "0 busy", detail=monitor.state)
     idle = slots(monitor.statuses())
+    assert monitor.counts() == (0, len(idle))
     assert all(v["last_outcome"] == "complete" and v["last_code"] == 200 for v in idle.values()), idle
     for slot_id in idle:
         raw = monitor.raw(slot_id)
         assert IDLE.fullmatch(raw), raw
-    assert 'scoreboard_workers_by_state{state="idle"} %d\n' % n in monitor.metrics()
+    assert 'scoreboard_workers_by_state{state="idle"} %d\n' % len(idle) in monitor.metrics()
     return busy_auto, monitor.auto_text(), idle
 
 
@@ -162,7 +170,11 @@ def test_two_worker_processes(uvicorn, monitor, gate_dir):
     eventually(lambda: http_get(port, "/")[0] == 200, "uvicorn to answer")
     busy_auto, idle_auto, idle = hold_slow_requests(monitor, port, gate_dir, 4, "uv2")
     print("\nuvicorn --workers 2, 4 slow requests in flight:\n" + busy_auto + "after:\n" + idle_auto)
-    assert "BusyWorkers: 4\nIdleWorkers: 0\n" in busy_auto
+    assert "BusyWorkers: 4\nIdleWorkers: " in busy_auto
+    # The first request's slot, and the peak of each process's requests in
+    # flight: 4 or 5 slots, as the requests fell.
+    assert len(idle) in (4, 5), idle
+    assert sum(v["requests"] for v in idle.values()) == 5
     by_pid: dict = {}
     for slot_id in idle:
         by_pid.setdefault(slot_pid(slot_id), []).append(int(slot_id.split("-")[1]))

@@ -31,9 +31,10 @@ GUNICORN_CONF = PYTHON_DIR / "examples" / "gunicorn.conf.py"
 DEADLINE = 60.0
 
 
-def eventually(check, what: str, timeout: float = DEADLINE, interval: float = 0.05):
+def eventually(check, what: str, timeout: float = DEADLINE, interval: float = 0.05, detail=None):
     """Calls ``check`` until it returns a true value (returned), failing with
-    ``what`` and the last value or error after ``timeout`` seconds."""
+    ``what`` and the last value or error after ``timeout`` seconds (and what
+    ``detail()`` returns then, if given)."""
     deadline = time.monotonic() + timeout
     last = None
     while True:
@@ -45,7 +46,13 @@ def eventually(check, what: str, timeout: float = DEADLINE, interval: float = 0.
         except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
             last = e
         if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s; last: %r" % (timeout, what, last))
+            more = ""
+            if detail is not None:
+                try:
+                    more = "\n" + str(detail())
+                except Exception as e:  # noqa: BLE001 - the failure is reported anyway
+                    more = "\n(no detail: %r)" % e
+            raise AssertionError("timed out after %.0f s waiting for %s; last: %r%s" % (timeout, what, last, more))
         time.sleep(interval)
 
 
@@ -106,7 +113,8 @@ class Server:
 
 
 def child_env(**extra) -> dict:
-    env = dict(os.environ)
+    # Unbuffered: a server's log is complete even when it is killed.
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
@@ -152,6 +160,10 @@ class Monitor:
         """(busy, idle) as ``?auto`` says."""
         a = self.auto()
         return int(a["BusyWorkers"]), int(a["IdleWorkers"])
+
+    def state(self) -> str:
+        """What the board shows now: ``?auto`` and ``/json`` (for failures)."""
+        return self.auto_text() + json.dumps(self.statuses(), indent=1)
 
     def stop(self):
         self.server.stop()
