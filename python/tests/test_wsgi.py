@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 
 import pytest
 from parallel_scoreboard import Scoreboard, _slots
@@ -289,3 +290,60 @@ def test_a_fork_child_makes_its_own_slots_and_leaves_the_parent_s(mw, board_dir,
     held.close()
     assert m.pool.slots() == (1, 1)
     assert json.loads(statuses(board_dir)[parent])["requests"] == 2
+
+
+def test_descriptors_stay_the_application_s(mw, board_dir, children):
+    """With a descriptor limit of 64, slots hold at most an eighth of it, and
+    none is made that would leave less than a quarter free: those requests
+    are served without a slot and counted."""
+    m = mw()
+    r, w = os.pipe()
+
+    def child():
+        import resource
+
+        os.close(r)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        report = {}
+        held = [m(environ("/%d" % i), lambda *a: None) for i in range(10)]
+        report["cap"] = [m.pool.slots(), m.pool.unrecorded]
+        for h in held:
+            # As a server does: requests served without a slot return the
+            # application's own list.
+            if hasattr(h, "close"):
+                h.close()
+        # Released, then descriptors taken by the application, up to 50 of
+        # 64 open: a slot would leave fewer than 16 free.
+        m.pool.close()
+        taken = []
+        while len(os.listdir("/proc/self/fd")) < 50:
+            taken.append(os.open("/dev/null", os.O_RDONLY))
+        served = [b"".join(m(environ("/%d" % i), lambda *a: None)) for i in range(3)]
+        report["served"] = served.count(b"hello")
+        report["scarce"] = [m.pool.slots(), m.pool.unrecorded]
+        for fd in taken:
+            os.close(fd)
+        # Descriptors free again: after the 100 ms pause, slots again.
+        deadline = time.monotonic() + 30
+        while m.pool.slots()[0] == 0 and time.monotonic() < deadline:
+            h = m(environ("/again"), lambda *a: None)
+            if hasattr(h, "close"):
+                h.close()
+        report["again"] = [m.pool.slots(), m.pool.unrecorded]
+        me = "%d-1" % os.getpid()
+        report["status"] = statuses(board_dir).get(me)
+        os.write(w, json.dumps(report).encode())
+
+    pid = children.fork(child)
+    os.close(w)
+    with os.fdopen(r) as f:
+        report = json.loads(f.read() or "{}")
+    assert children.wait(pid) == 0
+    # An eighth of 64: 8 slots for 10 requests in flight.
+    assert report["cap"] == [[8, 0], 2]
+    # No room: served all the same, without a slot, counted.
+    assert report["served"] == 3
+    assert report["scarce"] == [[0, 0], 5]
+    (live, idle), unrecorded = report["again"]
+    assert (live, idle) == (1, 1) and unrecorded >= 5
+    assert json.loads(report["status"])["unrecorded"] == unrecorded
