@@ -232,6 +232,8 @@ mod guide_doctests {
     struct Http;
     #[doc = include_str!("../docs/testing.md")]
     struct Testing;
+    #[doc = include_str!("../docs/python.md")]
+    struct Python;
 }
 
 mod board;

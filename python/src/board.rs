@@ -40,6 +40,8 @@ pub(crate) struct PyScoreboard {
 }
 
 impl PyScoreboard {
+    /// The board, for one call. The lock is held for the clone only, always
+    /// with the GIL held: never contended, never held across a fork.
     fn board(&self) -> PyResult<Arc<Scoreboard>> {
         self.board
             .lock()
@@ -177,15 +179,16 @@ impl PyScoreboard {
 
     /// Removes the entries `update()` made and stops using the board;
     /// `Worker`s made by `worker()` stay open. Idempotent.
-    fn close(&self, py: Python<'_>) {
+    fn close(&self) {
         let board = self
             .board
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         // A read in another thread may hold the board a moment longer: the
-        // last reference removes the entries.
-        py.detach(|| drop(board));
+        // last reference removes the entries. Dropped with the GIL held (the
+        // `worker_id` callable goes with it).
+        drop(board);
         self.cache.clear();
     }
 
@@ -195,12 +198,11 @@ impl PyScoreboard {
 
     fn __exit__(
         &self,
-        py: Python<'_>,
         _ty: &Bound<'_, PyAny>,
         _value: &Bound<'_, PyAny>,
         _tb: &Bound<'_, PyAny>,
     ) -> bool {
-        self.close(py);
+        self.close();
         false
     }
 

@@ -8,7 +8,7 @@
 //! kept). Two threads reading at once: the first takes the cache, the second
 //! reads with a fresh one; whichever finishes last puts its own back.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, TryLockError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parallel_scoreboard::{Cleanup, Scoreboard, Snapshot};
@@ -42,28 +42,32 @@ impl std::fmt::Debug for ReadCache {
 pub(crate) struct CacheSlot(Mutex<Option<ReadCache>>);
 
 impl CacheSlot {
+    // The lock is only ever taken with the GIL held, for a swap: it is never
+    // contended, and no `os.fork()` (which takes the GIL) finds it held. It
+    // is tried all the same, so that nothing could ever wait on it: a read
+    // that finds it taken reads with a fresh cache.
+
     fn take(&self) -> ReadCache {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .unwrap_or_default()
+        match self.0.try_lock() {
+            Ok(mut slot) => slot.take().unwrap_or_default(),
+            Err(TryLockError::Poisoned(e)) => e.into_inner().take().unwrap_or_default(),
+            Err(TryLockError::WouldBlock) => ReadCache::default(),
+        }
     }
 
     fn put(&self, cache: ReadCache) {
-        let old = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .replace(cache);
+        let old = match self.0.try_lock() {
+            Ok(mut slot) => slot.replace(cache),
+            Err(TryLockError::Poisoned(e)) => e.into_inner().replace(cache),
+            Err(TryLockError::WouldBlock) => Some(cache),
+        };
         // Dropped outside the lock (its `str` objects are released then).
         drop(old);
     }
 
     /// Drops the cache (its snapshot and id strings).
     pub(crate) fn clear(&self) {
-        let old = self.0.lock().unwrap_or_else(PoisonError::into_inner).take();
-        drop(old);
+        drop(self.take());
     }
 }
 

@@ -15,10 +15,10 @@ use crate::status;
 /// removes its file. `update()` makes no system call when the status fits the
 /// space the file has.
 ///
-/// One thread at a time: a `Worker` used by two threads at once raises
-/// `RuntimeError` in the second (it is never corrupted). After `os.fork()`,
-/// a `Worker` inherited by the child raises `ForkedError` on update and leaves
-/// the parent's file alone.
+/// An update keeps the GIL (it is shorter than a release would be), so a
+/// `Worker` may be handed between threads and their calls never overlap.
+/// After `os.fork()`, a `Worker` inherited by the child raises `ForkedError`
+/// on update and leaves the parent's file alone.
 #[pyclass(name = "Worker", module = "parallel_scoreboard")]
 pub(crate) struct PyWorker {
     /// `None` once closed.

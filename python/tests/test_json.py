@@ -127,3 +127,23 @@ def test_decoding(board_dir):
     # Beyond 64 bits, integers come back as floats.
     w.update(b"123456789012345678901234567890")
     assert board.read_all_json()["w"] == pytest.approx(1.2345678901234568e29)
+
+
+def test_hostile_statuses_are_left_as_bytes(board_dir):
+    board = ps.Scoreboard(board_dir)
+    w = {k: board.worker(k) for k in ("deep", "deep-valid", "huge-number", "unclosed", "nul")}
+    w["deep"].update(b"[" * 100_000)
+    w["deep-valid"].update(b"[" * 100 + b"]" * 100)
+    w["huge-number"].update(b"1" * 5000)
+    w["unclosed"].update(b'{"a": "')
+    w["nul"].update(b'{"a": "\x00"}')
+    got = board.read_all_json()
+    assert got["deep"] == b"[" * 100_000
+    nested = got["deep-valid"]
+    for _ in range(99):
+        (nested,) = nested
+    assert nested == []
+    # Beyond a float's range: not a number serde_json reads, left as bytes.
+    assert got["huge-number"] == b"1" * 5000
+    assert got["unclosed"] == b'{"a": "'
+    assert got["nul"] == b'{"a": "\x00"}'  # a raw control character is not JSON

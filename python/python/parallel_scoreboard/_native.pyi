@@ -11,7 +11,9 @@ from ._errors import ScoreboardError
 
 #: What ``update`` accepts: bytes-like objects are stored as they are, ``str``
 #: as UTF-8, ``dict`` and ``list`` as compact JSON.
-Status = Buffer | str | dict[str, Any] | list[Any]
+_Status = Buffer | str | dict[str, Any] | list[Any]
+
+__all__ = ["Scoreboard", "Worker", "Snapshot", "WorkerStatus", "Cleanup"]
 
 @final
 class Scoreboard:
@@ -22,15 +24,15 @@ class Scoreboard:
     process id (the child's own after ``os.fork()``).
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         base_dir: str | os.PathLike[str],
         worker_id: Callable[[], str | int] | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def base_dir(self) -> str:
         """The directory holding the status files."""
-    def update(self, status: Status) -> None:
+    def update(self, status: _Status) -> None:
         """Publishes ``status`` for the calling worker, making its entry on first use."""
     def worker(self, id: str | None = None) -> Worker:
         """A Worker for ``id``, or for the calling worker's id when None."""
@@ -68,7 +70,7 @@ class Worker:
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
-    def update(self, status: Status) -> None:
+    def update(self, status: _Status) -> None:
         """Publishes ``status`` as this worker's current status."""
     def close(self) -> None:
         """Removes this worker's file; idempotent."""
