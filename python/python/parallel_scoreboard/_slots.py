@@ -46,16 +46,19 @@ from __future__ import annotations
 import heapq
 import os
 import re
+import resource
 import threading
 import time
 import weakref
-
-try:
-    import resource
-except ImportError:  # pragma: no cover - Linux only, as the package
-    resource = None
+from typing import TYPE_CHECKING, Union
 
 from . import ScoreboardError
+
+if TYPE_CHECKING:
+    from . import Scoreboard, Worker
+
+#: A path as ``os.fspath`` takes it.
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["DEFAULT_MAX_IDLE", "MAX_PATH", "SlotPool", "slot_pool"]
 
@@ -112,7 +115,7 @@ class _Slot:
 
     __slots__ = ("worker", "number", "requests", "started", "generation")
 
-    def __init__(self, worker, number: int, generation: int):
+    def __init__(self, worker: Worker, number: int, generation: int) -> None:
         self.worker = worker
         self.number = number
         self.requests = 0
@@ -120,8 +123,8 @@ class _Slot:
         self.generation = generation
 
 
-_POOLS: weakref.WeakSet = weakref.WeakSet()
-_REGISTRY: dict = {}
+_POOLS: weakref.WeakSet[SlotPool] = weakref.WeakSet()
+_REGISTRY: dict[tuple[str, str | None], SlotPool] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
@@ -133,8 +136,8 @@ class SlotPool:
     idle at start and the middleware share its slot).
     """
 
-    def __init__(self, base_dir, *, prefix: str | None = None,
-                 max_idle: int = DEFAULT_MAX_IDLE, max_slots: int | None = None):
+    def __init__(self, base_dir: PathLike, *, prefix: str | None = None,
+                 max_idle: int = DEFAULT_MAX_IDLE, max_slots: int | None = None) -> None:
         if max_idle < 0:
             raise ValueError("max_idle must be >= 0")
         if max_slots is not None and max_slots < 1:
@@ -155,7 +158,7 @@ class SlotPool:
             else self._prefix_option.replace("{pid}", str(self.pid))
         )
         self.generation = getattr(self, "generation", 0) + 1
-        self._board = None
+        self._board: Scoreboard | None = None
         self._lock = threading.Lock()
         self._idle: list[_Slot] = []
         self._made = 0
@@ -173,7 +176,7 @@ class SlotPool:
             return self._live, len(self._idle)
 
     @property
-    def board(self):
+    def board(self) -> Scoreboard | None:
         """The board, opened by the first slot made in this process (``None``
         until then)."""
         return self._board
@@ -224,7 +227,7 @@ class SlotPool:
                 heapq.heappush(self._spare, number)
         return None
 
-    def _open_board(self):
+    def _open_board(self) -> Scoreboard:
         board = self._board
         if board is None:
             from . import Scoreboard
@@ -238,8 +241,6 @@ class SlotPool:
     def _room(self) -> str:
         """Rule 2: whether one more slot keeps the slots within their share
         of the descriptor limit and leaves the process its share."""
-        if resource is None:
-            return "yes"
         try:
             limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
             if limit == resource.RLIM_INFINITY:
@@ -289,20 +290,21 @@ class SlotPool:
 
     # -- requests ------------------------------------------------------------
 
-    def start(self, method: str, path: str, host, port) -> _Slot | None:
+    def start(self, method: str, path: str, host: str | None,
+              port: int | str | None) -> _Slot | None:
         """Takes a slot for a request and shows it busy; ``None`` when the
         request goes without one (counted in :attr:`unrecorded`). ``host``
         and ``port`` are the peer's: shown ``host:port`` (``[host]:port``
         for IPv6, as Rust's ``SocketAddr``), the host alone without a
         port, ``null`` without a host."""
         try:
-            slot = self._idle.pop()
+            slot: _Slot | None = self._idle.pop()
         except IndexError:
             slot = self._make()
-            if slot is None:
-                with self._lock:
-                    self.unrecorded += 1
-                return None
+        if slot is None:
+            with self._lock:
+                self.unrecorded += 1
+            return None
         slot.requests = requests = slot.requests + 1
         if len(path) > _SHORT_PATH:
             path = cut_path(path)
@@ -338,10 +340,10 @@ class SlotPool:
         (``complete``, ``cancelled``, ``aborted`` or ``error``), and gives it
         back."""
         us = (time.monotonic_ns() - slot.started) // 1000
-        code = "null" if code is None else int(code)
+        shown = "null" if code is None else int(code)
         # Three digits from a table: a format spec (`:03d`) costs more than
         # the rest of the status.
-        status = (f'{{"state":"idle","requests":{slot.requests},"last_code":{code},'
+        status = (f'{{"state":"idle","requests":{slot.requests},"last_code":{shown},'
                   f'"last_ms":{us // 1000}.{_DIGITS3[us % 1000]},"last_outcome":"{outcome}"')
         status = status + (f',"unrecorded":{self.unrecorded}}}' if self.unrecorded else "}")
         try:
@@ -395,7 +397,7 @@ class SlotPool:
             self.base_dir, self.prefix, live, idle, self.unrecorded)
 
 
-def slot_pool(base_dir, *, prefix: str | None = None, max_idle: int | None = None,
+def slot_pool(base_dir: PathLike, *, prefix: str | None = None, max_idle: int | None = None,
               max_slots: int | None = None) -> SlotPool:
     """This process's pool of slots on ``base_dir`` with ``prefix`` (by
     default ``<pid>-``; ``{pid}`` in a prefix is replaced by the pid), made by
@@ -403,8 +405,8 @@ def slot_pool(base_dir, *, prefix: str | None = None, max_idle: int | None = Non
     pool; settings they give must be the first call's."""
     key = (os.path.abspath(os.fspath(base_dir)), prefix)
     with _REGISTRY_LOCK:
-        pool = _REGISTRY.get(key)
-        if pool is None:
+        found = _REGISTRY.get(key)
+        if found is None:
             pool = SlotPool(
                 base_dir, prefix=prefix,
                 max_idle=DEFAULT_MAX_IDLE if max_idle is None else max_idle,
@@ -412,6 +414,7 @@ def slot_pool(base_dir, *, prefix: str | None = None, max_idle: int | None = Non
             )
             _REGISTRY[key] = pool
             return pool
+    pool = found
     if (max_idle is not None and max_idle != pool.max_idle) or (
             max_slots is not None and max_slots != pool.max_slots):
         raise ValueError(

@@ -40,22 +40,32 @@ would show busy for as long as it is open).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 
-from ._slots import DEFAULT_MAX_IDLE, SlotPool, slot_pool
+from ._slots import DEFAULT_MAX_IDLE, PathLike, SlotPool, _Slot, slot_pool
+
+#: ASGI 3's scope, messages, receive, send and application.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Application = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 __all__ = ["DEFAULT_MAX_IDLE", "ScoreboardMiddleware", "SlotPool", "slot_pool"]
 
 
-def request_path(scope) -> str:
+def request_path(scope: Scope) -> str:
     """The request's path as it came (``raw_path``, percent-encoded, without
     the query), else the decoded ``path``."""
-    raw = scope.get("raw_path")
+    raw: bytes | None = scope.get("raw_path")
     if raw:
         q = raw.find(b"?")
         if q >= 0:
             raw = raw[:q]
         return raw.decode("utf-8", "replace")
-    return scope.get("path") or "/"
+    path: str = scope.get("path") or "/"
+    return path
 
 
 class _Cycle:
@@ -64,12 +74,12 @@ class _Cycle:
 
     __slots__ = ("_pool", "_slot", "_receive", "_send", "code", "_trailers")
 
-    def __init__(self, pool: SlotPool, slot, receive, send):
+    def __init__(self, pool: SlotPool, slot: _Slot, receive: Receive, send: Send) -> None:
         self._pool = pool
-        self._slot = slot
+        self._slot: _Slot | None = slot
         self._receive = receive
         self._send = send
-        self.code = None
+        self.code: int | None = None
         self._trailers = False
 
     def end(self, outcome: str) -> None:
@@ -81,13 +91,13 @@ class _Cycle:
         """How a request that stops now, unfinished, ended."""
         return "cancelled" if self.code is None else "aborted"
 
-    async def receive(self):
+    async def receive(self) -> Message:
         message = await self._receive()
         if self._slot is not None and message["type"] == "http.disconnect":
             self.end(self.stopped())
         return message
 
-    async def send(self, message):
+    async def send(self, message: Message) -> None:
         if self._slot is None:
             return await self._send(message)
         kind = message["type"]
@@ -123,12 +133,12 @@ class ScoreboardMiddleware:
     opens the board.
     """
 
-    def __init__(self, app, base_dir, *, prefix: str | None = None,
-                 max_idle: int | None = None, max_slots: int | None = None):
+    def __init__(self, app: Application, base_dir: PathLike, *, prefix: str | None = None,
+                 max_idle: int | None = None, max_slots: int | None = None) -> None:
         self.app = app
         self.pool = slot_pool(base_dir, prefix=prefix, max_idle=max_idle, max_slots=max_slots)
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         client = scope.get("client") or (None, None)

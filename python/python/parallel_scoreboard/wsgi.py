@@ -22,16 +22,24 @@ the rules, forks included).
 
 from __future__ import annotations
 
-from ._slots import DEFAULT_MAX_IDLE, SlotPool, slot_pool
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ._slots import DEFAULT_MAX_IDLE, PathLike, SlotPool, _Slot, slot_pool
+
+#: PEP 3333's environ, start_response and application.
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+Application = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 __all__ = ["DEFAULT_MAX_IDLE", "ScoreboardMiddleware", "SlotPool", "slot_pool"]
 
 
-def request_path(environ) -> str:
+def request_path(environ: Environ) -> str:
     """The request's path as it came (percent-encoded, without the query),
     as the tower layer shows it: gunicorn's ``RAW_URI`` or the common
     ``REQUEST_URI``, else ``SCRIPT_NAME + PATH_INFO``."""
-    path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    path: str = environ.get("RAW_URI") or environ.get("REQUEST_URI") or ""
     if path:
         if "?" in path:
             path = path[:path.index("?")]
@@ -60,16 +68,18 @@ class _Response:
 
     __slots__ = ("_pool", "_slot", "_start_response", "_result", "code", "_outcome", "_iter")
 
-    def __init__(self, pool: SlotPool, slot, start_response):
+    _iter: Iterator[bytes]
+
+    def __init__(self, pool: SlotPool, slot: _Slot, start_response: StartResponse) -> None:
         self._pool = pool
-        self._slot = slot
+        self._slot: _Slot | None = slot
         self._start_response = start_response
-        self._result = None
-        self.code = None
+        self._result: Iterable[bytes] = ()
+        self.code: int | None = None
         # Until the iterable is exhausted, a close is an abort.
         self._outcome = "aborted"
 
-    def start_response(self, status, headers, exc_info=None):
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
         try:
             self.code = int(status[:3])
         except (TypeError, ValueError):
@@ -78,7 +88,7 @@ class _Response:
             return self._start_response(status, headers)
         return self._start_response(status, headers, exc_info)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         # A generator: the server's loop runs at C speed, and a loop that
         # stops early (a client gone) is seen at close().
         try:
@@ -90,7 +100,7 @@ class _Response:
             raise
         self._outcome = "complete"
 
-    def close(self):
+    def close(self) -> None:
         try:
             close = getattr(self._result, "close", None)
             if close is not None:
@@ -106,7 +116,7 @@ class _Response:
         if slot is not None:
             self._pool.end(slot, self.code, outcome)
 
-    def __del__(self):
+    def __del__(self) -> None:
         # A server that drops the iterable without closing it (against PEP
         # 3333) still gets the slot back.
         if self._slot is not None:
@@ -121,15 +131,15 @@ class _SizedResponse(_Response):
 
     __slots__ = ()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         self._iter = it = iter(self._result)
         return it
 
-    def __len__(self):
-        return len(self._result)
+    def __len__(self) -> int:
+        return len(self._result)  # type: ignore[arg-type]  # a list or tuple
 
-    def close(self):
-        it = getattr(self, "_iter", None)
+    def close(self) -> None:
+        it: Any = getattr(self, "_iter", None)
         self._end("complete" if it is not None and it.__length_hint__() == 0 else "aborted")
 
 
@@ -149,12 +159,12 @@ class ScoreboardMiddleware:
     prefix share their slots (:func:`slot_pool`).
     """
 
-    def __init__(self, app, base_dir, *, prefix: str | None = None,
-                 max_idle: int | None = None, max_slots: int | None = None):
+    def __init__(self, app: Application, base_dir: PathLike, *, prefix: str | None = None,
+                 max_idle: int | None = None, max_slots: int | None = None) -> None:
         self.app = app
         self.pool = slot_pool(base_dir, prefix=prefix, max_idle=max_idle, max_slots=max_slots)
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         pool = self.pool
         slot = pool.start(
             environ.get("REQUEST_METHOD") or "GET",
@@ -183,13 +193,13 @@ class ScoreboardMiddleware:
         return response
 
 
-def _file_response(response: _Response, result):
+def _file_response(response: _Response, result: Any) -> Iterable[bytes]:
     """A ``wsgi.file_wrapper`` response is returned as it is, so the server
     can still send it with ``sendfile``; its ``close`` (which servers call
     after sending it) ends the request, ``complete`` unless closing raises."""
     inner = getattr(result, "close", None)
 
-    def close():
+    def close() -> None:
         try:
             if inner is not None:
                 inner()
@@ -204,4 +214,5 @@ def _file_response(response: _Response, result):
         # A wrapper that takes no attribute: iterated through ours instead.
         response._result = result
         return response
-    return result
+    sent: Iterable[bytes] = result
+    return sent
