@@ -347,3 +347,45 @@ def test_descriptors_stay_the_application_s(mw, board_dir, children):
     (live, idle), unrecorded = report["again"]
     assert (live, idle) == (1, 1) and unrecorded >= 5
     assert json.loads(report["status"])["unrecorded"] == unrecorded
+
+
+def test_prefix_and_max_idle_zero(mw, board_dir):
+    m = mw(prefix="web-{pid}-", max_idle=0)
+    seen = []
+
+    def app(environ, start_response):
+        seen.append(sorted(statuses(board_dir)))
+        start_response("200 OK", [])
+        return [b""]
+
+    m.app = app
+    serve(m, environ())
+    assert seen == [["web-%d-1" % os.getpid()]]
+    # Only requests in flight are on the board.
+    assert statuses(board_dir) == {}
+    assert m.pool.slots() == (0, 0)
+    serve(m, environ())
+    assert seen[-1] == ["web-%d-1" % os.getpid()]
+
+
+def test_a_number_another_process_holds_is_skipped(mw, board_dir, children):
+    m = mw(prefix="shared-")
+    held = m(environ("/parent"), lambda *a: None)
+    r, w = os.pipe()
+
+    def child():
+        os.close(r)
+        # The same prefix in another process: shared-1 is the parent's.
+        result = m(environ("/child"), lambda *a: None)
+        os.write(w, json.dumps(statuses(board_dir)).encode())
+        result.close()
+        m.pool.close()
+
+    pid = children.fork(child)
+    os.close(w)
+    with os.fdopen(r) as f:
+        seen = json.loads(f.read() or "{}")
+    assert children.wait(pid) == 0
+    assert json.loads(seen["shared-1"])["path"] == "/parent"
+    assert json.loads(seen["shared-2"])["path"] == "/child"
+    held.close()
