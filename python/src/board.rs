@@ -192,10 +192,12 @@ impl PyScoreboard {
         self.cache.clear();
     }
 
+    /// Returns the board itself, for `with`.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
+    /// Closes the board (`close()`); exceptions propagate.
     fn __exit__(
         &self,
         _ty: &Bound<'_, PyAny>,

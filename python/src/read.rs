@@ -90,9 +90,17 @@ pub(crate) fn with_read<R>(
         }
         Err(e) => Err(errors::to_py(py, &e)),
     };
+    // A large board's statuses are not kept alive between reads.
+    let held: usize = cache.snap.workers.iter().map(|w| w.status.capacity()).sum();
+    if held > KEEP_BYTES {
+        cache.snap = Snapshot::default();
+    }
     slot.put(cache);
     result
 }
+
+/// The most status bytes a board's kept snapshot holds between reads.
+const KEEP_BYTES: usize = 8 << 20;
 
 /// Makes `cache.ids` the `str` objects of the snapshot's ids, reusing last
 /// read's for the ids seen again (both lists are sorted: one merge pass).

@@ -106,10 +106,12 @@ impl PyWorker {
         Ok(self.open()?.updates())
     }
 
+    /// Returns the worker itself, for `with`.
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
 
+    /// Closes the worker (`close()`); exceptions propagate.
     fn __exit__(
         &mut self,
         _ty: &Bound<'_, PyAny>,

@@ -254,3 +254,13 @@ def test_second_board_in_one_process_keeps_the_first_ones_entry(board_dir):
     second.cleanup()
     del second
     assert first.read_all() == {str(os.getpid()): b"first"}
+
+
+def test_boards_and_workers_do_not_pickle(board_dir):
+    import pickle
+
+    board = ps.Scoreboard(board_dir)
+    with pytest.raises(TypeError):
+        pickle.dumps(board)
+    with pytest.raises(TypeError):
+        pickle.dumps(board.worker("w"))

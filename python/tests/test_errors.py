@@ -56,6 +56,18 @@ def test_a_board_path_under_a_file_is_not_a_directory(board_dir):
     assert board_dir in str(e)
 
 
+def test_a_board_path_that_is_a_file_exists(board_dir):
+    # mkdir's answer, as `mkdir -p` gives it: the name is taken by a file.
+    os.makedirs(os.path.dirname(board_dir), exist_ok=True)
+    with open(board_dir, "w") as f:
+        f.write("a file")
+    with pytest.raises(FileExistsError) as info:
+        ps.Scoreboard(board_dir)
+    assert isinstance(info.value, ps.ScoreboardOSError)
+    assert info.value.errno == errno.EEXIST
+    assert info.value.filename == board_dir
+
+
 def test_no_permission_is_eacces(board_dir, children):
     need_root()
     parent = os.path.dirname(board_dir)  # root's, mode 0700

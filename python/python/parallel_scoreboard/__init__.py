@@ -14,8 +14,8 @@ of Perl's Parallel::Scoreboard::
     board.update(b"idle")                 # this process's entry (its pid)
     with board.worker("acceptor-1") as me:
         me.update({"state": "busy", "path": "/"})   # stored as JSON
-        print(board.read_all())           # {'acceptor-1': b'{"state":...}', '12345': b'idle'}
-        print(board.read_all_json())      # {'acceptor-1': {'state': 'busy', ...}, '12345': b'idle'}
+        print(board.read_all())           # {'12345': b'idle', 'acceptor-1': b'{"state":...}'}
+        print(board.read_all_json())      # {'12345': b'idle', 'acceptor-1': {'state': 'busy', ...}}
 
 See docs/python.md in the repository for the guide.
 """
