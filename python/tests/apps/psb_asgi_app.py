@@ -1,5 +1,5 @@
 """The ASGI application the server tests run under uvicorn, wrapped in the
-scoreboard middleware (board: ``$SCOREBOARD_DIR``).
+scoreboard middleware (board: ``$SCOREBOARD_DIR``; ``WRAP_IN_APP=0``: not).
 
 Paths: ``/`` answers at once; ``/slow/<token>`` answers once the file
 ``$GATE_DIR/<token>`` exists; ``/stream/<token>`` sends a first chunk at once
@@ -73,4 +73,8 @@ async def inner(scope, receive, send):
         await send({"type": "http.response.body", "body": b"hello\n"})
 
 
-app = ScoreboardMiddleware(inner, os.environ["SCOREBOARD_DIR"])
+# WRAP_IN_APP=0: the bare application (for timing it against the wrapped).
+if os.environ.get("WRAP_IN_APP", "1") == "0":
+    app = inner
+else:
+    app = ScoreboardMiddleware(inner, os.environ["SCOREBOARD_DIR"])
