@@ -19,11 +19,12 @@ The rules, in the order the code follows them (the tower layer's):
    a quarter of that limit free (counted in ``/proc/self/fd`` only when a slot
    is to be made), nor when making it fails. The request is then served all
    the same, without a slot, and counted as unrecorded. After such a refusal
-   (not one for ``max_slots``) no slot is made for 100 ms, and slots given
+   (not one for the cap on slots) no slot is made for 100 ms, and slots given
    back are released rather than kept idle until one can be made again.
-3. The pool's lock is taken only to make or release a slot, or when more than
-   ``max_idle`` slots are idle; taking and giving back an idle slot is one
-   list operation each (atomic under the GIL, and on free-threaded builds).
+3. The pool's lock is taken only to make or release a slot, to count a
+   request without one, or when more than ``max_idle`` slots are idle;
+   taking and giving back an idle slot is one list operation each (atomic
+   under the GIL, and on free-threaded builds).
 4. A slot given back stays on the board, idle, unless ``max_idle`` already
    are: then the slot idle longest is released (its file removed) and only
    afterwards its number becomes free again.
