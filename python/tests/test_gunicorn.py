@@ -237,3 +237,19 @@ def test_sigkilled_worker_leaves_and_its_replacement_joins(gunicorn, monitor, ga
 
     statuses = eventually(shrunk, "one worker left, the master still shown", detail=monitor.state)
     assert_slots_belong_to_workers(statuses, server)
+    before = set(slots(statuses))
+
+    # A reload (HUP) reads the configuration again (2 workers, as the command
+    # line says) and replaces the workers: the master's entry, kept on the
+    # arbiter, goes on counting.
+    os.kill(server.pid, signal.SIGHUP)
+
+    def reloaded():
+        statuses = monitor.statuses()
+        master = statuses.get("master-%d" % server.pid)
+        now = set(slots(statuses))
+        return (master is not None and master["workers"] == 2 and master["spawned"] == 5
+                and master["exited"] == 3 and len(now) == 2 and not now & before and statuses)
+
+    statuses = eventually(reloaded, "the reloaded worker, the master still shown", detail=monitor.state)
+    assert_slots_belong_to_workers(statuses, server)
