@@ -232,6 +232,10 @@ mod guide_doctests {
     struct Http;
     #[doc = include_str!("../docs/testing.md")]
     struct Testing;
+    #[doc = include_str!("../docs/c.md")]
+    struct C;
+    #[doc = include_str!("../docs/perl.md")]
+    struct Perl;
     #[doc = include_str!("../docs/python.md")]
     struct Python;
 }
