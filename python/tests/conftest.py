@@ -115,3 +115,24 @@ def scoreboard_bin() -> str:
             f"{path} is missing: `cargo build -p scoreboard-cli` (or set SCOREBOARD_BIN)"
         )
     return path
+
+
+@pytest.fixture
+def gate_dir(tmp_path: Path) -> Path:
+    """A directory where the web tests' applications wait for their gates."""
+    d = tmp_path / "gates"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def monitor(
+    request: pytest.FixtureRequest, board_dir: str, scoreboard_bin: str, tmp_path: Path
+) -> object:
+    """`scoreboard serve` on the test's board (webutil.Monitor), stopped
+    after the test."""
+    from webutil import Monitor
+
+    m = Monitor(scoreboard_bin, board_dir, tmp_path / "serve.log")
+    request.addfinalizer(m.stop)
+    return m

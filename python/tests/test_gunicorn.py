@@ -29,20 +29,6 @@ from webutil import (
 
 
 @pytest.fixture
-def gate_dir(tmp_path):
-    d = tmp_path / "gates"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def monitor(request, board_dir, scoreboard_bin, tmp_path):
-    m = Monitor(scoreboard_bin, board_dir, tmp_path / "serve.log")
-    request.addfinalizer(m.stop)
-    return m
-
-
-@pytest.fixture
 def gunicorn(request, board_dir, gate_dir, tmp_path):
     """Starts gunicorn with the recipe's configuration: ``start(workers,
     worker_class, threads, preload, wrap_in_app)`` returns (server, port)."""

@@ -27,20 +27,6 @@ from webutil import (
 
 
 @pytest.fixture
-def gate_dir(tmp_path):
-    d = tmp_path / "gates"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
-def monitor(request, board_dir, scoreboard_bin, tmp_path):
-    m = Monitor(scoreboard_bin, board_dir, tmp_path / "serve.log")
-    request.addfinalizer(m.stop)
-    return m
-
-
-@pytest.fixture
 def uvicorn(request, board_dir, gate_dir, tmp_path):
     """``start(workers)`` starts uvicorn on a socket of ours; returns (server,
     port) once it answers."""

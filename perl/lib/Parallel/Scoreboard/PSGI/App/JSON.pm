@@ -4,21 +4,10 @@ use strict;
 use warnings;
 
 use JSON ();
-use Parallel::Scoreboard;
+use Parallel::Scoreboard::PSGI::App;
 
-sub new {
-    my ($class, %args) = @_;
-    die "mandatory parameter:scoreboard is missing"
-        unless $args{scoreboard};
-    return bless {%args}, $class;
-}
-
-# Read-write, as the original's (Class::Accessor::Lite).
-sub scoreboard {
-    my $self = shift;
-    $self->{scoreboard} = @_ == 1 ? $_[0] : [@_] if @_;
-    return $self->{scoreboard};
-}
+# `new` and `scoreboard` are the HTML app's.
+our @ISA = ('Parallel::Scoreboard::PSGI::App');
 
 sub to_app {
     my $self = shift;
