@@ -195,7 +195,9 @@ fn check_live(
             // Perl module's files (named as ours) from other headerless ones.
             let read = &snap.skipped[0];
             let headerless = matches!(why.reason(), Some(Reason::BadMagic | Reason::ShortHeader));
-            let want = if headerless && perl_record(bytes) {
+            // (The Perl module's name has an id after the prefix.)
+            let perl_name = name.len() > "status_".len();
+            let want = if headerless && perl_name && perl_record(bytes) {
                 Some(&Reason::PerlStatusFile)
             } else {
                 why.reason()
