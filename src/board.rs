@@ -247,7 +247,10 @@ impl Scoreboard {
     ///
     /// `snap`'s buffers are reused: once they are large enough (keep one
     /// `Snapshot` for a polling loop), a warm read allocates nothing while no
-    /// entry is skipped.
+    /// entry is skipped. (The boards of a process share one directory watch,
+    /// and a read hands the events it drains to the boards they concern: a
+    /// board's queue of events allocates until it has room for what arrives
+    /// between its reads.)
     ///
     /// ```
     /// use parallel_scoreboard::{Scoreboard, Snapshot};

@@ -10,8 +10,21 @@ use testkit::tempdir;
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Taken by each test for its whole run: the boards of one process share one
+/// inotify instance, and a read drains every board's events, queueing those
+/// of the others (a queue grows, an allocation, until it has room). With the
+/// tests of this file in parallel, a read of one test could queue another's.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 #[test]
 fn a_warm_read_into_allocates_nothing() {
+    let _alone = alone();
     let tmp = tempdir();
     {
         let board = Scoreboard::open(tmp.path()).unwrap();
@@ -27,30 +40,46 @@ fn a_warm_read_into_allocates_nothing() {
         board.read_into(&mut snap).unwrap();
         assert_eq!(snap.workers.len(), 50);
 
-        // Meanwhile another thread (its allocations are not counted) makes
-        // and removes entries beside base_dir: the board watches the
-        // directories of its path, and their events must cost no allocation.
-        let stop = std::sync::atomic::AtomicBool::new(false);
+        // Before each read another thread (its allocations are not counted)
+        // makes and removes an entry beside base_dir ten times: the board
+        // watches the directories of its path, and their events must cost no
+        // allocation. In step with the reads, so that every read drains
+        // events and the kernel's queue (16384 events) never overflows, which
+        // would make the next read list the directory again, whatever the
+        // scheduling of a busy machine.
+        use std::sync::atomic::{AtomicU32, Ordering};
+        const ROUNDS: u32 = 100;
+        let go = AtomicU32::new(0);
+        let done = AtomicU32::new(0);
         let noise = tmp.path().with_extension("noise");
         let n = std::thread::scope(|s| {
             s.spawn(|| {
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::fs::write(&noise, b"x").unwrap();
-                    std::fs::remove_file(&noise).unwrap();
+                for round in 1..=ROUNDS {
+                    while go.load(Ordering::Acquire) < round {
+                        std::thread::yield_now();
+                    }
+                    for _ in 0..10 {
+                        std::fs::write(&noise, b"x").unwrap();
+                        std::fs::remove_file(&noise).unwrap();
+                    }
+                    done.store(round, Ordering::Release);
                 }
             });
-            let n = allocations(|| {
-                for round in 0..100u8 {
+            allocations(|| {
+                for round in 1..=ROUNDS {
                     // Statuses change (no longer than before) between reads.
+                    let byte = u8::try_from(round).unwrap();
                     for w in &mut workers {
-                        w.update(&[round; 200]).unwrap();
+                        w.update(&[byte; 200]).unwrap();
+                    }
+                    go.store(round, Ordering::Release);
+                    while done.load(Ordering::Acquire) < round {
+                        std::thread::yield_now();
                     }
                     board.read_into(&mut snap).unwrap();
-                    assert!(snap.workers.iter().all(|w| w.status == [round; 200]));
+                    assert!(snap.workers.iter().all(|w| w.status == [byte; 200]));
                 }
-            });
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            n
+            })
         });
         assert_eq!(n, 0, "warm read_into allocated {n} times");
         assert!(snap.skipped.is_empty() && snap.removed == 0);
@@ -59,6 +88,7 @@ fn a_warm_read_into_allocates_nothing() {
 
 #[test]
 fn read_all_allocates_only_the_map_it_returns() {
+    let _alone = alone();
     let tmp = tempdir();
     let board = Scoreboard::open(tmp.path()).unwrap();
     let _workers: Vec<_> = (0..20)
@@ -80,6 +110,7 @@ fn read_all_allocates_only_the_map_it_returns() {
 
 #[test]
 fn a_warm_board_update_allocates_nothing_beyond_its_id() {
+    let _alone = alone();
     let tmp = tempdir();
     let own = Scoreboard::open(tmp.path()).unwrap();
     // The id function's `String` is its one allocation.
