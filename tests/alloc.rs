@@ -3,6 +3,8 @@
 //! allocates only what its id function does. Counted by a global allocator
 //! that counts the calls made on the current thread.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use parallel_scoreboard::{Scoreboard, Snapshot};
 use testkit::alloc::{Counting, allocations};
 use testkit::tempdir;
@@ -15,6 +17,9 @@ static GLOBAL: Counting = Counting;
 /// of the others (a queue grows, an allocation, until it has room). With the
 /// tests of this file in parallel, a read of one test could queue another's.
 static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Read rounds of `a_warm_read_into_allocates_nothing`.
+const ROUNDS: u32 = 100;
 
 fn alone() -> std::sync::MutexGuard<'static, ()> {
     ALONE
@@ -47,8 +52,6 @@ fn a_warm_read_into_allocates_nothing() {
         // events and the kernel's queue (16384 events) never overflows, which
         // would make the next read list the directory again, whatever the
         // scheduling of a busy machine.
-        use std::sync::atomic::{AtomicU32, Ordering};
-        const ROUNDS: u32 = 100;
         let go = AtomicU32::new(0);
         let done = AtomicU32::new(0);
         let noise = tmp.path().with_extension("noise");
