@@ -158,7 +158,7 @@ impl PyScoreboard {
     fn read_all<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let board = self.board()?;
         read::with_read(py, &board, &self.cache, |snap, ids| {
-            read::statuses(py, snap, ids)
+            read::statuses(py, snap, ids, read::as_bytes)
         })
     }
 
@@ -167,7 +167,7 @@ impl PyScoreboard {
     fn read_all_json<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let board = self.board()?;
         read::with_read(py, &board, &self.cache, |snap, ids| {
-            read::statuses_json(py, snap, ids)
+            read::statuses(py, snap, ids, read::decode_or_bytes)
         })
     }
 

@@ -121,36 +121,28 @@ fn refresh_ids(py: Python<'_>, cache: &mut ReadCache) {
     std::mem::swap(ids, spare);
 }
 
-/// `{id: status}` of a read.
+/// `{id: value(status)}` of a read.
 pub(crate) fn statuses<'py>(
     py: Python<'py>,
     snap: &Snapshot,
     ids: &[(String, Py<PyString>)],
+    value: impl Fn(Python<'py>, &[u8]) -> Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (w, (_, id)) in snap.workers.iter().zip(ids) {
-        dict.set_item(id.bind(py), PyBytes::new(py, &w.status))?;
+        dict.set_item(id.bind(py), value(py, &w.status))?;
     }
     Ok(dict)
 }
 
-/// `{id: decoded status}` of a read: each status that is JSON decoded, any
-/// other left as its bytes.
-pub(crate) fn statuses_json<'py>(
-    py: Python<'py>,
-    snap: &Snapshot,
-    ids: &[(String, Py<PyString>)],
-) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    for (w, (_, id)) in snap.workers.iter().zip(ids) {
-        dict.set_item(id.bind(py), decode_or_bytes(py, &w.status))?;
-    }
-    Ok(dict)
+/// A status as `bytes`.
+pub(crate) fn as_bytes<'py>(py: Python<'py>, status: &[u8]) -> Bound<'py, PyAny> {
+    PyBytes::new(py, status).into_any()
 }
 
-/// `status` decoded as JSON, or as `bytes` when it is not JSON.
-fn decode_or_bytes<'py>(py: Python<'py>, status: &[u8]) -> Bound<'py, PyAny> {
-    json::decode(py, status).unwrap_or_else(|| PyBytes::new(py, status).into_any())
+/// A status decoded as JSON, or its `bytes` when it is not JSON.
+pub(crate) fn decode_or_bytes<'py>(py: Python<'py>, status: &[u8]) -> Bound<'py, PyAny> {
+    json::decode(py, status).unwrap_or_else(|| as_bytes(py, status))
 }
 
 /// Seconds since the epoch, as `time.time()` gives them.
